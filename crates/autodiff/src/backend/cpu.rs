@@ -1,0 +1,450 @@
+//! The CPU backend: ndarray buffers, rayon for elementwise loops above a size
+//! threshold, and ndarray's `matrixmultiply` (multi-threaded) for matmul.
+
+use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, ShapeBuilder};
+use rayon::prelude::*;
+
+use super::{BackendStorage, Binary, Device, Unary};
+use crate::dtype::{DType, Element};
+use crate::shape::Shape;
+
+/// Below this many elements a loop runs on one thread: spawning costs more.
+const PAR_THRESHOLD: usize = 1 << 15;
+const CHUNK: usize = 1 << 13;
+
+/// A contiguous row-major buffer in host memory.
+#[derive(Clone, Debug)]
+pub enum CpuStorage {
+    F32(Array1<f32>),
+    F64(Array1<f64>),
+}
+
+impl CpuStorage {
+    pub fn from_vec<T: CpuElement>(data: Vec<T>) -> CpuStorage {
+        T::wrap(Array1::from_vec(data))
+    }
+    /// The buffer as a slice of `T`, or `None` if the dtype differs.
+    pub fn as_slice<T: CpuElement>(&self) -> Option<&[T]> {
+        T::unwrap(self).map(|a| a.as_slice().expect("cpu buffers are contiguous"))
+    }
+}
+
+/// Converts between `CpuStorage` variants and typed arrays.
+pub trait CpuElement: Element {
+    fn wrap(a: Array1<Self>) -> CpuStorage;
+    fn unwrap(s: &CpuStorage) -> Option<&Array1<Self>>;
+}
+impl CpuElement for f32 {
+    fn wrap(a: Array1<f32>) -> CpuStorage {
+        CpuStorage::F32(a)
+    }
+    fn unwrap(s: &CpuStorage) -> Option<&Array1<f32>> {
+        match s {
+            CpuStorage::F32(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+impl CpuElement for f64 {
+    fn wrap(a: Array1<f64>) -> CpuStorage {
+        CpuStorage::F64(a)
+    }
+    fn unwrap(s: &CpuStorage) -> Option<&Array1<f64>> {
+        match s {
+            CpuStorage::F64(a) => Some(a),
+            _ => None,
+        }
+    }
+}
+
+/// Runs `$body` with `$x` bound to the typed slice, wrapping the Vec it returns.
+macro_rules! map1 {
+    ($s:expr, $x:ident => $body:expr) => {
+        match $s {
+            CpuStorage::F32(a) => {
+                let $x = a.as_slice().unwrap();
+                CpuStorage::F32(Array1::from_vec($body))
+            }
+            CpuStorage::F64(a) => {
+                let $x = a.as_slice().unwrap();
+                CpuStorage::F64(Array1::from_vec($body))
+            }
+        }
+    };
+}
+
+macro_rules! map2 {
+    ($a:expr, $b:expr, ($x:ident, $y:ident) => $body:expr) => {
+        match ($a, $b) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => {
+                let ($x, $y) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+                CpuStorage::F32(Array1::from_vec($body))
+            }
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => {
+                let ($x, $y) = (a.as_slice().unwrap(), b.as_slice().unwrap());
+                CpuStorage::F64(Array1::from_vec($body))
+            }
+            (a, b) => panic!("dtype mismatch: {} and {}", a.dtype(), b.dtype()),
+        }
+    };
+}
+
+/// `out[i] = f(x[i])`, in parallel for large buffers.
+fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+    let mut out = vec![T::zero(); x.len()];
+    if x.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
+    } else {
+        out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+    }
+    out
+}
+
+fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+    assert_eq!(x.len(), y.len(), "binary kernel: buffer lengths differ");
+    let mut out = vec![T::zero(); x.len()];
+    if x.len() >= PAR_THRESHOLD {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
+            .for_each(|(o, (x, y))| {
+                for i in 0..o.len() {
+                    o[i] = f(x[i], y[i]);
+                }
+            });
+    } else {
+        for i in 0..out.len() {
+            out[i] = f(x[i], y[i]);
+        }
+    }
+    out
+}
+
+fn sigmoid<T: Element>(x: T) -> T {
+    // Never exponentiate a large positive number: e^-|x| is at most 1.
+    let e = (-x.abs()).exp();
+    if x >= T::zero() {
+        T::one() / (T::one() + e)
+    } else {
+        e / (T::one() + e)
+    }
+}
+
+fn softplus<T: Element>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+}
+
+fn unary_fn<T: Element>(x: &[T], op: Unary) -> Vec<T> {
+    match op {
+        Unary::Neg => map(x, |v| -v),
+        Unary::Exp => map(x, |v| v.exp()),
+        Unary::Log => map(x, |v| v.ln()),
+        Unary::Sigmoid => map(x, sigmoid),
+        Unary::Tanh => map(x, |v| v.tanh()),
+        Unary::Softplus => map(x, softplus),
+        Unary::Relu => map(x, |v| v.max(T::zero())),
+        Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
+        Unary::Powi(n) => map(x, |v| v.powi(n)),
+        Unary::Affine { mul, add } => {
+            let (m, a) = (T::from_f64(mul), T::from_f64(add));
+            map(x, |v| v * m + a)
+        }
+    }
+}
+
+fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
+    match op {
+        Binary::Add => zip_map(x, y, |a, b| a + b),
+        Binary::Sub => zip_map(x, y, |a, b| a - b),
+        Binary::Mul => zip_map(x, y, |a, b| a * b),
+        Binary::Div => zip_map(x, y, |a, b| a / b),
+    }
+}
+
+fn matmul_fn<T: Element>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
+    // A transposed operand is a strided view, not a copy: matrixmultiply takes strides.
+    let av = if ta {
+        ArrayView2::from_shape((m, k).strides((1, m)), a)
+    } else {
+        ArrayView2::from_shape((m, k), a)
+    }
+    .expect("matmul: lhs buffer does not match its shape");
+    let bv = if tb {
+        ArrayView2::from_shape((k, n).strides((1, k)), b)
+    } else {
+        ArrayView2::from_shape((k, n), b)
+    }
+    .expect("matmul: rhs buffer does not match its shape");
+    let mut out = vec![T::zero(); m * n];
+    let mut cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
+    general_mat_mul(T::one(), &av, &bv, T::zero(), &mut cv);
+    out
+}
+
+fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    // Blocked so both the reads and the writes stay within cache lines.
+    const B: usize = 32;
+    let mut out = vec![T::zero(); rows * cols];
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    out[c * rows + r] = x[r * cols + c];
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Strides of `from` laid against the dims of `to`: 0 where `from` is broadcast.
+fn broadcast_strides(from: &Shape, to: &Shape) -> Vec<usize> {
+    let pad = to.rank() - from.rank();
+    let mut strides = vec![0; to.rank()];
+    let mut s = 1;
+    for i in (0..from.rank()).rev() {
+        strides[pad + i] = if from.dim(i) == 1 { 0 } else { s };
+        s *= from.dim(i);
+    }
+    strides
+}
+
+/// Offset in a buffer of shape `from` for each element of `to`, in order.
+fn broadcast_offsets(from: &Shape, to: &Shape) -> impl Iterator<Item = usize> {
+    let strides = broadcast_strides(from, to);
+    let dims = to.dims().to_vec();
+    let mut index = vec![0usize; dims.len()];
+    let mut first = true;
+    (0..to.numel()).map(move |_| {
+        if !first {
+            for ax in (0..dims.len()).rev() {
+                index[ax] += 1;
+                if index[ax] < dims[ax] {
+                    break;
+                }
+                index[ax] = 0;
+            }
+        }
+        first = false;
+        index.iter().zip(&strides).map(|(i, s)| i * s).sum()
+    })
+}
+
+fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
+    let n = to.numel();
+    if x.len() == n {
+        return x.to_vec();
+    }
+    if x.len() == 1 {
+        return vec![x[0]; n];
+    }
+    let last = *to.dims().last().unwrap();
+    let from_last = from.dims().last().copied().unwrap_or(1);
+    if from.numel() == from_last && from_last == last {
+        // A row vector repeated over a batch: the case every bias add hits.
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n / last {
+            out.extend_from_slice(x);
+        }
+        return out;
+    }
+    broadcast_offsets(from, to).map(|o| x[o]).collect()
+}
+
+fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
+    let n = to.numel();
+    if n == x.len() {
+        return x.to_vec();
+    }
+    if n == 1 {
+        let s = if x.len() >= PAR_THRESHOLD {
+            x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), |a, &b| a + b)).reduce(T::zero, |a, b| a + b)
+        } else {
+            x.iter().fold(T::zero(), |a, &b| a + b)
+        };
+        return vec![s];
+    }
+    let last = *from.dims().last().unwrap();
+    let to_last = to.dims().last().copied().unwrap_or(1);
+    if to.numel() == to_last && to_last == last {
+        // Column sums of a batch (a bias gradient): add rows, in parallel blocks.
+        let add_rows = |rows: &[T]| {
+            let mut acc = vec![T::zero(); last];
+            for row in rows.chunks(last) {
+                acc.iter_mut().zip(row).for_each(|(a, &r)| *a = *a + r);
+            }
+            acc
+        };
+        let rows_per_block = (PAR_THRESHOLD / last).max(1);
+        return x
+            .par_chunks(rows_per_block * last)
+            .map(add_rows)
+            .reduce(|| vec![T::zero(); last], |mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+                a
+            });
+    }
+    if from.rank() == 2 && n == from.dim(0) {
+        // Row sums: one output per row.
+        return x.par_chunks(last).map(|r| r.iter().fold(T::zero(), |a, &b| a + b)).collect();
+    }
+    let mut out = vec![T::zero(); n];
+    for (o, &v) in broadcast_offsets(to, from).zip(x) {
+        out[o] = out[o] + v;
+    }
+    out
+}
+
+fn slice_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
+    let mut out = Vec::with_capacity(outer * len * inner);
+    for o in 0..outer {
+        let base = (o * n + start) * inner;
+        out.extend_from_slice(&x[base..base + len * inner]);
+    }
+    out
+}
+
+fn pad_fn<T: Element>(x: &[T], outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); outer * n * inner];
+    for o in 0..outer {
+        let dst = (o * n + start) * inner;
+        out[dst..dst + len * inner].copy_from_slice(&x[o * len * inner..(o + 1) * len * inner]);
+    }
+    out
+}
+
+fn gather_fn<T: Element>(x: &[T], inner: usize, indices: &[usize]) -> Vec<T> {
+    let mut out = Vec::with_capacity(indices.len() * inner);
+    for &i in indices {
+        out.extend_from_slice(&x[i * inner..(i + 1) * inner]);
+    }
+    out
+}
+
+fn scatter_add_fn<T: Element>(x: &[T], inner: usize, indices: &[usize], rows: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); rows * inner];
+    for (r, &i) in indices.iter().enumerate() {
+        let dst = &mut out[i * inner..(i + 1) * inner];
+        dst.iter_mut().zip(&x[r * inner..(r + 1) * inner]).for_each(|(d, &s)| *d = *d + s);
+    }
+    out
+}
+
+impl BackendStorage for CpuStorage {
+    fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+        }
+    }
+    fn device(&self) -> Device {
+        Device::Cpu
+    }
+    fn len(&self) -> usize {
+        match self {
+            CpuStorage::F32(a) => a.len(),
+            CpuStorage::F64(a) => a.len(),
+        }
+    }
+    fn to_dtype(&self, dtype: DType) -> Self {
+        match (self, dtype) {
+            (CpuStorage::F32(a), DType::F64) => CpuStorage::F64(a.mapv(|v| v as f64)),
+            (CpuStorage::F64(a), DType::F32) => CpuStorage::F32(a.mapv(|v| v as f32)),
+            _ => self.clone(),
+        }
+    }
+    fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            CpuStorage::F32(a) => a.iter().map(|&v| v as f64).collect(),
+            CpuStorage::F64(a) => a.to_vec(),
+        }
+    }
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Self {
+        match dtype {
+            DType::F32 => CpuStorage::F32(Array1::from_elem(len, value as f32)),
+            DType::F64 => CpuStorage::F64(Array1::from_elem(len, value)),
+        }
+    }
+    fn unary(&self, op: Unary) -> Self {
+        map1!(self, x => unary_fn(x, op))
+    }
+    fn binary(&self, rhs: &Self, op: Binary) -> Self {
+        map2!(self, rhs, (x, y) => binary_fn(x, y, op))
+    }
+    fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Self {
+        map2!(self, rhs, (a, b) => matmul_fn(a, b, m, k, n, ta, tb))
+    }
+    fn transpose(&self, rows: usize, cols: usize) -> Self {
+        map1!(self, x => transpose_fn(x, rows, cols))
+    }
+    fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self {
+        map1!(self, x => broadcast_fn(x, from, to))
+    }
+    fn sum_to(&self, from: &Shape, to: &Shape) -> Self {
+        map1!(self, x => sum_to_fn(x, from, to))
+    }
+    fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Self {
+        map1!(self, x => slice_fn(x, outer, n, inner, start, len))
+    }
+    fn pad_axis(&self, outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Self {
+        map1!(self, x => pad_fn(x, outer, len, inner, start, n))
+    }
+    fn gather_rows(&self, inner: usize, indices: &[usize]) -> Self {
+        map1!(self, x => gather_fn(x, inner, indices))
+    }
+    fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
+        map1!(self, x => scatter_add_fn(x, inner, indices, rows))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stable_sigmoid_and_softplus_at_extremes() {
+        for &x in &[-1000.0f64, -50.0, 0.0, 50.0, 1000.0] {
+            assert!(sigmoid(x).is_finite() && softplus(x).is_finite(), "x = {x}");
+            assert!(sigmoid(x as f32).is_finite() && softplus(x as f32).is_finite());
+        }
+        assert_eq!(softplus(1000.0f64), 1000.0);
+        approx::assert_relative_eq!(softplus(-50.0f64), (-50.0f64).exp(), max_relative = 1e-12);
+    }
+
+    #[test]
+    fn matmul_with_transposes_matches_naive() {
+        let (m, k, n) = (3, 4, 5);
+        let a: Vec<f64> = (0..m * k).map(|i| i as f64 * 0.5 - 2.0).collect();
+        let b: Vec<f64> = (0..k * n).map(|i| (i as f64).sin()).collect();
+        let naive = |i: usize, j: usize| (0..k).map(|p| a[i * k + p] * b[p * n + j]).sum::<f64>();
+        let at = transpose_fn(&a, m, k);
+        let bt = transpose_fn(&b, k, n);
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let aa = if ta { &at } else { &a };
+            let bb = if tb { &bt } else { &b };
+            let c = matmul_fn(aa, bb, m, k, n, ta, tb);
+            for i in 0..m {
+                for j in 0..n {
+                    approx::assert_relative_eq!(c[i * n + j], naive(i, j), epsilon = 1e-12);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn broadcast_and_sum_to_are_adjoint_on_general_shapes() {
+        let from = Shape::new([3, 1]);
+        let to = Shape::new([2, 3, 4]);
+        let x: Vec<f64> = vec![1.0, 2.0, 3.0];
+        let y = broadcast_fn(&x, &from, &to);
+        assert_eq!(y.len(), 24);
+        assert_eq!(&y[0..8], &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0, 2.0, 2.0]);
+        let s = sum_to_fn(&y, &to, &from);
+        assert_eq!(s, vec![8.0, 16.0, 24.0]);
+        let cols = sum_to_fn(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &Shape::new([2, 3]), &Shape::new([3]));
+        assert_eq!(cols, vec![5.0, 7.0, 9.0]);
+        let rows = sum_to_fn(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &Shape::new([2, 3]), &Shape::new([2, 1]));
+        assert_eq!(rows, vec![6.0, 15.0]);
+    }
+}

@@ -1,0 +1,179 @@
+//! Storage backends: where tensor values live and how kernels run on them.
+//!
+//! The backend knows nothing of autograd. It holds flat, row-major, contiguous
+//! buffers and runs a small set of kernels on them; shapes arrive as plain
+//! numbers. Every differentiable op in [`crate::ops`] is built on these kernels,
+//! so a new device (CUDA, later) implements [`BackendStorage`] and every
+//! derivative order works there too.
+
+pub mod cpu;
+
+use crate::dtype::DType;
+use crate::shape::Shape;
+pub use cpu::CpuStorage;
+
+/// Elementwise maps `y = f(x)`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unary {
+    Neg,
+    Exp,
+    Log,
+    /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
+    Sigmoid,
+    Tanh,
+    /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
+    Softplus,
+    Relu,
+    /// Heaviside step, `1` where `x > 0`, else `0`: the derivative of relu.
+    Step,
+    Powi(i32),
+    /// `mul * x + add`.
+    Affine { mul: f64, add: f64 },
+}
+
+/// Elementwise maps of two equally shaped buffers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binary {
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// Where a tensor's storage lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+    /// A CUDA device by ordinal.
+    Cuda(usize),
+}
+
+/// The kernels a device provides. Buffers are contiguous and row-major; each
+/// method documents the shapes it assumes, and callers (the ops) check them.
+pub trait BackendStorage: Sized {
+    fn dtype(&self) -> DType;
+    fn device(&self) -> Device;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// A copy converted to `dtype`.
+    fn to_dtype(&self, dtype: DType) -> Self;
+    /// The values, widened to f64 (used for checks, printing and tests).
+    fn to_f64_vec(&self) -> Vec<f64>;
+    /// `len` copies of `value`.
+    fn full(&self, len: usize, value: f64, dtype: DType) -> Self;
+
+    fn unary(&self, op: Unary) -> Self;
+    fn binary(&self, rhs: &Self, op: Binary) -> Self;
+    /// `op(a) · op(b)` with `op(a)` of shape `m×k` and `op(b)` of shape `k×n`;
+    /// `a` is stored `m×k` (or `k×m` when `trans_a`), likewise `b`.
+    fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool) -> Self;
+    /// The transpose of a `rows×cols` matrix.
+    fn transpose(&self, rows: usize, cols: usize) -> Self;
+    /// NumPy broadcast from `from` to `to` (`from.broadcasts_to(to)`).
+    fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self;
+    /// The adjoint of `broadcast_to`: sums `from` down to `to`.
+    fn sum_to(&self, from: &Shape, to: &Shape) -> Self;
+    /// Viewing the buffer as `[outer, n, inner]`, keeps `len` entries of the
+    /// middle axis starting at `start`.
+    fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Self;
+    /// The adjoint of `slice_axis`: places `[outer, len, inner]` at `start`
+    /// of a zero `[outer, n, inner]` buffer.
+    fn pad_axis(&self, outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Self;
+    /// Rows `indices` of a `[rows, inner]` buffer.
+    fn gather_rows(&self, inner: usize, indices: &[usize]) -> Self;
+    /// The adjoint of `gather_rows`: adds row `i` into row `indices[i]` of a
+    /// zero `[rows, inner]` buffer.
+    fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self;
+}
+
+/// A tensor's buffer on some device: dispatches to the backend that owns it.
+#[derive(Clone, Debug)]
+pub enum Storage {
+    Cpu(CpuStorage),
+}
+
+macro_rules! dispatch {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Storage::Cpu($s) => Storage::Cpu($body),
+        }
+    };
+}
+
+macro_rules! dispatch2 {
+    ($a:expr, $b:expr, $op:literal, ($x:ident, $y:ident) => $body:expr) => {
+        match ($a, $b) {
+            (Storage::Cpu($x), Storage::Cpu($y)) => Storage::Cpu($body),
+            #[allow(unreachable_patterns)]
+            (a, b) => panic!("{}: tensors on different devices ({:?} and {:?})", $op, a.device(), b.device()),
+        }
+    };
+}
+
+impl Storage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::Cpu(s) => s.dtype(),
+        }
+    }
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(s) => s.device(),
+        }
+    }
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+        }
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    pub fn size_in_bytes(&self) -> usize {
+        self.len() * self.dtype().size()
+    }
+    pub fn to_f64_vec(&self) -> Vec<f64> {
+        match self {
+            Storage::Cpu(s) => s.to_f64_vec(),
+        }
+    }
+    pub fn to_dtype(&self, dtype: DType) -> Storage {
+        dispatch!(self, s => s.to_dtype(dtype))
+    }
+    /// A buffer of `value` on the same device as `self`.
+    pub fn full_like(&self, len: usize, value: f64, dtype: DType) -> Storage {
+        dispatch!(self, s => s.full(len, value, dtype))
+    }
+    pub fn unary(&self, op: Unary) -> Storage {
+        dispatch!(self, s => s.unary(op))
+    }
+    pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
+        dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
+    }
+    pub fn matmul(&self, rhs: &Storage, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Storage {
+        dispatch2!(self, rhs, "matmul", (a, b) => a.matmul(b, m, k, n, ta, tb))
+    }
+    pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
+        dispatch!(self, s => s.transpose(rows, cols))
+    }
+    pub fn broadcast_to(&self, from: &Shape, to: &Shape) -> Storage {
+        dispatch!(self, s => s.broadcast_to(from, to))
+    }
+    pub fn sum_to(&self, from: &Shape, to: &Shape) -> Storage {
+        dispatch!(self, s => s.sum_to(from, to))
+    }
+    pub fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Storage {
+        dispatch!(self, s => s.slice_axis(outer, n, inner, start, len))
+    }
+    pub fn pad_axis(&self, outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Storage {
+        dispatch!(self, s => s.pad_axis(outer, len, inner, start, n))
+    }
+    pub fn gather_rows(&self, inner: usize, indices: &[usize]) -> Storage {
+        dispatch!(self, s => s.gather_rows(inner, indices))
+    }
+    pub fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Storage {
+        dispatch!(self, s => s.scatter_add_rows(inner, indices, rows))
+    }
+}

@@ -1,0 +1,121 @@
+//! The backward pass: reverse-mode accumulation of vector-Jacobian products.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::tape;
+use crate::tensor::Tensor;
+
+/// Gradients of `Σᵢ ⟨grad_outputs[i], outputs[i]⟩` with respect to each of
+/// `inputs`, returned in order (nothing is stored on the inputs).
+///
+/// - `grad_outputs`: one cotangent per output, shaped like it; `None` means
+///   ones, allowed only for scalar outputs.
+/// - `create_graph`: record the backward pass, so the returned gradients are
+///   differentiable again (to any order). Without it nothing is recorded: the
+///   tape's length ([`tape::live_nodes`]) is unchanged and the gradients are
+///   constants.
+/// - An input that the outputs do not depend on gets a zero gradient (a
+///   constant of its shape): that is the derivative, and it composes into
+///   losses without special cases.
+/// - Inputs may be leaves or intermediate recorded tensors (`∂s/∂h` for a
+///   hidden layer `h`, say). The graph is left intact: it can be
+///   differentiated again, as often as wanted.
+pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, create_graph: bool) -> Vec<Tensor> {
+    if let Some(g) = grad_outputs {
+        assert_eq!(g.len(), outputs.len(), "grad: {} grad_outputs for {} outputs", g.len(), outputs.len());
+    }
+    tape::with_grad_enabled(create_graph, || backward(outputs, inputs, grad_outputs))
+}
+
+/// `grad` for one scalar output and one input.
+pub fn grad1(output: &Tensor, input: &Tensor, create_graph: bool) -> Tensor {
+    grad(std::slice::from_ref(output), std::slice::from_ref(input), None, create_graph).remove(0)
+}
+
+fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Vec<Tensor> {
+    let wanted: HashSet<u64> = inputs.iter().filter(|t| t.requires_grad_flag()).map(Tensor::id).collect();
+    let nodes = reachable(outputs);
+    let leads_to_input = leads_to_input(&nodes, &wanted);
+    // This pass differentiates values of order ≤ k, so what it records is of order k + 1.
+    let pass_order = nodes.iter().map(Tensor::order).max().unwrap_or(0) + 1;
+
+    let mut grads: HashMap<u64, Tensor> = HashMap::new();
+    for (i, out) in outputs.iter().enumerate() {
+        let seed = match grad_outputs {
+            Some(g) => {
+                assert_eq!(g[i].shape(), out.shape(), "grad: grad_output {i} has shape {} for an output of shape {}", g[i].shape(), out.shape());
+                g[i].clone()
+            }
+            None => {
+                assert_eq!(out.numel(), 1, "grad: output {i} has shape {}; pass grad_outputs for a non-scalar output", out.shape());
+                out.ones_like()
+            }
+        };
+        if out.requires_grad_flag() {
+            accumulate(&mut grads, out.id(), seed);
+        }
+    }
+
+    // Descending ids visit every consumer before what it consumes.
+    for node in nodes.iter().rev() {
+        if !leads_to_input.contains(&node.id()) {
+            continue;
+        }
+        let Some(grad_fn) = &node.0.grad_fn else { continue };
+        let gy = if wanted.contains(&node.id()) { grads.get(&node.id()).cloned() } else { grads.remove(&node.id()) };
+        let Some(gy) = gy else { continue };
+        let needs: Vec<bool> = grad_fn.inputs.iter().map(|x| leads_to_input.contains(&x.id())).collect();
+        let input_grads = tape::with_order(pass_order, || grad_fn.op.vjp(&grad_fn.inputs, node, &gy, &needs));
+        assert_eq!(input_grads.len(), grad_fn.inputs.len(), "{}: VJP returned the wrong number of gradients", grad_fn.op.name());
+        for ((x, gx), need) in grad_fn.inputs.iter().zip(input_grads).zip(needs) {
+            let Some(gx) = gx else { continue };
+            if !need {
+                continue;
+            }
+            assert_eq!(gx.shape(), x.shape(), "{}: VJP gave shape {} for an input of shape {}", grad_fn.op.name(), gx.shape(), x.shape());
+            tape::with_order(pass_order, || accumulate(&mut grads, x.id(), gx));
+        }
+    }
+
+    inputs.iter().map(|x| grads.get(&x.id()).cloned().unwrap_or_else(|| x.zeros_like())).collect()
+}
+
+/// Adds `g` into the gradient slot `id`: fan-out sums its cotangents.
+fn accumulate(grads: &mut HashMap<u64, Tensor>, id: u64, g: Tensor) {
+    let total = match grads.remove(&id) {
+        Some(acc) => acc + g,
+        None => g,
+    };
+    grads.insert(id, total);
+}
+
+/// Every tensor that requires grad and is reachable from `outputs`, by ascending id.
+pub(crate) fn reachable(outputs: &[Tensor]) -> Vec<Tensor> {
+    let mut seen = HashSet::new();
+    let mut stack: Vec<Tensor> = outputs.iter().filter(|t| t.requires_grad_flag()).cloned().collect();
+    let mut nodes = Vec::new();
+    while let Some(t) = stack.pop() {
+        if !seen.insert(t.id()) {
+            continue;
+        }
+        if let Some(grad_fn) = &t.0.grad_fn {
+            stack.extend(grad_fn.inputs.iter().filter(|x| x.requires_grad_flag() && !seen.contains(&x.id())).cloned());
+        }
+        nodes.push(t);
+    }
+    nodes.sort_by_key(Tensor::id);
+    nodes
+}
+
+/// The ids of nodes from which some wanted input can be reached backwards:
+/// only these need a VJP.
+fn leads_to_input(nodes: &[Tensor], wanted: &HashSet<u64>) -> HashSet<u64> {
+    let mut set = HashSet::new();
+    for node in nodes {
+        let via_inputs = node.0.grad_fn.as_ref().is_some_and(|f| f.inputs.iter().any(|x| set.contains(&x.id())));
+        if wanted.contains(&node.id()) || via_inputs {
+            set.insert(node.id());
+        }
+    }
+    set
+}

@@ -1,0 +1,31 @@
+//! The contract every differentiable op fulfils: a forward computation and,
+//! beside it, its vector-Jacobian product written in recorded tensor ops.
+//!
+//! Because a VJP is made of the same public ops as any forward pass, running
+//! it with recording on (`create_graph = true`) records the backward pass as
+//! an ordinary graph, which can itself be differentiated: every op is
+//! differentiable to every order with no extra code.
+
+use crate::backend::Storage;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+pub(crate) trait Op {
+    /// Shown in tape dumps, anomaly reports and shape errors.
+    fn name(&self) -> String;
+
+    /// The output value and shape. Panics, naming the op and the shapes, when
+    /// the inputs do not fit.
+    fn forward(&self, inputs: &[&Tensor]) -> (Storage, Shape);
+
+    /// Given the inputs `x`, the output `y` and the cotangent `gy` (shaped like
+    /// `y`), returns one cotangent per input, shaped like that input; `None`
+    /// is a zero (or an input that needs none: see `needs`).
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>>;
+
+    /// Bytes the op itself keeps for its backward pass (indices, say), beyond
+    /// the input and output values that the graph already holds.
+    fn saved_bytes(&self) -> usize {
+        0
+    }
+}

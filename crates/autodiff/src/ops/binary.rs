@@ -1,0 +1,153 @@
+//! Elementwise arithmetic of two tensors, with NumPy broadcasting.
+//!
+//! The op itself requires equal shapes; broadcasting is a separate recorded
+//! op (`broadcast_to`) applied first, so its adjoint (`sum_to`) is reached by
+//! the ordinary backward pass and each rule here stays one line.
+
+use std::ops;
+
+use crate::backend::{Binary, Storage};
+use crate::op::Op;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+pub(crate) struct BinaryOp(pub Binary);
+
+impl Op for BinaryOp {
+    fn name(&self) -> String {
+        format!("{:?}", self.0).to_lowercase()
+    }
+
+    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+        (x[0].storage().binary(x[1].storage(), self.0), x[0].shape().clone())
+    }
+
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
+        let (a, b) = (&x[0], &x[1]);
+        match self.0 {
+            Binary::Add => vec![Some(gy.clone()), Some(gy.clone())],
+            Binary::Sub => vec![Some(gy.clone()), Some(-gy)],
+            Binary::Mul => vec![needs[0].then(|| gy * b), needs[1].then(|| gy * a)],
+            // d(a/b)/db = −a/b² = −(1/b)·y: reuse the output instead of squaring b.
+            Binary::Div => {
+                let ga = gy / b;
+                let gb = needs[1].then(|| -(&ga * y));
+                vec![Some(ga), gb]
+            }
+        }
+    }
+}
+
+/// Applies `op` after broadcasting both operands to their common shape.
+pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
+    let name = BinaryOp(op).name();
+    assert_eq!(a.dtype(), b.dtype(), "{name}: dtypes differ ({} and {})", a.dtype(), b.dtype());
+    assert_eq!(a.device(), b.device(), "{name}: tensors on different devices ({:?} and {:?})", a.device(), b.device());
+    if a.shape() == b.shape() {
+        return Tensor::apply(BinaryOp(op), &[a, b]);
+    }
+    let shape = Shape::broadcast(a.shape(), b.shape())
+        .unwrap_or_else(|| panic!("{name}: shapes {} and {} do not broadcast", a.shape(), b.shape()));
+    Tensor::apply(BinaryOp(op), &[&a.broadcast_to(&shape), &b.broadcast_to(&shape)])
+}
+
+impl Tensor {
+    pub fn add(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Add)
+    }
+    pub fn sub(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Sub)
+    }
+    pub fn mul(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Mul)
+    }
+    pub fn div(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Div)
+    }
+}
+
+/// `a ∘ b` for every owned/borrowed combination of tensors.
+macro_rules! tensor_op {
+    ($trait:ident, $method:ident, $kind:expr) => {
+        impl ops::$trait<&Tensor> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                binary(self, rhs, $kind)
+            }
+        }
+        impl ops::$trait<Tensor> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: Tensor) -> Tensor {
+                binary(&self, &rhs, $kind)
+            }
+        }
+        impl ops::$trait<&Tensor> for Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: &Tensor) -> Tensor {
+                binary(&self, rhs, $kind)
+            }
+        }
+        impl ops::$trait<Tensor> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, rhs: Tensor) -> Tensor {
+                binary(self, &rhs, $kind)
+            }
+        }
+    };
+}
+tensor_op!(Add, add, Binary::Add);
+tensor_op!(Sub, sub, Binary::Sub);
+tensor_op!(Mul, mul, Binary::Mul);
+tensor_op!(Div, div, Binary::Div);
+
+/// `tensor ∘ scalar` and `scalar ∘ tensor`, as affine maps (one node, no broadcast).
+macro_rules! scalar_op {
+    ($trait:ident, $method:ident, |$t:ident, $c:ident| $tensor_lhs:expr, |$t2:ident, $c2:ident| $scalar_lhs:expr) => {
+        impl ops::$trait<f64> for &Tensor {
+            type Output = Tensor;
+            fn $method(self, $c: f64) -> Tensor {
+                let $t = self;
+                $tensor_lhs
+            }
+        }
+        impl ops::$trait<f64> for Tensor {
+            type Output = Tensor;
+            fn $method(self, $c: f64) -> Tensor {
+                let $t = &self;
+                $tensor_lhs
+            }
+        }
+        impl ops::$trait<&Tensor> for f64 {
+            type Output = Tensor;
+            fn $method(self, $t2: &Tensor) -> Tensor {
+                let $c2 = self;
+                $scalar_lhs
+            }
+        }
+        impl ops::$trait<Tensor> for f64 {
+            type Output = Tensor;
+            fn $method(self, $t2: Tensor) -> Tensor {
+                let $c2 = self;
+                let $t2 = &$t2;
+                $scalar_lhs
+            }
+        }
+    };
+}
+scalar_op!(Add, add, |t, c| t.shift(c), |t, c| t.shift(c));
+scalar_op!(Sub, sub, |t, c| t.shift(-c), |t, c| t.affine(-1.0, c));
+scalar_op!(Mul, mul, |t, c| t.scale(c), |t, c| t.scale(c));
+scalar_op!(Div, div, |t, c| t.scale(1.0 / c), |t, c| t.powi(-1).scale(c));
+
+impl ops::Neg for &Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        Tensor::neg(self)
+    }
+}
+impl ops::Neg for Tensor {
+    type Output = Tensor;
+    fn neg(self) -> Tensor {
+        Tensor::neg(&self)
+    }
+}

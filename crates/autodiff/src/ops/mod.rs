@@ -1,0 +1,12 @@
+//! Every differentiable op: one file per family, each op's forward beside its
+//! vector-Jacobian product. Ops that are compositions (`concat`, `mean`,
+//! `mask`, `row_dot`, ...) are built from others and need no derivative of their own.
+
+mod binary;
+mod cast;
+mod index;
+mod matmul;
+mod reduce;
+mod unary;
+
+pub use index::concat;

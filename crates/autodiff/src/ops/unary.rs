@@ -1,0 +1,99 @@
+//! Elementwise functions of one tensor and their derivatives.
+
+use crate::backend::{Storage, Unary};
+use crate::op::Op;
+use crate::shape::Shape;
+use crate::tensor::Tensor;
+
+pub(crate) struct UnaryOp(pub Unary);
+
+impl Op for UnaryOp {
+    fn name(&self) -> String {
+        match self.0 {
+            Unary::Powi(n) => format!("powi({n})"),
+            Unary::Affine { mul, add } => format!("affine({mul}·x + {add})"),
+            op => format!("{op:?}").to_lowercase(),
+        }
+    }
+
+    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+        (x[0].storage().unary(self.0), x[0].shape().clone())
+    }
+
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let x = &x[0];
+        let gx = match self.0 {
+            Unary::Neg => -gy,
+            Unary::Exp => gy * y,
+            Unary::Log => gy / x,
+            // σ' = σ(1 − σ), written with the output so no exp is recomputed.
+            Unary::Sigmoid => gy * &(y * &(1.0 - y)),
+            Unary::Tanh => gy * &(1.0 - &y.square()),
+            Unary::Softplus => gy * &x.sigmoid(),
+            Unary::Relu => gy * &x.step(),
+            // The step is flat wherever it has a derivative.
+            Unary::Step => return vec![None],
+            Unary::Powi(0) => return vec![None],
+            Unary::Powi(n) => gy * &x.powi(n - 1).scale(n as f64),
+            Unary::Affine { mul, .. } => gy.scale(mul),
+        };
+        vec![Some(gx)]
+    }
+}
+
+fn unary(x: &Tensor, op: Unary) -> Tensor {
+    Tensor::apply(UnaryOp(op), &[x])
+}
+
+impl Tensor {
+    pub fn exp(&self) -> Tensor {
+        unary(self, Unary::Exp)
+    }
+    /// Natural logarithm.
+    pub fn log(&self) -> Tensor {
+        unary(self, Unary::Log)
+    }
+    /// `1 / (1 + e^-x)`, finite with finite derivatives at any input.
+    pub fn sigmoid(&self) -> Tensor {
+        unary(self, Unary::Sigmoid)
+    }
+    pub fn tanh(&self) -> Tensor {
+        unary(self, Unary::Tanh)
+    }
+    /// `log(1 + e^x)`; its derivative is `sigmoid`, so it is smooth to every order.
+    pub fn softplus(&self) -> Tensor {
+        unary(self, Unary::Softplus)
+    }
+    /// `max(x, 0)`. Its second derivative is zero almost everywhere, so a relu
+    /// network's Jacobian trace carries no gradient to the weights through the
+    /// activation: useless for score matching, which needs smooth activations.
+    pub fn relu(&self) -> Tensor {
+        unary(self, Unary::Relu)
+    }
+    /// Heaviside step (1 where `x > 0`): relu's derivative, with zero derivative.
+    pub fn step(&self) -> Tensor {
+        unary(self, Unary::Step)
+    }
+    /// `x^n` for an integer `n` (negative allowed).
+    pub fn powi(&self, n: i32) -> Tensor {
+        unary(self, Unary::Powi(n))
+    }
+    pub fn square(&self) -> Tensor {
+        self.powi(2)
+    }
+    /// `mul * x + add`.
+    pub fn affine(&self, mul: f64, add: f64) -> Tensor {
+        unary(self, Unary::Affine { mul, add })
+    }
+    /// `c * x`.
+    pub fn scale(&self, c: f64) -> Tensor {
+        self.affine(c, 0.0)
+    }
+    /// `x + c`.
+    pub fn shift(&self, c: f64) -> Tensor {
+        self.affine(1.0, c)
+    }
+    pub fn neg(&self) -> Tensor {
+        unary(self, Unary::Neg)
+    }
+}

@@ -1,0 +1,265 @@
+//! `Tensor`: a value plus, when recorded, the op and inputs that produced it.
+
+use std::fmt;
+use std::rc::Rc;
+
+use crate::anomaly;
+use crate::backend::{CpuStorage, Device, Storage};
+use crate::dtype::{DType, Element};
+use crate::op::Op;
+use crate::shape::Shape;
+use crate::tape;
+
+/// An immutable n-dimensional array that may be part of a recorded graph.
+///
+/// Cloning is cheap (a reference count). A tensor is one of:
+/// - a **constant**: no grad required, nothing recorded;
+/// - a **leaf**: created by [`Tensor::requires_grad`], the variables that
+///   [`crate::grad`] differentiates with respect to;
+/// - a **recorded node**: the output of an op with at least one input that
+///   requires grad; it keeps its inputs alive so the backward pass can reach them.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Rc<Node>);
+
+pub(crate) struct Node {
+    pub(crate) id: u64,
+    pub(crate) shape: Shape,
+    pub(crate) value: Rc<Storage>,
+    pub(crate) requires_grad: bool,
+    pub(crate) grad_fn: Option<GradFn>,
+    /// 0 for forward values; k for a value recorded by a k-th order backward
+    /// pass, or computed from one (a slice of a gradient is still a gradient).
+    pub(crate) order: u32,
+    pub(crate) label: Option<String>,
+}
+
+/// How a recorded node was made: its op and the tensors it was applied to.
+pub(crate) struct GradFn {
+    pub(crate) op: Box<dyn Op>,
+    pub(crate) inputs: Vec<Tensor>,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        if self.grad_fn.is_some() {
+            tape::node_dropped();
+        }
+    }
+}
+
+impl Tensor {
+    pub(crate) fn from_storage(value: Storage, shape: Shape) -> Tensor {
+        assert_eq!(value.len(), shape.numel(), "storage of {} elements cannot have shape {shape}", value.len());
+        Tensor(Rc::new(Node {
+            id: tape::next_id(),
+            shape,
+            value: Rc::new(value),
+            requires_grad: false,
+            grad_fn: None,
+            order: tape::current_order(),
+            label: None,
+        }))
+    }
+
+    /// Applies `op` to `inputs`: computes the value and, if recording is on and
+    /// an input requires grad, records the node. Every op goes through here.
+    pub(crate) fn apply(op: impl Op + 'static, inputs: &[&Tensor]) -> Tensor {
+        let (value, shape) = op.forward(inputs);
+        debug_assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
+        // A value computed from a k-th derivative is itself of order k.
+        let order = inputs.iter().map(|t| t.order()).fold(tape::current_order(), u32::max);
+        if anomaly::is_enabled() {
+            anomaly::check(&op.name(), inputs, &value, &shape, order);
+        }
+        let record = tape::is_grad_enabled() && inputs.iter().any(|t| t.requires_grad_flag());
+        let grad_fn = record.then(|| {
+            tape::node_created();
+            GradFn { op: Box::new(op), inputs: inputs.iter().map(|&t| t.clone()).collect() }
+        });
+        Tensor(Rc::new(Node {
+            id: tape::next_id(),
+            shape,
+            value: Rc::new(value),
+            requires_grad: record,
+            grad_fn,
+            order,
+            label: None,
+        }))
+    }
+
+    /// A tensor from row-major data; `data.len()` must equal the shape's size.
+    pub fn from_vec<T: Element + crate::backend::cpu::CpuElement>(data: Vec<T>, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(data.len(), shape.numel(), "from_vec: {} values cannot fill shape {shape}", data.len());
+        Tensor::from_storage(Storage::Cpu(CpuStorage::from_vec(data)), shape)
+    }
+
+    /// A tensor from a slice.
+    pub fn from_slice<T: Element + crate::backend::cpu::CpuElement>(data: &[T], shape: impl Into<Shape>) -> Tensor {
+        Tensor::from_vec(data.to_vec(), shape)
+    }
+
+    /// A rank-0 tensor.
+    pub fn scalar(value: f64, dtype: DType) -> Tensor {
+        Tensor::full((), value, dtype)
+    }
+
+    /// A CPU tensor filled with `value`.
+    pub fn full(shape: impl Into<Shape>, value: f64, dtype: DType) -> Tensor {
+        let shape = shape.into();
+        let storage = match dtype {
+            DType::F32 => CpuStorage::from_vec(vec![value as f32; shape.numel()]),
+            DType::F64 => CpuStorage::from_vec(vec![value; shape.numel()]),
+        };
+        Tensor::from_storage(Storage::Cpu(storage), shape)
+    }
+
+    pub fn zeros(shape: impl Into<Shape>, dtype: DType) -> Tensor {
+        Tensor::full(shape, 0.0, dtype)
+    }
+
+    pub fn ones(shape: impl Into<Shape>, dtype: DType) -> Tensor {
+        Tensor::full(shape, 1.0, dtype)
+    }
+
+    /// A tensor of `value` with this tensor's dtype and device.
+    pub fn full_like(&self, shape: impl Into<Shape>, value: f64) -> Tensor {
+        let shape = shape.into();
+        Tensor::from_storage(self.0.value.full_like(shape.numel(), value, self.dtype()), shape)
+    }
+
+    pub fn zeros_like(&self) -> Tensor {
+        self.full_like(self.shape(), 0.0)
+    }
+
+    pub fn ones_like(&self) -> Tensor {
+        self.full_like(self.shape(), 1.0)
+    }
+
+    /// A `rows×cols` matrix, all zeros but a 1 at each `(r, cols_of_row[r])`:
+    /// the one-hot cotangents of a Jacobian computation.
+    pub fn one_hot(&self, rows: usize, cols: usize, hot: impl Fn(usize) -> usize) -> Tensor {
+        let mut data = vec![0.0f64; rows * cols];
+        for r in 0..rows {
+            data[r * cols + hot(r)] = 1.0;
+        }
+        Tensor::from_vec(data, [rows, cols]).to_dtype(self.dtype()).to_device_of(self)
+    }
+
+    /// A new leaf that shares this value and requires grad.
+    pub fn requires_grad(&self) -> Tensor {
+        Tensor(Rc::new(Node {
+            id: tape::next_id(),
+            shape: self.0.shape.clone(),
+            value: self.0.value.clone(),
+            requires_grad: true,
+            grad_fn: None,
+            order: tape::current_order(),
+            label: self.0.label.clone(),
+        }))
+    }
+
+    /// The same value, cut from the graph: a constant.
+    pub fn detach(&self) -> Tensor {
+        Tensor(Rc::new(Node {
+            id: tape::next_id(),
+            shape: self.0.shape.clone(),
+            value: self.0.value.clone(),
+            requires_grad: false,
+            grad_fn: None,
+            order: tape::current_order(),
+            label: self.0.label.clone(),
+        }))
+    }
+
+    /// A copy of this leaf or constant with a name shown in tape dumps (`W1`, say).
+    pub fn named(&self, label: &str) -> Tensor {
+        assert!(!self.is_recorded(), "named: only leaves and constants can be named");
+        Tensor(Rc::new(Node {
+            id: tape::next_id(),
+            shape: self.0.shape.clone(),
+            value: self.0.value.clone(),
+            requires_grad: self.0.requires_grad,
+            grad_fn: None,
+            order: self.0.order,
+            label: Some(label.to_string()),
+        }))
+    }
+
+    pub fn shape(&self) -> &Shape {
+        &self.0.shape
+    }
+    pub fn dims(&self) -> &[usize] {
+        self.0.shape.dims()
+    }
+    pub fn rank(&self) -> usize {
+        self.0.shape.rank()
+    }
+    pub fn numel(&self) -> usize {
+        self.0.shape.numel()
+    }
+    pub fn dtype(&self) -> DType {
+        self.0.value.dtype()
+    }
+    pub fn device(&self) -> Device {
+        self.0.value.device()
+    }
+    pub fn storage(&self) -> &Storage {
+        &self.0.value
+    }
+    pub(crate) fn storage_rc(&self) -> Rc<Storage> {
+        self.0.value.clone()
+    }
+    /// Whether gradients can flow to this tensor (a leaf or a recorded node).
+    pub fn requires_grad_flag(&self) -> bool {
+        self.0.requires_grad
+    }
+    /// Whether this tensor was produced by a recorded op.
+    pub fn is_recorded(&self) -> bool {
+        self.0.grad_fn.is_some()
+    }
+    /// The derivative order that recorded this tensor (0 = forward pass).
+    pub fn order(&self) -> u32 {
+        self.0.order
+    }
+    pub fn label(&self) -> Option<&str> {
+        self.0.label.as_deref()
+    }
+    /// A stable identity for this node (unique within the thread).
+    pub fn id(&self) -> u64 {
+        self.0.id
+    }
+
+    /// The values as f64, row-major.
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        self.0.value.to_f64_vec()
+    }
+    /// The values as `T`, row-major.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        self.to_vec_f64().into_iter().map(T::from_f64).collect()
+    }
+    /// The single value of a one-element tensor.
+    pub fn item(&self) -> f64 {
+        assert_eq!(self.numel(), 1, "item: tensor of shape {} has more than one element", self.shape());
+        self.to_vec_f64()[0]
+    }
+
+    /// Whether every value is finite.
+    pub fn all_finite(&self) -> bool {
+        self.to_vec_f64().iter().all(|v| v.is_finite())
+    }
+
+    /// Places a constant copy of this tensor's value on `other`'s device.
+    pub(crate) fn to_device_of(self, other: &Tensor) -> Tensor {
+        assert_eq!(self.device(), other.device(), "cross-device copies arrive with the CUDA backend");
+        self
+    }
+}
+
+impl fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let values = self.to_vec_f64();
+        let shown: Vec<_> = values.iter().take(8).collect();
+        write!(f, "Tensor({} {}, {:?}{})", self.dtype(), self.shape(), shown, if values.len() > 8 { " …" } else { "" })
+    }
+}

@@ -1,0 +1,145 @@
+//! Every op, on random inputs of random shapes: first order by `gradcheck`
+//! (relative error ≤ 1e-6) and second order by `gradgradcheck` (≤ 1e-5).
+
+mod common;
+
+use common::{away_from_zero, rng, uniform};
+use gradgrad::autodiff::{concat, gradcheck, gradgradcheck, Tensor};
+use rand::Rng;
+
+const FIRST: f64 = 1e-6;
+const SECOND: f64 = 1e-5;
+
+/// Checks `f` to first and second order, naming the op on failure.
+fn check(name: &str, f: impl Fn(&[Tensor]) -> Tensor + Copy, inputs: &[Tensor]) {
+    let r1 = gradcheck(f, inputs, FIRST);
+    assert!(r1.passed(), "{name}: gradcheck {r1}");
+    let r2 = gradgradcheck(f, inputs, SECOND);
+    assert!(r2.passed(), "{name}: gradgradcheck {r2}");
+}
+
+/// Random shapes including a batch of one and non-square matrices.
+fn shapes(seed: u64) -> Vec<Vec<usize>> {
+    let mut r = rng(seed);
+    let mut out = vec![vec![], vec![1, 1], vec![1, 5], vec![4]];
+    for _ in 0..2 {
+        out.push(vec![r.random_range(1..5), r.random_range(1..6)]);
+    }
+    out
+}
+
+#[test]
+fn unary_ops() {
+    let mut r = rng(1);
+    for shape in shapes(2) {
+        let x = uniform(&mut r, &shape, -3.0, 3.0);
+        let pos = uniform(&mut r, &shape, 0.2, 3.0);
+        let nz = away_from_zero(&mut r, &shape, -3.0, 3.0, 0.1);
+        check("exp", |x| x[0].exp(), &[x.clone()]);
+        check("log", |x| x[0].log(), &[pos.clone()]);
+        check("sigmoid", |x| x[0].sigmoid(), &[x.clone()]);
+        check("tanh", |x| x[0].tanh(), &[x.clone()]);
+        check("softplus", |x| x[0].softplus(), &[x.clone()]);
+        check("relu", |x| x[0].relu(), &[nz.clone()]);
+        check("neg", |x| -&x[0], &[x.clone()]);
+        check("square", |x| x[0].square(), &[x.clone()]);
+        check("powi(3)", |x| x[0].powi(3), &[x.clone()]);
+        check("powi(-2)", |x| x[0].powi(-2), &[nz.clone()]);
+        check("scalar add/mul", |x| (&x[0] * 2.5 + 1.0) - 0.5, &[x.clone()]);
+        check("scalar div", |x| 2.0 / &x[0], &[nz.clone()]);
+    }
+}
+
+#[test]
+fn extreme_values_are_checked_too() {
+    // Large |x| where the stable forms matter; values stay finite in f64.
+    let x = Tensor::from_vec(vec![-30.0f64, -8.0, 8.0, 30.0], [2, 2]);
+    check("sigmoid far out", |x| x[0].sigmoid(), &[x.clone()]);
+    check("softplus far out", |x| x[0].softplus(), &[x.clone()]);
+    check("tanh far out", |x| x[0].tanh(), &[x.clone()]);
+}
+
+#[test]
+fn binary_ops_with_and_without_broadcast() {
+    let mut r = rng(3);
+    for shape in shapes(4) {
+        let a = uniform(&mut r, &shape, -2.0, 2.0);
+        let b = uniform(&mut r, &shape, -2.0, 2.0);
+        let d = away_from_zero(&mut r, &shape, -2.0, 2.0, 0.3);
+        check("add", |x| &x[0] + &x[1], &[a.clone(), b.clone()]);
+        check("sub", |x| &x[0] - &x[1], &[a.clone(), b.clone()]);
+        check("mul", |x| &x[0] * &x[1], &[a.clone(), b.clone()]);
+        check("div", |x| &x[0] / &x[1], &[a.clone(), d.clone()]);
+    }
+    let batch = uniform(&mut r, &[3, 4], -2.0, 2.0);
+    let row = uniform(&mut r, &[4], -2.0, 2.0);
+    let col = uniform(&mut r, &[3, 1], -2.0, 2.0);
+    let s = uniform(&mut r, &[], -2.0, 2.0);
+    check("row broadcast", |x| &x[0] * &x[1], &[batch.clone(), row.clone()]);
+    check("column broadcast", |x| &x[0] / &x[1].exp(), &[batch.clone(), col.clone()]);
+    check("scalar broadcast", |x| &x[0] - &x[1], &[batch.clone(), s]);
+    check("broadcast_to", |x| x[0].broadcast_to(&[5, 4].into()), &[row]);
+}
+
+#[test]
+fn matmul_in_every_transpose() {
+    let mut r = rng(5);
+    let (m, k, n) = (3, 4, 2);
+    let a = uniform(&mut r, &[m, k], -1.0, 1.0);
+    let at = uniform(&mut r, &[k, m], -1.0, 1.0);
+    let b = uniform(&mut r, &[k, n], -1.0, 1.0);
+    let bt = uniform(&mut r, &[n, k], -1.0, 1.0);
+    check("a·b", |x| x[0].matmul(&x[1]), &[a.clone(), b.clone()]);
+    check("aᵀ·b", |x| x[0].matmul_t(&x[1], true, false), &[at.clone(), b.clone()]);
+    check("a·bᵀ", |x| x[0].matmul_t(&x[1], false, true), &[a.clone(), bt.clone()]);
+    check("aᵀ·bᵀ", |x| x[0].matmul_t(&x[1], true, true), &[at, bt]);
+    check("transpose", |x| x[0].t(), &[a.clone()]);
+    // A nonlinear composition, so second derivatives are not trivially zero.
+    check("tanh(a·b)", |x| x[0].matmul(&x[1]).tanh(), &[a, b]);
+}
+
+#[test]
+fn reductions() {
+    let mut r = rng(6);
+    let x = uniform(&mut r, &[3, 5], -1.0, 1.0);
+    check("sum", |x| x[0].square().sum(), &[x.clone()]);
+    check("mean", |x| x[0].exp().mean(), &[x.clone()]);
+    check("sum_axis(0)", |x| x[0].square().sum_axis(0), &[x.clone()]);
+    check("sum_axis(1)", |x| x[0].square().sum_axis(1), &[x.clone()]);
+    check("mean_axis(1)", |x| x[0].sigmoid().mean_axis(1), &[x.clone()]);
+    check("sum_to", |x| x[0].tanh().sum_to(&[1, 5].into()), &[x.clone()]);
+    let y = uniform(&mut r, &[3, 5], -1.0, 1.0);
+    check("row_dot", |x| x[0].row_dot(&x[1]).square(), &[x, y]);
+}
+
+#[test]
+fn indexing_ops() {
+    let mut r = rng(7);
+    let x = uniform(&mut r, &[4, 5], -1.0, 1.0);
+    let y = uniform(&mut r, &[4, 2], -1.0, 1.0);
+    check("narrow cols", |x| x[0].narrow(1, 1, 3).square(), &[x.clone()]);
+    check("narrow rows", |x| x[0].narrow(0, 2, 2).exp(), &[x.clone()]);
+    check("column", |x| x[0].column(3).tanh(), &[x.clone()]);
+    check("reshape", |x| x[0].reshape([5, 4]).sigmoid(), &[x.clone()]);
+    check("concat cols", |x| concat(&[x[0].clone(), x[1].square()], 1), &[x.clone(), y.clone()]);
+    check("concat rows", |x| concat(&[x[0].t(), x[1].t()], 0).tanh(), &[x.clone(), y]);
+    check("gather rows (repeats)", |x| x[0].gather_rows(&[3, 0, 3, 1]).square(), &[x.clone()]);
+    let mask = Tensor::from_vec((0..20).map(|i| (i % 3 == 0) as u8 as f64).collect::<Vec<_>>(), [4, 5]);
+    let masked = |x: &[Tensor]| x[0].exp().mask(&mask);
+    check("mask", &masked, &[x.clone()]);
+    check("pad", |x| x[0].pad_axis(1, 2, 8).square(), &[x]);
+}
+
+#[test]
+fn f32_gradients_agree_with_f64_to_f32_precision() {
+    use gradgrad::autodiff::{grad1, DType};
+    let data = vec![0.5f64, -1.0, 2.0, 0.1];
+    let g = |dtype: DType| {
+        let x = Tensor::from_vec(data.clone(), [4]).to_dtype(dtype).requires_grad();
+        let y = (x.tanh() * &x.sigmoid()).sum();
+        let dx = grad1(&y, &x, true);
+        assert_eq!(dx.dtype(), dtype);
+        grad1(&dx.sum(), &x, false).to_vec_f64()
+    };
+    common::assert_close(&g(DType::F32), &g(DType::F64), 1e-6, "second derivative, f32 vs f64");
+}

@@ -1,0 +1,170 @@
+//! The tape's contract: what is recorded, when, at which order, and that
+//! dropping it frees everything.
+
+mod common;
+
+use common::{rng, uniform};
+use gradgrad::autodiff::{detect_anomaly, dump, grad, grad1, gradcheck, no_grad, tape, to_dot, DType, Tensor};
+
+#[test]
+fn create_graph_false_records_nothing() {
+    let x = Tensor::from_vec(vec![0.3f64, -0.2, 0.9], [3]).requires_grad();
+    let y = x.tanh().square().sum();
+    let before = tape::live_nodes();
+    let g = grad1(&y, &x, false);
+    assert_eq!(tape::live_nodes(), before, "a plain backward pass must not grow the tape");
+    assert!(!g.requires_grad_flag() && !g.is_recorded());
+    let g2 = grad1(&y, &x, true);
+    assert!(tape::live_nodes() > before, "create_graph records the backward pass");
+    assert!(g2.is_recorded() && g2.order() == 1);
+}
+
+#[test]
+fn no_grad_and_detach_cut_the_graph() {
+    let x = Tensor::scalar(1.5, DType::F64).requires_grad();
+    let before = tape::live_nodes();
+    let y = no_grad(|| x.exp());
+    assert!(!y.requires_grad_flag());
+    assert_eq!(tape::live_nodes(), before);
+    // d/dx [x · detach(x)] = detach(x), not 2x
+    let z = &x * &x.detach();
+    assert_eq!(grad1(&z, &x, false).item(), 1.5);
+}
+
+#[test]
+fn unused_input_gets_a_zero_gradient() {
+    let x = Tensor::from_vec(vec![1.0f64, 2.0], [2]).requires_grad();
+    let unused = Tensor::from_vec(vec![5.0f64; 3], [3]).requires_grad();
+    let constant = Tensor::from_vec(vec![5.0f64; 2], [2]);
+    let y = x.square().sum();
+    let g = grad(&[y], &[x.clone(), unused.clone(), constant], None, false);
+    assert_eq!(g[0].to_vec_f64(), vec![2.0, 4.0]);
+    assert_eq!(g[1].to_vec_f64(), vec![0.0; 3]);
+    assert_eq!(g[1].shape(), unused.shape());
+    assert_eq!(g[2].to_vec_f64(), vec![0.0; 2]);
+}
+
+#[test]
+fn a_graph_can_be_differentiated_many_times() {
+    let x = Tensor::scalar(2.0, DType::F64).requires_grad();
+    let y = x.powi(3);
+    for _ in 0..3 {
+        assert_eq!(grad1(&y, &x, false).item(), 12.0);
+    }
+}
+
+#[test]
+fn gradient_with_respect_to_an_intermediate_tensor() {
+    let x = Tensor::scalar(0.5, DType::F64).requires_grad();
+    let h = x.scale(3.0);
+    let y = h.square();
+    // dy/dh = 2h = 3
+    assert_eq!(grad1(&y, &h, false).item(), 3.0);
+}
+
+#[test]
+fn orders_are_recorded_per_nesting_level() {
+    let x = Tensor::scalar(0.4, DType::F64).requires_grad();
+    let y = x.sigmoid();
+    assert_eq!(y.order(), 0);
+    let d1 = grad1(&y, &x, true);
+    let d2 = grad1(&d1, &x, true);
+    let d3 = grad1(&d2, &x, true);
+    assert_eq!((d1.order(), d2.order(), d3.order()), (1, 2, 3));
+    let text = dump(&[d3.clone()]);
+    assert!(text.contains("order 3"), "{text}");
+    let dot = to_dot(&[d3]);
+    assert!(dot.starts_with("digraph") && dot.contains("->"));
+}
+
+#[test]
+fn dropping_the_graph_frees_every_node() {
+    let before = tape::live_nodes();
+    {
+        let x = Tensor::from_vec(vec![0.1f64, 0.2], [1, 2]).requires_grad();
+        let w = Tensor::from_vec(vec![1.0f64, 2.0, 3.0, 4.0], [2, 2]).requires_grad();
+        let s = x.matmul(&w).softplus();
+        let g = grad(&[s.clone()], &[x.clone()], Some(&[s.ones_like()]), true).remove(0);
+        let gg = grad1(&g.sum(), &w, true);
+        assert!(tape::live_nodes() > before);
+        drop((s, g, gg));
+    }
+    assert_eq!(tape::live_nodes(), before, "a node outlived its graph: a reference cycle?");
+}
+
+#[test]
+fn a_thousand_grad_of_grad_training_steps_keep_memory_flat() {
+    let mut r = rng(21);
+    let x = uniform(&mut r, &[8, 3], -1.0, 1.0);
+    let mut w = uniform(&mut r, &[3, 3], -0.5, 0.5);
+    let start = tape::live_nodes();
+    for step in 0..1000 {
+        let wv = w.requires_grad();
+        let xv = x.requires_grad();
+        let s = xv.matmul(&wv).tanh();
+        // a gradient-penalty-style loss: ‖∂(Σs)/∂x‖², needing grad of grad
+        let gx = grad1(&s.sum(), &xv, true);
+        let loss = gx.square().mean() + s.square().mean();
+        let gw = grad1(&loss, &wv, false);
+        w = (&w - &gw.scale(0.1)).detach();
+        if step % 100 == 0 {
+            drop((s, gx, loss));
+            assert_eq!(tape::live_nodes(), start, "step {step}: the tape grew");
+        }
+    }
+    assert_eq!(tape::live_nodes(), start);
+}
+
+#[test]
+#[should_panic(expected = "matmul(a·b): inner dimensions differ, shapes [2, 3] and [4, 5]")]
+fn shape_mismatch_names_the_op_and_both_shapes() {
+    let a = Tensor::zeros([2, 3], DType::F64);
+    let b = Tensor::zeros([4, 5], DType::F64);
+    let _ = a.matmul(&b);
+}
+
+#[test]
+#[should_panic(expected = "add: shapes [2, 3] and [4] do not broadcast")]
+fn broadcast_mismatch_names_the_op_and_both_shapes() {
+    let _ = Tensor::zeros([2, 3], DType::F64) + Tensor::zeros([4], DType::F64);
+}
+
+#[test]
+#[should_panic(expected = "dtypes differ")]
+fn dtype_mismatch_is_reported() {
+    let _ = Tensor::zeros([2], DType::F64) * Tensor::zeros([2], DType::F32);
+}
+
+#[test]
+fn gradcheck_reports_a_kink_instead_of_panicking() {
+    let x = Tensor::from_vec(vec![0.0f64, 1.0], [2]);
+    let report = gradcheck(|x| x[0].relu(), &[x], 1e-6);
+    assert!(!report.passed());
+    let worst = report.worst.unwrap();
+    assert_eq!(worst.element, 0);
+    assert!((worst.numeric - 0.5).abs() < 1e-9 && worst.analytic == 0.0, "{worst:?}");
+}
+
+#[test]
+fn anomaly_mode_names_the_first_bad_op_and_its_order() {
+    let x = Tensor::from_vec(vec![1.0f64, 0.0], [2]).requires_grad();
+    // Forward is finite (log 1 = 0, and 0·log 0 is never formed); the first
+    // non-finite value is log(0) = −inf.
+    let result = detect_anomaly(|| x.log().sum());
+    let anomaly = result.unwrap_err();
+    assert_eq!(anomaly.op, "log");
+    assert_eq!(anomaly.order, 0);
+    assert!(anomaly.inputs_finite);
+
+    // Finite forward, infinite backward: 1/x at x = 1e-200 is 1e200, but its
+    // derivative −1/x² overflows. The report says it was born at order 1.
+    let y = Tensor::from_vec(vec![1e-200f64, 0.5], [2]).requires_grad();
+    let f = y.powi(-1).sum();
+    let anomaly = detect_anomaly(|| grad1(&f, &y, true)).unwrap_err();
+    assert_eq!(anomaly.op, "powi(-2)");
+    assert_eq!(anomaly.order, 1, "{anomaly}");
+    assert!(anomaly.inputs_finite);
+    assert!(anomaly.to_string().contains("derivative order 1"));
+    // Outside the scope, nothing is checked.
+    assert!(detect_anomaly(|| x.exp()).is_ok());
+}
