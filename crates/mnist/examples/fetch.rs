@@ -16,12 +16,19 @@ fn main() {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let cache = PathBuf::from(args.next().ok_or("usage: fetch <cache-dir> [mnist|fashion]")?);
+    let cache = PathBuf::from(
+        args.next()
+            .ok_or("usage: fetch <cache-dir> [mnist|fashion]")?,
+    );
     let kind: Kind = args.next().as_deref().unwrap_or("mnist").parse()?;
 
     let start = Instant::now();
     let dir = locate_or_fetch(kind, &FetchOptions::new(kind, &cache))?;
-    println!("{kind}: files in {} ({:.1} s)", dir.display(), start.elapsed().as_secs_f64());
+    println!(
+        "{kind}: files in {} ({:.1} s)",
+        dir.display(),
+        start.elapsed().as_secs_f64()
+    );
 
     // load_dir checks every file against the built-in SHA-256 sums again before reading it.
     let start = Instant::now();

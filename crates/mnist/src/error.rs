@@ -10,29 +10,47 @@ use std::path::PathBuf;
 pub enum IdxError {
     /// Fewer bytes than the header (or the payload it declares) needs.
     #[error("truncated: {needed} bytes needed but only {found} present")]
-    Truncated { needed: u64, found: u64 },
+    Truncated {
+        /// Bytes the header (or header plus declared payload) needs.
+        needed: u64,
+        /// Bytes present.
+        found: u64,
+    },
     /// The first four bytes are not the magic number of the expected kind of file.
     #[error("wrong magic number {found:#010x}, expected {expected:#010x} for an IDX {what} file")]
     BadMagic {
+        /// [`crate::IMAGES_MAGIC`] or [`crate::LABELS_MAGIC`].
         expected: u32,
+        /// The file's first four bytes, big-endian.
         found: u32,
+        /// "images" or "labels".
         what: &'static str,
     },
     /// The header declares a shape no MNIST-like file can have (zero-sized images, or more
     /// bytes than [`crate::MAX_PAYLOAD`]). Rejected before anything is allocated.
     #[error("absurd dimensions: header declares {count} items of {rows}x{cols} = {bytes} bytes (limit {limit}, zero rows or columns are not allowed)")]
     AbsurdDims {
+        /// Declared number of items.
         count: u32,
+        /// Declared rows per item (1 for labels).
         rows: u32,
+        /// Declared columns per item (1 for labels).
         cols: u32,
+        /// The payload size they imply.
         bytes: u128,
+        /// [`crate::MAX_PAYLOAD`].
         limit: u64,
     },
     /// Bytes left over after the declared payload.
     #[error(
         "{extra} bytes of trailing garbage after the {expected}-byte file the header declares"
     )]
-    TrailingBytes { expected: u64, extra: u64 },
+    TrailingBytes {
+        /// Header plus declared payload.
+        expected: u64,
+        /// Bytes beyond that.
+        extra: u64,
+    },
 }
 
 /// Everything this crate can fail with at run time. Every variant names the file or place.
@@ -41,37 +59,66 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
+        /// The file or folder.
         path: PathBuf,
+        /// What the OS said.
         source: std::io::Error,
     },
     /// The file is not a valid IDX file of the expected kind.
     #[error("{}: not a valid IDX file: {source}", path.display())]
-    Idx { path: PathBuf, source: IdxError },
+    Idx {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong in it.
+        source: IdxError,
+    },
     /// The file's SHA-256 is not one we trust for its name, so it was not used.
     #[error("{}: checksum mismatch: expected SHA-256 {}, found {found}; the file was not used", path.display(), expected.join(" or "))]
     ChecksumMismatch {
+        /// The file (for a download, the name it would have had).
         path: PathBuf,
+        /// The trusted sums for its name, lowercase hex.
         expected: Vec<String>,
+        /// Its actual sum, lowercase hex.
         found: String,
     },
     /// No SHA-256 is known for a file of this name, so it cannot be trusted and was not used.
     #[error("{}: no known SHA-256 for a file named {name:?}; the file was not used", path.display())]
-    UnknownChecksum { path: PathBuf, name: String },
+    UnknownChecksum {
+        /// The file.
+        path: PathBuf,
+        /// Its file name, the key looked up.
+        name: String,
+    },
     /// Neither `NAME` nor `NAME.gz` is in the folder.
     #[error("{}: missing {name} (looked for {name} and {name}.gz)", dir.display())]
-    Missing { dir: PathBuf, name: String },
+    Missing {
+        /// The folder.
+        dir: PathBuf,
+        /// The standard name, without `.gz`.
+        name: String,
+    },
     /// An images file and its labels file disagree on how many items there are.
     #[error("{} holds {images} images but {} holds {labels} labels", images_path.display(), labels_path.display())]
     CountMismatch {
+        /// The images file.
         images_path: PathBuf,
+        /// Images in it.
         images: usize,
+        /// The labels file.
         labels_path: PathBuf,
+        /// Labels in it.
         labels: usize,
     },
     /// Copying from a URL or an archive failed part way (network error, HTTP status, early
     /// end, timeout); nothing was kept.
     #[error("{from}: {reason}")]
-    Transfer { from: String, reason: String },
+    Transfer {
+        /// The URL or archive member.
+        from: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// A dataset name other than `mnist` or `fashion`.
     #[error("unknown dataset {0:?}: expected \"mnist\" or \"fashion\"")]
     UnknownKind(String),

@@ -62,16 +62,19 @@ fn downloads_into_the_cache() {
 }
 
 #[test]
-fn a_dead_mirror_fails_over_to_the_next() {
+fn dead_mirrors_fail_over_to_the_next() {
     let files = tiny_files(true);
+    let empty = serve(Reply::Files(HashMap::new())); // answers 404 to everything
     let good = serve(Reply::Files(files.iter().cloned().collect()));
     let cache = tempfile::tempdir().unwrap();
-    let opts = offline_opts(
-        cache.path(),
-        &[&refused_url(), &good.base],
-        sums_for(&files),
-    );
+    let mirrors = [&refused_url() as &str, &empty.base, &good.base];
+    let opts = offline_opts(cache.path(), &mirrors, sums_for(&files));
     assert_eq!(locate_or_fetch(Kind::Mnist, &opts).unwrap(), cache.path());
+    assert_eq!(
+        (empty.hits(), good.hits()),
+        (1, 4),
+        "a failed mirror is asked once"
+    );
 }
 
 #[test]
