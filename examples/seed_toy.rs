@@ -14,8 +14,7 @@ fn main() {
     let x = Tensor::from_vec(vec![1.0f64, 1.0], [1, 2]).named("x");
     let score = |x: &Tensor| (x.matmul_t(&w, false, true) + &b).sigmoid();
 
-    let s = score(&x);
-    let diag = jacobian_diagonal(score, &x, DiagonalStrategy::Loop, true);
+    let (s, diag) = jacobian_diagonal(score, &x, DiagonalStrategy::Loop, true);
     let trace = diag.sum();
     let s_values = s.to_vec_f64();
     let d = diag.to_vec_f64();
@@ -27,9 +26,10 @@ fn main() {
     // The score-matching loss, and its gradient to W through the trace: the
     // second backward pass runs through the nodes the first one recorded.
     let loss = &trace + &s.square().sum().scale(0.5);
-    let dw = grad(&[loss.clone()], &[w.clone()], None, false).remove(0);
+    let dw = grad(&[loss.clone()], &[w.clone()], None, true).remove(0);
     println!("loss tr + ½‖s‖² = {:.4}", loss.item());
     println!("∂loss/∂W        = {:?}", dw.to_vec_f64().iter().map(|v| format!("{v:.4}")).collect::<Vec<_>>());
-    println!("\nThe graph of the trace (order 0 = forward, 1 = recorded by the backward passes):\n");
-    print!("{}", dump(&[trace]));
+    println!("\nThe double-backward graph of ∂loss/∂W (order 0 = forward pass, 1 = recorded by the");
+    println!("trace's backward passes, 2 = recorded by differentiating the loss through them):\n");
+    print!("{}", dump(&[dw]));
 }

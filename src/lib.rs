@@ -1,6 +1,8 @@
-//! gradgrad: a reverse-mode autodiff engine that differentiates its own
-//! derivatives, and the score-matching work built on it.
+#![doc = include_str!("../README.md")]
 //!
-//! This facade re-exports the workspace's crates; see [`autodiff`] first.
+//! This facade re-exports the workspace's crates: [`autodiff`] (the engine),
+//! [`score`] (score-matching objectives, samplers) and [`mnist`] (the data).
 
 pub use autodiff;
+pub use mnist;
+pub use score;

@@ -45,6 +45,7 @@ fn unary_ops() {
         check("square", |x| x[0].square(), &[x.clone()]);
         check("powi(3)", |x| x[0].powi(3), &[x.clone()]);
         check("powi(-2)", |x| x[0].powi(-2), &[nz.clone()]);
+        check("sqrt", |x| x[0].sqrt(), &[pos.clone()]);
         check("scalar add/mul", |x| (&x[0] * 2.5 + 1.0) - 0.5, &[x.clone()]);
         check("scalar div", |x| 2.0 / &x[0], &[nz.clone()]);
     }

@@ -19,7 +19,8 @@ fn the_write_ups_toy_numbers() {
     let s = score(&x).to_vec_f64();
     assert_eq!((round4(s[0]), round4(s[1])), (0.9820, 0.9975));
     for strategy in [DiagonalStrategy::Loop, DiagonalStrategy::Batched] {
-        let d = jacobian_diagonal(score, &x, strategy, true);
+        let (value, d) = jacobian_diagonal(score, &x, strategy, true);
+        assert_eq!(value.to_vec_f64(), score(&x).to_vec_f64());
         let dv = d.to_vec_f64();
         assert_eq!((round4(dv[0]), round4(dv[1])), (0.0177, 0.0099), "{strategy:?}");
         assert_eq!(round4(d.sum().item()), 0.0275, "{strategy:?}");
@@ -69,7 +70,7 @@ fn both_strategies_equal_the_full_jacobians_diagonal_and_so_do_weight_gradients(
 
     let mut weight_grads = Vec::new();
     for strategy in [DiagonalStrategy::Loop, DiagonalStrategy::Batched] {
-        let diag = jacobian_diagonal(f, &x, strategy, true);
+        let (_, diag) = jacobian_diagonal(f, &x, strategy, true);
         assert_eq!(diag.dims(), &[b, d]);
         assert_close(&diag.to_vec_f64(), &reference, 1e-10, &format!("{strategy:?} diagonal"));
         let trace = diag.sum();
@@ -82,7 +83,7 @@ fn both_strategies_equal_the_full_jacobians_diagonal_and_so_do_weight_gradients(
     // And against finite differences of the trace in W1 (one entry).
     let trace_at = |w1: &Tensor| {
         let m = Mlp { w1: w1.clone(), ..Mlp::new(d, h, 31) };
-        jacobian_diagonal(|x| m.forward(x), &x, DiagonalStrategy::Loop, false).sum().item()
+        jacobian_diagonal(|x| m.forward(x), &x, DiagonalStrategy::Loop, false).1.sum().item()
     };
     let w1 = mlp.w1.to_vec_f64();
     let eps = 1e-6;
@@ -92,4 +93,15 @@ fn both_strategies_equal_the_full_jacobians_diagonal_and_so_do_weight_gradients(
     minus[4] -= eps;
     let numeric = (trace_at(&Tensor::from_vec(plus, [d, h])) - trace_at(&Tensor::from_vec(minus, [d, h]))) / (2.0 * eps);
     assert!((numeric - weight_grads[0][0][4]).abs() < 1e-7, "{numeric} vs {}", weight_grads[0][0][4]);
+}
+
+#[test]
+fn helpers_record_their_own_forward_pass_even_inside_no_grad() {
+    let w = Tensor::from_vec(vec![1.0f64, 3.0, 2.0, 4.0], [2, 2]);
+    let x = Tensor::from_vec(vec![1.0f64, 1.0], [1, 2]);
+    let score = |x: &Tensor| x.matmul_t(&w, false, true).sigmoid();
+    for strategy in [DiagonalStrategy::Loop, DiagonalStrategy::Batched] {
+        let (_, d) = gradgrad::autodiff::no_grad(|| jacobian_diagonal(score, &x, strategy, false));
+        assert_eq!(round4(d.sum().item()), 0.0275, "{strategy:?} inside no_grad");
+    }
 }

@@ -2,12 +2,20 @@
 //! products, full Jacobians and Hessians, and Jacobian diagonals.
 //!
 //! Each takes the function itself (`f: Fn(&Tensor) -> Tensor`) so it can
-//! choose how to evaluate it. With `create_graph`, every result is recorded
-//! and can be differentiated again, e.g. inside a training loss.
+//! choose how to evaluate it. `f` is always evaluated with recording on (it
+//! must be, to be differentiated), even inside [`crate::no_grad`]; with
+//! `create_graph`, every result is recorded too and can be differentiated
+//! again, e.g. inside a training loss.
 
 use crate::grad::grad;
 use crate::ops::concat;
+use crate::tape::with_grad_enabled;
 use crate::tensor::Tensor;
+
+/// `f(x)`, recorded whatever the grad mode outside.
+fn recorded(f: impl Fn(&Tensor) -> Tensor, x: &Tensor) -> Tensor {
+    with_grad_enabled(true, || f(x))
+}
 
 /// `x` if it already takes part in the graph, else a fresh leaf of its value.
 fn as_variable(x: &Tensor) -> Tensor {
@@ -21,7 +29,7 @@ fn as_variable(x: &Tensor) -> Tensor {
 /// `(f(x), vᵀ·∂f/∂x)`.
 pub fn vjp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: bool) -> (Tensor, Tensor) {
     let x = as_variable(x);
-    let y = f(&x);
+    let y = recorded(&f, &x);
     let g = grad(&[y.clone()], &[x], Some(&[v.clone()]), create_graph).remove(0);
     (y, g)
 }
@@ -30,7 +38,7 @@ pub fn vjp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: 
 /// linear in a dummy cotangent `u`, so its VJP with `v` is `(Jᵀ)ᵀv = Jv`.
 pub fn jvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: bool) -> (Tensor, Tensor) {
     let x = as_variable(x);
-    let y = f(&x);
+    let y = recorded(&f, &x);
     let u = y.zeros_like().requires_grad();
     let ut_j = grad(&[y.clone()], &[x], Some(&[u.clone()]), true).remove(0);
     let jv = grad(&[ut_j], &[u], Some(&[v.clone()]), create_graph).remove(0);
@@ -40,7 +48,7 @@ pub fn jvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: 
 /// `H·v` for a scalar `f`: the gradient of `⟨∇f(x), v⟩`.
 pub fn hvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
-    let g = grad(&[f(&x)], &[x.clone()], None, true).remove(0);
+    let g = grad(&[recorded(&f, &x)], &[x.clone()], None, true).remove(0);
     grad(&[g], &[x], Some(&[v.clone()]), create_graph).remove(0)
 }
 
@@ -48,13 +56,13 @@ pub fn hvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: 
 /// backward pass per output element, so for small sizes only.
 pub fn jacobian(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
-    jacobian_rows(&f(&x), &x, create_graph)
+    jacobian_rows(&recorded(&f, &x), &x, create_graph)
 }
 
 /// The Hessian of a scalar `f` as a `[numel(x), numel(x)]` matrix.
 pub fn hessian(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
-    let g = grad(&[f(&x)], &[x.clone()], None, true).remove(0);
+    let g = grad(&[recorded(&f, &x)], &[x.clone()], None, true).remove(0);
     jacobian_rows(&g, &x, create_graph)
 }
 
@@ -83,17 +91,18 @@ pub enum DiagonalStrategy {
     Batched,
 }
 
-/// The diagonal of the per-sample Jacobian of `f: [B, D] → [B, D]`, as
-/// `[B, D]` with entry `(b, i) = ∂f(x)_{b,i} / ∂x_{b,i}`. With `create_graph`
-/// the result is differentiable (to the parameters `f` closes over, say), so
-/// it can sit inside a training loss.
-pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: DiagonalStrategy, create_graph: bool) -> Tensor {
+/// `(f(x), diag)`: the value of `f: [B, D] → [B, D]` and the diagonal of its
+/// per-sample Jacobian, `[B, D]` with entry `(b, i) = ∂f(x)_{b,i} / ∂x_{b,i}`.
+/// With `create_graph` both are differentiable (to the parameters `f` closes
+/// over, say), so they can sit inside a training loss such as
+/// `tr(∂s/∂x) + ½‖s‖²`.
+pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: DiagonalStrategy, create_graph: bool) -> (Tensor, Tensor) {
     assert_eq!(x.rank(), 2, "jacobian_diagonal: input must be [batch, dim], got shape {}", x.shape());
     let (b, d) = (x.dims()[0], x.dims()[1]);
     let x = as_variable(x);
     match strategy {
         DiagonalStrategy::Loop => {
-            let y = f(&x);
+            let y = recorded(&f, &x);
             assert_eq!(y.shape(), x.shape(), "jacobian_diagonal: f maps shape {} to {}; it must map R^D to R^D", x.shape(), y.shape());
             let columns: Vec<Tensor> = (0..d)
                 .map(|i| {
@@ -102,17 +111,18 @@ pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: Di
                     g.narrow(1, i, 1)
                 })
                 .collect();
-            concat(&columns, 1)
+            (y, concat(&columns, 1))
         }
         DiagonalStrategy::Batched => {
             // Row i·B + b of the repeated batch is sample b, paired with cotangent eᵢ.
             let repeat: Vec<usize> = (0..d).flat_map(|_| 0..b).collect();
-            let xr = x.gather_rows(&repeat);
-            let y = f(&xr);
+            let xr = with_grad_enabled(true, || x.gather_rows(&repeat));
+            let y = recorded(&f, &xr);
             assert_eq!(y.shape(), xr.shape(), "jacobian_diagonal: f maps shape {} to {}; it must map R^D to R^D", xr.shape(), y.shape());
             let e = x.one_hot(d * b, d, |row| row / b);
-            let g = grad(&[y], &[xr], Some(&[e.clone()]), create_graph).remove(0);
-            g.mask(&e).sum_axis(1).reshape([d, b]).t()
+            let g = grad(&[y.clone()], &[xr], Some(&[e.clone()]), create_graph).remove(0);
+            // Every block of B rows holds f(x); the first one is the value.
+            (y.narrow(0, 0, b), g.mask(&e).sum_axis(1).reshape([d, b]).t())
         }
     }
 }

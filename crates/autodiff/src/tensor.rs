@@ -136,14 +136,15 @@ impl Tensor {
         self.full_like(self.shape(), 1.0)
     }
 
-    /// A `rows×cols` matrix, all zeros but a 1 at each `(r, cols_of_row[r])`:
-    /// the one-hot cotangents of a Jacobian computation.
+    /// A `rows×cols` matrix, all zeros but a 1 at each `(r, hot(r))`, with
+    /// this tensor's dtype and device: the one-hot cotangents of a Jacobian
+    /// computation (built on the device, no host copy).
     pub fn one_hot(&self, rows: usize, cols: usize, hot: impl Fn(usize) -> usize) -> Tensor {
-        let mut data = vec![0.0f64; rows * cols];
-        for r in 0..rows {
-            data[r * cols + hot(r)] = 1.0;
+        let hot: Vec<usize> = (0..rows).map(hot).collect();
+        if let Some((r, &c)) = hot.iter().enumerate().find(|(_, &c)| c >= cols) {
+            panic!("one_hot: row {r} is hot at column {c}, out of range for {cols} columns");
         }
-        Tensor::from_vec(data, [rows, cols]).to_dtype(self.dtype()).to_device_of(self)
+        Tensor::from_storage(self.0.value.one_hot_like(rows, cols, &hot, self.dtype()), Shape::new([rows, cols]))
     }
 
     /// A new leaf that shares this value and requires grad.
@@ -250,9 +251,12 @@ impl Tensor {
     }
 
     /// Places a constant copy of this tensor's value on `other`'s device.
+    #[allow(dead_code)]
     pub(crate) fn to_device_of(self, other: &Tensor) -> Tensor {
-        assert_eq!(self.device(), other.device(), "cross-device copies arrive with the CUDA backend");
-        self
+        if self.device() == other.device() {
+            return self;
+        }
+        Tensor::from_storage(self.0.value.to_device(other.device()), self.0.shape.clone())
     }
 }
 

@@ -146,6 +146,7 @@ fn unary_fn<T: Element>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Relu => map(x, |v| v.max(T::zero())),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
         Unary::Powi(n) => map(x, |v| v.powi(n)),
+        Unary::Sqrt => map(x, |v| v.sqrt()),
         Unary::Affine { mul, add } => {
             let (m, a) = (T::from_f64(mul), T::from_f64(add));
             map(x, |v| v * m + a)
@@ -364,6 +365,19 @@ impl BackendStorage for CpuStorage {
         match dtype {
             DType::F32 => CpuStorage::F32(Array1::from_elem(len, value as f32)),
             DType::F64 => CpuStorage::F64(Array1::from_elem(len, value)),
+        }
+    }
+    fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self {
+        fn build<T: Element>(rows: usize, cols: usize, hot: &[usize]) -> Vec<T> {
+            let mut data = vec![T::zero(); rows * cols];
+            for (r, &c) in hot.iter().enumerate().take(rows) {
+                data[r * cols + c] = T::one();
+            }
+            data
+        }
+        match dtype {
+            DType::F32 => CpuStorage::from_vec(build::<f32>(rows, cols, hot)),
+            DType::F64 => CpuStorage::from_vec(build::<f64>(rows, cols, hot)),
         }
     }
     fn unary(&self, op: Unary) -> Self {

@@ -3,14 +3,23 @@
 //! The backend knows nothing of autograd. It holds flat, row-major, contiguous
 //! buffers and runs a small set of kernels on them; shapes arrive as plain
 //! numbers. Every differentiable op in [`crate::ops`] is built on these kernels,
-//! so a new device (CUDA, later) implements [`BackendStorage`] and every
-//! derivative order works there too.
+//! so a device implements [`BackendStorage`] and every derivative order works
+//! there too: [`cpu`] (ndarray + rayon) and [`cuda`] (hand-written kernels in
+//! `kernels/*.cu`), held to each other by `tests/cuda_parity.rs`.
+//!
+//! Policy: an op whose inputs sit on different devices is a bug in the calling
+//! program and panics, naming the op and both devices; a GPU that is missing
+//! at run time is an error value ([`cuda::CudaUnavailable`], from [`Device::cuda`]).
 
 pub mod cpu;
+pub mod cuda;
+
+use std::fmt;
 
 use crate::dtype::DType;
 use crate::shape::Shape;
 pub use cpu::CpuStorage;
+pub use cuda::{CudaStorage, CudaUnavailable};
 
 /// Elementwise maps `y = f(x)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -27,6 +36,7 @@ pub enum Unary {
     /// Heaviside step, `1` where `x > 0`, else `0`: the derivative of relu.
     Step,
     Powi(i32),
+    Sqrt,
     /// `mul * x + add`.
     Affine { mul: f64, add: f64 },
 }
@@ -48,6 +58,32 @@ pub enum Device {
     Cuda(usize),
 }
 
+impl Device {
+    /// CUDA device `ordinal`, opened and checked (driver, device, NVRTC, the
+    /// kernels load): what `--device cuda` asks for. Never panics.
+    pub fn cuda(ordinal: usize) -> Result<Device, CudaUnavailable> {
+        cuda::describe(ordinal).map(|_| Device::Cuda(ordinal))
+    }
+
+    /// The first GPU if one can be used, else the CPU: what `--device auto` asks for.
+    pub fn cuda_if_available() -> Device {
+        Device::cuda(0).unwrap_or(Device::Cpu)
+    }
+
+    pub fn is_cuda(self) -> bool {
+        matches!(self, Device::Cuda(_))
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+        }
+    }
+}
+
 /// The kernels a device provides. Buffers are contiguous and row-major; each
 /// method documents the shapes it assumes, and callers (the ops) check them.
 pub trait BackendStorage: Sized {
@@ -63,6 +99,8 @@ pub trait BackendStorage: Sized {
     fn to_f64_vec(&self) -> Vec<f64>;
     /// `len` copies of `value`.
     fn full(&self, len: usize, value: f64, dtype: DType) -> Self;
+    /// A `rows×cols` matrix of zeros with a 1 at `(r, hot[r])` for each row.
+    fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self;
 
     fn unary(&self, op: Unary) -> Self;
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
@@ -92,12 +130,24 @@ pub trait BackendStorage: Sized {
 #[derive(Clone, Debug)]
 pub enum Storage {
     Cpu(CpuStorage),
+    Cuda(CudaStorage),
 }
 
 macro_rules! dispatch {
     ($self:expr, $s:ident => $body:expr) => {
         match $self {
             Storage::Cpu($s) => Storage::Cpu($body),
+            Storage::Cuda($s) => Storage::Cuda($body),
+        }
+    };
+}
+
+/// Reads a property every backend has.
+macro_rules! read {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self {
+            Storage::Cpu($s) => $body,
+            Storage::Cuda($s) => $body,
         }
     };
 }
@@ -106,27 +156,21 @@ macro_rules! dispatch2 {
     ($a:expr, $b:expr, $op:literal, ($x:ident, $y:ident) => $body:expr) => {
         match ($a, $b) {
             (Storage::Cpu($x), Storage::Cpu($y)) => Storage::Cpu($body),
-            #[allow(unreachable_patterns)]
-            (a, b) => panic!("{}: tensors on different devices ({:?} and {:?})", $op, a.device(), b.device()),
+            (Storage::Cuda($x), Storage::Cuda($y)) => Storage::Cuda($body),
+            (a, b) => panic!("{}: tensors on different devices ({} and {})", $op, a.device(), b.device()),
         }
     };
 }
 
 impl Storage {
     pub fn dtype(&self) -> DType {
-        match self {
-            Storage::Cpu(s) => s.dtype(),
-        }
+        read!(self, s => s.dtype())
     }
     pub fn device(&self) -> Device {
-        match self {
-            Storage::Cpu(s) => s.device(),
-        }
+        read!(self, s => s.device())
     }
     pub fn len(&self) -> usize {
-        match self {
-            Storage::Cpu(s) => s.len(),
-        }
+        read!(self, s => s.len())
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
@@ -135,8 +179,21 @@ impl Storage {
         self.len() * self.dtype().size()
     }
     pub fn to_f64_vec(&self) -> Vec<f64> {
-        match self {
-            Storage::Cpu(s) => s.to_f64_vec(),
+        read!(self, s => s.to_f64_vec())
+    }
+    /// A copy on `device`. Panics if `device` is a GPU that cannot be used:
+    /// check with [`Device::cuda`] first.
+    pub fn to_device(&self, device: Device) -> Storage {
+        let to_gpu = |cpu: &CpuStorage, ordinal: usize| {
+            Storage::Cuda(CudaStorage::from_cpu(cpu, ordinal).unwrap_or_else(|e| panic!("to_device({device}): {e}")))
+        };
+        match (self, device) {
+            (s, d) if s.device() == d => self.clone(),
+            (Storage::Cpu(s), Device::Cuda(i)) => to_gpu(s, i),
+            (Storage::Cuda(s), Device::Cpu) => Storage::Cpu(s.to_cpu()),
+            // Between GPUs through the host: simple, and rare.
+            (Storage::Cuda(s), Device::Cuda(i)) => to_gpu(&s.to_cpu(), i),
+            (Storage::Cpu(_), Device::Cpu) => unreachable!(),
         }
     }
     pub fn to_dtype(&self, dtype: DType) -> Storage {
@@ -145,6 +202,10 @@ impl Storage {
     /// A buffer of `value` on the same device as `self`.
     pub fn full_like(&self, len: usize, value: f64, dtype: DType) -> Storage {
         dispatch!(self, s => s.full(len, value, dtype))
+    }
+    /// A `rows×cols` one-hot matrix (see [`BackendStorage::one_hot`]) on the same device as `self`.
+    pub fn one_hot_like(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Storage {
+        dispatch!(self, s => s.one_hot(rows, cols, hot, dtype))
     }
     pub fn unary(&self, op: Unary) -> Storage {
         dispatch!(self, s => s.unary(op))

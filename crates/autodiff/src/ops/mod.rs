@@ -4,6 +4,7 @@
 
 mod binary;
 mod cast;
+mod device;
 mod index;
 mod matmul;
 mod reduce;

@@ -35,6 +35,8 @@ impl Op for UnaryOp {
             Unary::Step => return vec![None],
             Unary::Powi(0) => return vec![None],
             Unary::Powi(n) => gy * &x.powi(n - 1).scale(n as f64),
+            // (√x)' = 1 / (2√x), written with the output.
+            Unary::Sqrt => (gy / y).scale(0.5),
             Unary::Affine { mul, .. } => gy.scale(mul),
         };
         vec![Some(gx)]
@@ -77,6 +79,9 @@ impl Tensor {
     /// `x^n` for an integer `n` (negative allowed).
     pub fn powi(&self, n: i32) -> Tensor {
         unary(self, Unary::Powi(n))
+    }
+    pub fn sqrt(&self) -> Tensor {
+        unary(self, Unary::Sqrt)
     }
     pub fn square(&self) -> Tensor {
         self.powi(2)

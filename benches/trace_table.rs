@@ -1,0 +1,107 @@
+//! One training step (forward, loss, gradient to the parameters) per
+//! objective and trace strategy, over D × hidden × batch, in ms, with the
+//! step's peak heap memory. Prints a table.
+//!
+//! `cargo bench --bench trace_table` (all of it; the loop strategy at D = 784
+//! takes a while), or `cargo bench --bench trace_table -- --quick` for D ≤ 64
+//! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use autodiff::{grad, DType, Tensor};
+use rand::{rngs::StdRng, SeedableRng};
+use score::{noise, Activation, Mlp, MlpConfig, Objective, Projection, ScoreModel, TraceStrategy};
+
+/// Counts live heap bytes so each step's peak can be reported.
+struct PeakAlloc;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for PeakAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = System.alloc(layout);
+        if !p.is_null() {
+            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(now, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        System.dealloc(p, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static GLOBAL: PeakAlloc = PeakAlloc;
+
+fn objectives() -> Vec<(&'static str, Objective)> {
+    let sliced = |p| (p, Projection::Gaussian);
+    let (projections, distribution) = sliced(1);
+    vec![
+        ("loop", Objective::Exact { strategy: TraceStrategy::Loop }),
+        ("batched", Objective::Exact { strategy: TraceStrategy::Batched }),
+        ("structure-aware", Objective::Exact { strategy: TraceStrategy::StructureAware }),
+        ("ssm", Objective::Ssm { projections, distribution }),
+        ("ssm_vr", Objective::SsmVr { projections, distribution }),
+        ("hutchinson", Objective::Hutchinson { projections, distribution }),
+        ("dsm", Objective::Dsm { sigma: 0.1 }),
+    ]
+}
+
+/// One training step; returns the loss so nothing is optimised away.
+fn step(objective: &Objective, model: &Mlp, x: &Tensor, rng: &mut StdRng) -> f64 {
+    let out = objective.loss(model, x, rng).expect("loss");
+    let grads = grad(&[out.loss.clone()], &model.parameters(), None, false);
+    out.loss.item() + grads[0].to_vec_f64()[0] * 0.0
+}
+
+/// (median ms, peak MB above the baseline) over a few repetitions.
+fn measure(objective: &Objective, model: &Mlp, x: &Tensor) -> (f64, f64) {
+    let mut rng = StdRng::seed_from_u64(0);
+    let start = Instant::now();
+    step(objective, model, x, &mut rng); // warm-up, and a first timing
+    let first = start.elapsed().as_secs_f64();
+    let reps = if first > 2.0 { 1 } else { ((2.0 / first) as usize).clamp(1, 15) };
+    let mut times = Vec::with_capacity(reps);
+    let mut peak = 0usize;
+    for _ in 0..reps {
+        let baseline = LIVE.load(Ordering::Relaxed);
+        PEAK.store(baseline, Ordering::Relaxed);
+        let t = Instant::now();
+        step(objective, model, x, &mut rng);
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+        peak = peak.max(PEAK.load(Ordering::Relaxed) - baseline);
+    }
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    (times[times.len() / 2], peak as f64 / 1e6)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let quick = args.iter().any(|a| a == "--quick");
+    let layers: usize = args.iter().position(|a| a == "--layers").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);
+    let mut configs = Vec::new();
+    for &d in &[2usize, 64, 784] {
+        for &h in &[128usize, 512] {
+            for &b in &[16usize, 64] {
+                if !quick || d <= 64 || (h == 512 && b == 64) {
+                    configs.push((d, h, b));
+                }
+            }
+        }
+    }
+    println!("one f32 training step, softplus MLP with {layers} hidden layer(s), {} rayon threads", rayon::current_num_threads());
+    println!("{:<16} {:>5} {:>6} {:>6} {:>12} {:>12}", "strategy", "D", "hidden", "batch", "step ms", "peak MB");
+    for (d, h, b) in configs {
+        let config = MlpConfig { dim: d, hidden: h, hidden_layers: layers, activation: Activation::Softplus, output_activation: None, dtype: DType::F32 };
+        let model = Mlp::new(&config, 1);
+        let x = noise::randn([b, d], DType::F32, &mut StdRng::seed_from_u64(2));
+        for (name, objective) in objectives() {
+            let (ms, mb) = measure(&objective, &model, &x);
+            println!("{name:<16} {d:>5} {h:>6} {b:>6} {ms:>12.3} {mb:>12.1}");
+        }
+    }
+}

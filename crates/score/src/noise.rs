@@ -1,0 +1,26 @@
+//! Seeded random tensors: initialisation, perturbations, projections.
+
+use autodiff::{DType, Shape, Tensor};
+use rand::Rng;
+use rand_distr::{Distribution, StandardNormal};
+
+/// Standard normal entries.
+pub fn randn(shape: impl Into<Shape>, dtype: DType, rng: &mut impl Rng) -> Tensor {
+    let shape = shape.into();
+    let data: Vec<f64> = (0..shape.numel()).map(|_| StandardNormal.sample(rng)).collect();
+    Tensor::from_vec(data, shape).to_dtype(dtype).detach()
+}
+
+/// Uniform entries in `[lo, hi)`.
+pub fn uniform(shape: impl Into<Shape>, lo: f64, hi: f64, dtype: DType, rng: &mut impl Rng) -> Tensor {
+    let shape = shape.into();
+    let data: Vec<f64> = (0..shape.numel()).map(|_| rng.random_range(lo..hi)).collect();
+    Tensor::from_vec(data, shape).to_dtype(dtype).detach()
+}
+
+/// ±1 with equal probability.
+pub fn rademacher(shape: impl Into<Shape>, dtype: DType, rng: &mut impl Rng) -> Tensor {
+    let shape = shape.into();
+    let data: Vec<f64> = (0..shape.numel()).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
+    Tensor::from_vec(data, shape).to_dtype(dtype).detach()
+}

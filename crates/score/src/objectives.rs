@@ -1,0 +1,220 @@
+//! Score-matching objectives: each returns a differentiable scalar loss for a
+//! batch `x` of shape `[B, D]`.
+//!
+//! | objective | per-sample loss | second derivative? |
+//! | --- | --- | --- |
+//! | `Exact` | `tr(∂s/∂x) + ½‖s‖²` (Hyvärinen) | yes, exact |
+//! | `Ssm` | `vᵀ∂(vᵀs)/∂x + ½(vᵀs)²` (sliced) | yes, one VJP per projection |
+//! | `SsmVr` | `vᵀ∂(vᵀs)/∂x + ½‖s‖²` (sliced, variance reduced) | yes |
+//! | `Hutchinson` | `SsmVr`, reporting the trace estimate's variance | yes |
+//! | `Dsm` | `½‖s(x + σε) + ε/σ‖²` (denoising) | no |
+//! | `AnnealDsm` | `½σ²‖s(x̃)/σ + ε/σ‖² = ½‖s(x̃) + ε‖²`, σ drawn from a ladder | no |
+
+use std::fmt;
+
+use autodiff::{grad, Tensor};
+use rand::{rngs::StdRng, Rng};
+
+use crate::error::ScoreError;
+use crate::mlp::ScoreModel;
+use crate::noise;
+use crate::trace::{score_and_diagonal, TraceStrategy};
+
+/// The distribution of the random projections `v`. Each has `E[vvᵀ] = I`, so
+/// `vᵀJv` is an unbiased estimate of `tr(J)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Projection {
+    #[default]
+    Gaussian,
+    Rademacher,
+    /// Uniform on the sphere of radius √D.
+    Sphere,
+}
+
+impl Projection {
+    pub fn sample(self, rows: usize, dim: usize, x: &Tensor, rng: &mut StdRng) -> Tensor {
+        let dtype = x.dtype();
+        match self {
+            Projection::Gaussian => noise::randn([rows, dim], dtype, rng),
+            Projection::Rademacher => noise::rademacher([rows, dim], dtype, rng),
+            Projection::Sphere => {
+                let g = noise::randn([rows, dim], dtype, rng);
+                let norms = g.square().sum_axis(1).to_vec_f64();
+                let scale: Vec<f64> = norms.iter().map(|n| (dim as f64 / n).sqrt()).collect();
+                (&g * &Tensor::from_vec(scale, [rows, 1]).to_dtype(dtype)).detach()
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Objective {
+    Exact { strategy: TraceStrategy },
+    Ssm { projections: usize, distribution: Projection },
+    SsmVr { projections: usize, distribution: Projection },
+    Hutchinson { projections: usize, distribution: Projection },
+    Dsm { sigma: f64 },
+    AnnealDsm { sigmas: Vec<f64> },
+}
+
+/// A loss and what was learnt computing it.
+pub struct LossOutput {
+    /// The scalar to differentiate.
+    pub loss: Tensor,
+    /// The trace strategy used (`Exact` only).
+    pub strategy: Option<TraceStrategy>,
+    /// The sample variance of the per-projection trace estimates `vᵀJv`,
+    /// averaged over the batch (`Hutchinson` with ≥ 2 projections).
+    pub trace_variance: Option<f64>,
+}
+
+impl fmt::Display for Objective {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl Objective {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Objective::Exact { .. } => "exact",
+            Objective::Ssm { .. } => "ssm",
+            Objective::SsmVr { .. } => "ssm-vr",
+            Objective::Hutchinson { .. } => "hutchinson",
+            Objective::Dsm { .. } => "dsm",
+            Objective::AnnealDsm { .. } => "anneal-dsm",
+        }
+    }
+
+    /// Whether the loss contains a derivative of the model (so training it
+    /// differentiates twice).
+    pub fn is_second_order(&self) -> bool {
+        !matches!(self, Objective::Dsm { .. } | Objective::AnnealDsm { .. })
+    }
+
+    /// The loss on batch `x`, recorded so that `grad(loss, parameters)` trains the model.
+    pub fn loss(&self, model: &dyn ScoreModel, x: &Tensor, rng: &mut StdRng) -> Result<LossOutput, ScoreError> {
+        check_dimensions(self.name(), model, x)?;
+        let out = match self {
+            Objective::Exact { strategy } => {
+                let diag = score_and_diagonal(model, x, *strategy, true)?;
+                check_square(self.name(), x, &diag.score)?;
+                let loss = per_sample_mean(&diag.diagonal.sum() + &diag.score.square().sum().scale(0.5), x);
+                LossOutput { loss, strategy: Some(diag.strategy), trace_variance: None }
+            }
+            Objective::Ssm { projections, distribution } | Objective::SsmVr { projections, distribution } | Objective::Hutchinson { projections, distribution } => {
+                let sliced = sliced_terms(self.name(), model, x, *projections, *distribution, rng)?;
+                let norm_term = match self {
+                    Objective::Ssm { .. } => sliced.projected_score.square().sum().scale(0.5),
+                    _ => sliced.score.square().sum().scale(0.5),
+                };
+                // Every sample appears `projections` times in the repeated batch.
+                let loss = per_sample_mean(&sliced.vjv.sum() + &norm_term, &sliced.score);
+                let trace_variance = match self {
+                    Objective::Hutchinson { .. } => trace_variance(&sliced.vjv, *projections, x.dims()[0]),
+                    _ => None,
+                };
+                LossOutput { loss, strategy: None, trace_variance }
+            }
+            Objective::Dsm { sigma } => {
+                let eps = noise::randn(x.shape().clone(), x.dtype(), rng);
+                let s = model.score(&(x + &eps.scale(*sigma)));
+                check_square(self.name(), x, &s)?;
+                let residual = &s + &eps.scale(1.0 / sigma);
+                LossOutput { loss: per_sample_mean(residual.square().sum().scale(0.5), x), strategy: None, trace_variance: None }
+            }
+            Objective::AnnealDsm { sigmas } => {
+                assert!(!sigmas.is_empty(), "anneal-dsm: the σ ladder is empty");
+                let b = x.dims()[0];
+                let level: Vec<f64> = (0..b).map(|_| sigmas[rng.random_range(0..sigmas.len())]).collect();
+                let sigma = Tensor::from_vec(level, [b, 1]).to_dtype(x.dtype());
+                let eps = noise::randn(x.shape().clone(), x.dtype(), rng);
+                let s = model.score(&(x + &(&eps * &sigma)));
+                check_square(self.name(), x, &s)?;
+                // With s(x̃, σ) = s(x̃)/σ and λ(σ) = σ², the weighted residual is s(x̃) + ε.
+                LossOutput { loss: per_sample_mean((&s + &eps).square().sum().scale(0.5), x), strategy: None, trace_variance: None }
+            }
+        };
+        let value = out.loss.item();
+        if !value.is_finite() {
+            return Err(ScoreError::NonFinite { objective: self.name().to_string(), value });
+        }
+        Ok(out)
+    }
+}
+
+/// A geometric ladder of `n` noise levels from `max` down to `min` (NCSN).
+pub fn geometric_sigmas(max: f64, min: f64, n: usize) -> Vec<f64> {
+    assert!(n >= 1 && max >= min && min > 0.0, "geometric_sigmas: need n ≥ 1 and max ≥ min > 0");
+    if n == 1 {
+        return vec![max];
+    }
+    let ratio = (min / max).powf(1.0 / (n - 1) as f64);
+    (0..n).map(|i| max * ratio.powi(i as i32)).collect()
+}
+
+/// The exact score-matching loss without recording (evaluation on held-out
+/// data, batch by batch): mean over samples of `tr(∂s/∂x) + ½‖s‖²`.
+pub fn exact_loss_value(model: &dyn ScoreModel, x: &Tensor, strategy: TraceStrategy) -> Result<f64, ScoreError> {
+    check_dimensions("exact", model, x)?;
+    let diag = autodiff::no_grad(|| score_and_diagonal(model, x, strategy, false))?;
+    let total = diag.diagonal.sum().item() + 0.5 * diag.score.square().sum().item();
+    Ok(total / x.dims()[0] as f64)
+}
+
+struct Sliced {
+    score: Tensor,
+    projected_score: Tensor,
+    /// `vᵀ∂(vᵀs)/∂x` per row of the repeated batch, `[M·B]`.
+    vjv: Tensor,
+}
+
+/// The batch repeated once per projection, with `v`, `vᵀs` and `vᵀJv` per row.
+fn sliced_terms(name: &str, model: &dyn ScoreModel, x: &Tensor, projections: usize, distribution: Projection, rng: &mut StdRng) -> Result<Sliced, ScoreError> {
+    assert!(projections >= 1, "{name}: needs at least one projection");
+    let (b, d) = (x.dims()[0], x.dims()[1]);
+    let x = if x.requires_grad_flag() { x.clone() } else { x.requires_grad() };
+    let xr = if projections == 1 { x } else { x.gather_rows(&(0..projections).flat_map(|_| 0..b).collect::<Vec<_>>()) };
+    let v = distribution.sample(projections * b, d, &xr, rng);
+    let score = model.score(&xr);
+    check_square(name, &xr, &score)?;
+    let projected_score = score.row_dot(&v); // vᵀs, [M·B]
+    // Rows are independent, so one VJP of Σ vᵀs gives every row's ∂(vᵀs)/∂x.
+    let g = grad(&[projected_score.sum()], &[xr.clone()], None, true).remove(0);
+    let vjv = g.row_dot(&v);
+    Ok(Sliced { score, projected_score, vjv })
+}
+
+fn trace_variance(vjv: &Tensor, projections: usize, b: usize) -> Option<f64> {
+    if projections < 2 {
+        return None;
+    }
+    let values = vjv.to_vec_f64(); // row m·B + i
+    let mut total = 0.0;
+    for i in 0..b {
+        let samples: Vec<f64> = (0..projections).map(|m| values[m * b + i]).collect();
+        let mean = samples.iter().sum::<f64>() / projections as f64;
+        total += samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (projections - 1) as f64;
+    }
+    Some(total / b as f64)
+}
+
+/// A summed loss divided by the number of rows of `rows_of`.
+fn per_sample_mean(total: Tensor, rows_of: &Tensor) -> Tensor {
+    total.scale(1.0 / rows_of.dims()[0] as f64)
+}
+
+fn check_dimensions(objective: &str, model: &dyn ScoreModel, x: &Tensor) -> Result<(), ScoreError> {
+    let data_dim = if x.rank() == 2 { x.dims()[1] } else { 0 };
+    if x.rank() != 2 || data_dim != model.dim() {
+        return Err(ScoreError::DimensionMismatch { objective: objective.into(), model_dim: model.dim(), data_dim });
+    }
+    Ok(())
+}
+
+fn check_square(objective: &str, x: &Tensor, s: &Tensor) -> Result<(), ScoreError> {
+    if s.shape() != x.shape() {
+        return Err(ScoreError::NotASquareMap { objective: objective.into(), input: x.shape().to_string(), output: s.shape().to_string() });
+    }
+    Ok(())
+}

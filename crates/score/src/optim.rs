@@ -1,0 +1,146 @@
+//! Optimisers: SGD with momentum, and Adam, with gradient clipping by norm.
+//!
+//! Parameters are immutable tensors, so a step returns the new values (as
+//! constants); the caller makes them the next step's leaves. Updates run
+//! without recording. State tensors are named for checkpointing.
+
+use autodiff::{no_grad, Tensor};
+
+/// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
+/// and the norm before clipping.
+pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, f64) {
+    no_grad(|| {
+        let norm = grads.iter().map(|g| g.square().sum().item()).sum::<f64>().sqrt();
+        match max_norm {
+            Some(max) if norm > max && norm.is_finite() => (grads.iter().map(|g| g.scale(max / norm)).collect(), norm),
+            _ => (grads.to_vec(), norm),
+        }
+    })
+}
+
+pub trait Optimizer {
+    /// New parameter values after one step with `grads` (same order).
+    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor>;
+    /// The learning rate used by the last (or next) step.
+    fn learning_rate(&self) -> f64;
+    fn set_learning_rate(&mut self, lr: f64);
+    /// Named state tensors (moments, step count as a scalar) for checkpoints.
+    fn state(&self) -> Vec<(String, Tensor)>;
+    /// Restores what `state` returned; errors name what is missing or misshapen.
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String>;
+}
+
+/// `v ← μv + g; p ← p − lr·v`.
+pub struct Sgd {
+    pub lr: f64,
+    pub momentum: f64,
+    velocity: Vec<Tensor>,
+}
+
+impl Sgd {
+    pub fn new(lr: f64, momentum: f64) -> Sgd {
+        Sgd { lr, momentum, velocity: Vec::new() }
+    }
+}
+
+impl Optimizer for Sgd {
+    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor> {
+        no_grad(|| {
+            if self.velocity.is_empty() {
+                self.velocity = params.iter().map(Tensor::zeros_like).collect();
+            }
+            self.velocity = self.velocity.iter().zip(grads).map(|(v, g)| &v.scale(self.momentum) + g).collect();
+            params.iter().zip(&self.velocity).map(|(p, v)| (p - &v.scale(self.lr)).detach()).collect()
+        })
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        self.velocity.iter().enumerate().map(|(i, v)| (format!("velocity.{i}"), v.clone())).collect()
+    }
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
+        self.velocity = named_sequence(state, "velocity")?;
+        Ok(())
+    }
+}
+
+/// Adam (Kingma & Ba), with bias correction.
+pub struct Adam {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    step: u64,
+    m: Vec<Tensor>,
+    v: Vec<Tensor>,
+}
+
+impl Adam {
+    pub fn new(lr: f64) -> Adam {
+        Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: Vec::new(), v: Vec::new() }
+    }
+    pub fn steps_taken(&self) -> u64 {
+        self.step
+    }
+}
+
+impl Optimizer for Adam {
+    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor> {
+        no_grad(|| {
+            if self.m.is_empty() {
+                self.m = params.iter().map(Tensor::zeros_like).collect();
+                self.v = params.iter().map(Tensor::zeros_like).collect();
+            }
+            self.step += 1;
+            let (b1, b2) = (self.beta1, self.beta2);
+            let correction1 = 1.0 - b1.powi(self.step as i32);
+            let correction2 = 1.0 - b2.powi(self.step as i32);
+            let mut out = Vec::with_capacity(params.len());
+            for i in 0..params.len() {
+                let g = &grads[i];
+                self.m[i] = (&self.m[i].scale(b1) + &g.scale(1.0 - b1)).detach();
+                self.v[i] = (&self.v[i].scale(b2) + &g.square().scale(1.0 - b2)).detach();
+                let denom = self.v[i].scale(1.0 / correction2).sqrt().shift(self.eps);
+                let update = (&self.m[i] / &denom).scale(self.lr / correction1);
+                out.push((&params[i] - &update).detach());
+            }
+            out
+        })
+    }
+    fn learning_rate(&self) -> f64 {
+        self.lr
+    }
+    fn set_learning_rate(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut state: Vec<(String, Tensor)> = Vec::new();
+        state.extend(self.m.iter().enumerate().map(|(i, t)| (format!("m.{i}"), t.clone())));
+        state.extend(self.v.iter().enumerate().map(|(i, t)| (format!("v.{i}"), t.clone())));
+        state.push(("step".into(), Tensor::scalar(self.step as f64, autodiff::DType::F64)));
+        state
+    }
+    fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
+        self.m = named_sequence(state, "m")?;
+        self.v = named_sequence(state, "v")?;
+        let step = state.iter().find(|(n, _)| n == "step").ok_or("optimizer state has no `step`")?;
+        self.step = step.1.item() as u64;
+        Ok(())
+    }
+}
+
+/// `prefix.0`, `prefix.1`, ... in order.
+fn named_sequence(state: &[(String, Tensor)], prefix: &str) -> Result<Vec<Tensor>, String> {
+    let mut out = Vec::new();
+    while let Some((_, t)) = state.iter().find(|(n, _)| *n == format!("{prefix}.{}", out.len())) {
+        out.push(t.clone());
+    }
+    if out.is_empty() {
+        return Err(format!("optimizer state has no `{prefix}.0`"));
+    }
+    Ok(out)
+}

@@ -1,0 +1,306 @@
+// Runs every kernel of kernels/*.cu on the CPU emulation (cuda_emu.h) against
+// plain reference loops, on awkward sizes, with outputs poisoned (NaN) first.
+// Build and run: kernels/emu/run.sh. Exit status 0 when every check passes.
+#include <cmath>
+#include <cstdio>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cuda_emu.h"
+
+typedef unsigned long long u64;
+#define MAX_RANK 8
+struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
+
+#define DECL_T(T, S)                                                                                        \
+    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
+    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
+    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
+    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
+    extern "C" void splitk_reduce_##S(const T*, T*, u64, int);                                              \
+    extern "C" void sigmoid_##S(const T*, T*, u64);                                                         \
+    extern "C" void softplus_##S(const T*, T*, u64);                                                        \
+    extern "C" void step_##S(const T*, T*, u64);                                                            \
+    extern "C" void relu_##S(const T*, T*, u64);                                                            \
+    extern "C" void sqrt_##S(const T*, T*, u64);                                                            \
+    extern "C" void powi_##S(const T*, T*, u64, int);                                                       \
+    extern "C" void affine_##S(const T*, T*, u64, T, T);                                                    \
+    extern "C" void div_##S(const T*, const T*, T*, u64);                                                   \
+    extern "C" void sub_##S(const T*, const T*, T*, u64);                                                   \
+    extern "C" void broadcast_scalar_##S(const T*, T*, u64);                                                \
+    extern "C" void broadcast_rows_##S(const T*, T*, u64, u64);                                             \
+    extern "C" void broadcast_cols_##S(const T*, T*, u64, u64);                                             \
+    extern "C" void broadcast_strided_##S(const T*, T*, u64, Layout);                                       \
+    extern "C" void sum_all_##S(const T*, T*, u64);                                                         \
+    extern "C" void sum_cols_##S(const T*, T*, u64, u64, u64);                                              \
+    extern "C" void sum_rows_##S(const T*, T*, u64, u64);                                                   \
+    extern "C" void sum_strided_##S(const T*, T*, u64, Layout, Layout, u64);                                \
+    extern "C" void transpose_##S(const T*, T*, u64, u64);                                                  \
+    extern "C" void slice_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                  \
+    extern "C" void pad_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                    \
+    extern "C" void gather_rows_##S(const T*, T*, const unsigned*, u64, u64);                               \
+    extern "C" void scatter_add_rows_##S(const T*, T*, const unsigned*, u64, u64);                          \
+    extern "C" void one_hot_##S(T*, const unsigned*, u64, u64);                                             \
+    extern "C" void fill_##S(T*, u64, T);
+DECL_T(float, f32)
+DECL_T(double, f64)
+extern "C" void matmul_big_nn_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+extern "C" void matmul_big_nt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+extern "C" void matmul_big_tn_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+extern "C" void matmul_big_tt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+extern "C" void cast_f32_to_f64(const float*, double*, u64);
+extern "C" void cast_f64_to_f32(const double*, float*, u64);
+
+static int failures = 0, checks = 0;
+static std::mt19937_64 rng(42);
+
+template <typename T> std::vector<T> randn(size_t n, double lo = -2, double hi = 2) {
+    std::uniform_real_distribution<double> d(lo, hi);
+    std::vector<T> v(n);
+    for (auto& x : v) x = (T)d(rng);
+    return v;
+}
+template <typename T> std::vector<T> poisoned(size_t n) { return std::vector<T>(n > 0 ? n : 1, (T)NAN); }
+
+template <typename T> void expect(const std::string& what, const std::vector<T>& got, const std::vector<double>& want, double tol) {
+    ++checks;
+    double num = 0, den = 0;
+    bool nan = false;
+    for (size_t i = 0; i < want.size(); ++i) {
+        if (std::isnan((double)got[i]) != std::isnan(want[i])) nan = true;
+        if (!std::isnan(want[i])) {
+            num += ((double)got[i] - want[i]) * ((double)got[i] - want[i]);
+            den += want[i] * want[i];
+        }
+    }
+    const double rel = std::sqrt(num) / std::max(std::sqrt(den), 1e-300);
+    if (nan || rel > tol) {
+        ++failures;
+        std::printf("FAIL %s: rel err %.3e (tol %.1e)%s\n", what.c_str(), rel, tol, nan ? ", NaN mismatch (unwritten element?)" : "");
+    }
+}
+
+template <typename T> double tol_of() { return sizeof(T) == 4 ? 1e-5 : 1e-12; }
+template <typename T> const char* name_of() { return sizeof(T) == 4 ? "f32" : "f64"; }
+
+typedef void (*Gemm32)(const float*, const float*, float*, int, int, int, int, int, int, int);
+typedef void (*Gemm64)(const double*, const double*, double*, int, int, int, int, int, int, int);
+template <typename T> struct GemmFns;
+template <> struct GemmFns<float> {
+    static Gemm32 get(bool big, bool ta, bool tb) {
+        static Gemm32 s[4] = {matmul_small_nn_f32, matmul_small_nt_f32, matmul_small_tn_f32, matmul_small_tt_f32};
+        static Gemm32 b[4] = {matmul_big_nn_f32, matmul_big_nt_f32, matmul_big_tn_f32, matmul_big_tt_f32};
+        return (big ? b : s)[ta * 2 + tb];
+    }
+    static void reduce(const float* p, float* o, u64 mn, int s) { splitk_reduce_f32(p, o, mn, s); }
+};
+template <> struct GemmFns<double> {
+    static Gemm64 get(bool, bool ta, bool tb) {
+        static Gemm64 s[4] = {matmul_small_nn_f64, matmul_small_nt_f64, matmul_small_tn_f64, matmul_small_tt_f64};
+        return s[ta * 2 + tb];
+    }
+    static void reduce(const double* p, double* o, u64 mn, int s) { splitk_reduce_f64(p, o, mn, s); }
+};
+
+// C = op(A)·op(B) through the kernels, as backend/cuda/storage.rs launches them.
+template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, bool big, int splits) {
+    auto a = randn<T>((size_t)m * k), b = randn<T>((size_t)k * n);
+    const int tile = big ? 128 : 64;
+    int k_chunk = ((k + splits - 1) / splits + 15) / 16 * 16;
+    if (k_chunk == 0) k_chunk = 16;
+    splits = std::max(1, (k + k_chunk - 1) / k_chunk);
+    const int vec_a = ta ? m % 4 == 0 : k % 4 == 0, vec_b = tb ? k % 4 == 0 : n % 4 == 0, vec_c = n % 4 == 0;
+    auto c = poisoned<T>((size_t)m * n);
+    auto part = poisoned<T>((size_t)splits * m * n);
+    T* out = splits == 1 ? c.data() : part.data();
+    auto f = GemmFns<T>::get(big, ta, tb);
+    launch({(unsigned)((n + tile - 1) / tile), (unsigned)((m + tile - 1) / tile), (unsigned)splits}, {256},
+           [&] { f(a.data(), b.data(), out, m, n, k, k_chunk, vec_a, vec_b, vec_c); });
+    if (splits > 1) launch({3}, {256}, [&] { GemmFns<T>::reduce(part.data(), c.data(), (u64)m * n, splits); });
+    std::vector<double> want((size_t)m * n);
+    for (int i = 0; i < m; ++i)
+        for (int j = 0; j < n; ++j) {
+            double s = 0;
+            for (int p = 0; p < k; ++p) s += (double)(ta ? a[(size_t)p * m + i] : a[(size_t)i * k + p]) * (double)(tb ? b[(size_t)j * k + p] : b[(size_t)p * n + j]);
+            want[(size_t)i * n + j] = s;
+        }
+    char what[128];
+    std::snprintf(what, sizeof what, "matmul_%s_%c%c_%s %dx%dx%d splits %d", big ? "big" : "small", ta ? 't' : 'n', tb ? 't' : 'n', name_of<T>(), m, k, n, splits);
+    expect(what, c, want, tol_of<T>());
+}
+
+template <typename T> void check_elementwise() {
+    const char* S = name_of<T>();
+    for (size_t n : {1, 7, 33, 1001}) {
+        auto x = randn<T>(n, -30, 30), y = randn<T>(n, 0.5, 3);
+        auto run = [&](const char* op, void (*f)(const T*, T*, u64), double (*ref)(double)) {
+            auto out = poisoned<T>(n);
+            launch({2}, {256}, [&] { f(x.data(), out.data(), n); });
+            std::vector<double> want(n);
+            for (size_t i = 0; i < n; ++i) want[i] = ref((double)x[i]);
+            expect(std::string(op) + "_" + S + " n=" + std::to_string(n), out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+        };
+        run("sigmoid", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))sigmoid_f32 : (void (*)(const T*, T*, u64))sigmoid_f64, [](double v) { return 1 / (1 + std::exp(-v)); });
+        run("softplus", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))softplus_f32 : (void (*)(const T*, T*, u64))softplus_f64, [](double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); });
+        run("step", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))step_f32 : (void (*)(const T*, T*, u64))step_f64, [](double v) { return v > 0 ? 1.0 : 0.0; });
+        run("relu", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))relu_f32 : (void (*)(const T*, T*, u64))relu_f64, [](double v) { return std::max(v, 0.0); });
+        // powi(-3) and affine; sqrt on positive inputs.
+        {
+            auto out = poisoned<T>(n);
+            if constexpr (sizeof(T) == 4) launch({2}, {256}, [&] { powi_f32(y.data(), out.data(), n, -3); });
+            else launch({2}, {256}, [&] { powi_f64(y.data(), out.data(), n, -3); });
+            std::vector<double> want(n);
+            for (size_t i = 0; i < n; ++i) want[i] = std::pow((double)y[i], -3);
+            expect(std::string("powi(-3)_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+            if constexpr (sizeof(T) == 4) launch({2}, {256}, [&] { affine_f32(x.data(), out.data(), n, 2.5f, -1.0f); });
+            else launch({2}, {256}, [&] { affine_f64(x.data(), out.data(), n, 2.5, -1.0); });
+            for (size_t i = 0; i < n; ++i) want[i] = 2.5 * x[i] - 1.0;
+            expect(std::string("affine_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+            if constexpr (sizeof(T) == 4) launch({1}, {256}, [&] { sqrt_f32(y.data(), out.data(), n); });
+            else launch({1}, {256}, [&] { sqrt_f64(y.data(), out.data(), n); });
+            for (size_t i = 0; i < n; ++i) want[i] = std::sqrt((double)y[i]);
+            expect(std::string("sqrt_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+            if constexpr (sizeof(T) == 4) launch({3}, {256}, [&] { div_f32(x.data(), y.data(), out.data(), n); });
+            else launch({3}, {256}, [&] { div_f64(x.data(), y.data(), out.data(), n); });
+            for (size_t i = 0; i < n; ++i) want[i] = (double)x[i] / (double)y[i];
+            expect(std::string("div_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+            if constexpr (sizeof(T) == 4) launch({3}, {256}, [&] { sub_f32(x.data(), y.data(), out.data(), n); });
+            else launch({3}, {256}, [&] { sub_f64(x.data(), y.data(), out.data(), n); });
+            for (size_t i = 0; i < n; ++i) want[i] = (double)x[i] - (double)y[i];
+            expect(std::string("sub_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
+        }
+    }
+}
+
+#define T_CALL(fn, ...) do { if constexpr (sizeof(T) == 4) fn##_f32(__VA_ARGS__); else fn##_f64(__VA_ARGS__); } while (0)
+
+template <typename T> void check_reduce() {
+    const char* S = name_of<T>();
+    const double tol = tol_of<T>();
+    for (auto [r, c] : std::vector<std::pair<u64, u64>>{{1, 1}, {7, 33}, {257, 7}, {1000, 3}, {33, 70}}) {
+        auto x = randn<T>(r * c);
+        // sum over rows -> [c], through row chunks then the chunks.
+        u64 rpc = std::max<u64>(1, (r + 2) / 3), chunks = (r + rpc - 1) / rpc;
+        auto part = poisoned<T>(chunks * c), out = poisoned<T>(c);
+        launch({(unsigned)((c + 31) / 32), (unsigned)chunks}, {32, 8}, [&] { T_CALL(sum_cols, x.data(), part.data(), r, c, rpc); });
+        launch({(unsigned)((c + 31) / 32), 1}, {32, 8}, [&] { T_CALL(sum_cols, part.data(), out.data(), chunks, c, chunks); });
+        std::vector<double> want(c, 0.0), want_r(r, 0.0);
+        double all = 0;
+        for (u64 i = 0; i < r; ++i)
+            for (u64 j = 0; j < c; ++j) { want[j] += x[i * c + j]; want_r[i] += x[i * c + j]; all += x[i * c + j]; }
+        expect(std::string("sum_cols_") + S + " " + std::to_string(r) + "x" + std::to_string(c), out, want, tol);
+        auto rows = poisoned<T>(r);
+        launch({2}, {256}, [&] { T_CALL(sum_rows, x.data(), rows.data(), r, c); });
+        expect(std::string("sum_rows_") + S, rows, want_r, tol);
+        auto partial = poisoned<T>(3), total = poisoned<T>(1);
+        launch({3}, {256}, [&] { T_CALL(sum_all, x.data(), partial.data(), r * c); });
+        launch({1}, {256}, [&] { T_CALL(sum_all, partial.data(), total.data(), (u64)3); });
+        expect(std::string("sum_all_") + S, total, {all}, tol);
+        // broadcasts of a row, a column, a scalar.
+        auto row = randn<T>(c), col = randn<T>(r), y = poisoned<T>(r * c);
+        std::vector<double> w(r * c);
+        launch({2}, {256}, [&] { T_CALL(broadcast_rows, row.data(), y.data(), r * c, c); });
+        for (u64 i = 0; i < r * c; ++i) w[i] = row[i % c];
+        expect(std::string("broadcast_rows_") + S, y, w, 0);
+        launch({2}, {256}, [&] { T_CALL(broadcast_cols, col.data(), y.data(), r * c, c); });
+        for (u64 i = 0; i < r * c; ++i) w[i] = col[i / c];
+        expect(std::string("broadcast_cols_") + S, y, w, 0);
+        launch({2}, {256}, [&] { T_CALL(broadcast_scalar, col.data(), y.data(), r * c); });
+        for (u64 i = 0; i < r * c; ++i) w[i] = col[0];
+        expect(std::string("broadcast_scalar_") + S, y, w, 0);
+    }
+    // General: [3, 1, 5] <-> [2, 3, 4, 5], merged as (2: rep, 3: kept, 4: rep, 5: kept).
+    {
+        auto x = randn<T>(15), y = poisoned<T>(120);
+        Layout b{4, {2, 3, 4, 5}, {0, 5, 0, 1}};
+        launch({1}, {256}, [&] { T_CALL(broadcast_strided, x.data(), y.data(), (u64)120, b); });
+        std::vector<double> w(120);
+        for (int i = 0; i < 2; ++i) for (int j = 0; j < 3; ++j) for (int k = 0; k < 4; ++k) for (int l = 0; l < 5; ++l)
+            w[((i * 3 + j) * 4 + k) * 5 + l] = x[j * 5 + l];
+        expect(std::string("broadcast_strided_") + S, y, w, 0);
+        auto big = randn<T>(120), s = poisoned<T>(15);
+        Layout kept{2, {3, 5}, {20, 1}}, red{2, {2, 4}, {60, 5}};
+        launch({1}, {256}, [&] { T_CALL(sum_strided, big.data(), s.data(), (u64)15, kept, red, (u64)8); });
+        std::vector<double> ws(15, 0.0);
+        for (int i = 0; i < 2; ++i) for (int j = 0; j < 3; ++j) for (int k = 0; k < 4; ++k) for (int l = 0; l < 5; ++l)
+            ws[j * 5 + l] += big[((i * 3 + j) * 4 + k) * 5 + l];
+        expect(std::string("sum_strided_") + S, s, ws, tol);
+    }
+}
+
+template <typename T> void check_index() {
+    const char* S = name_of<T>();
+    for (auto [r, c] : std::vector<std::pair<u64, u64>>{{1, 1}, {7, 33}, {33, 70}, {65, 1}}) {
+        auto x = randn<T>(r * c), y = poisoned<T>(r * c);
+        launch({3}, {32, 8}, [&] { T_CALL(transpose, x.data(), y.data(), r, c); });
+        std::vector<double> w(r * c);
+        for (u64 i = 0; i < r; ++i) for (u64 j = 0; j < c; ++j) w[j * r + i] = x[i * c + j];
+        expect(std::string("transpose_") + S + " " + std::to_string(r) + "x" + std::to_string(c), y, w, 0);
+    }
+    // [outer=3, n=7, inner=5]: slice 2..6, then pad it back.
+    {
+        auto x = randn<T>(105), s = poisoned<T>(60), p = poisoned<T>(105);
+        launch({1}, {256}, [&] { T_CALL(slice_axis, x.data(), s.data(), 3, 7, 5, 2, 4); });
+        std::vector<double> w(60), wp(105, 0.0);
+        for (int o = 0; o < 3; ++o) for (int a = 0; a < 4; ++a) for (int i = 0; i < 5; ++i) w[(o * 4 + a) * 5 + i] = x[(o * 7 + a + 2) * 5 + i];
+        expect(std::string("slice_axis_") + S, s, w, 0);
+        launch({1}, {256}, [&] { T_CALL(pad_axis, s.data(), p.data(), 3, 4, 5, 2, 7); });
+        for (int o = 0; o < 3; ++o) for (int a = 0; a < 4; ++a) for (int i = 0; i < 5; ++i) wp[(o * 7 + a + 2) * 5 + i] = w[(o * 4 + a) * 5 + i];
+        expect(std::string("pad_axis_") + S, p, wp, 0);
+    }
+    // gather rows [2, 0, 2, 1, 2] of a [3, 4], then scatter back through CSR.
+    {
+        auto x = randn<T>(12), g = poisoned<T>(20), sc = poisoned<T>(12);
+        std::vector<unsigned> idx{2, 0, 2, 1, 2};
+        launch({1}, {256}, [&] { T_CALL(gather_rows, x.data(), g.data(), idx.data(), 5, 4); });
+        std::vector<double> w(20), ws(12, 0.0);
+        for (int r = 0; r < 5; ++r) for (int i = 0; i < 4; ++i) { w[r * 4 + i] = x[idx[r] * 4 + i]; ws[idx[r] * 4 + i] += w[r * 4 + i]; }
+        expect(std::string("gather_rows_") + S, g, w, 0);
+        std::vector<unsigned> csr{0, 1, 2, 5, /* sources */ 1, 3, 0, 2, 4};
+        launch({1}, {256}, [&] { T_CALL(scatter_add_rows, g.data(), sc.data(), csr.data(), 3, 4); });
+        expect(std::string("scatter_add_rows_") + S, sc, ws, tol_of<T>());
+        auto oh = poisoned<T>(15);
+        std::vector<unsigned> hot{4, 0, 2};
+        launch({1}, {256}, [&] { T_CALL(one_hot, oh.data(), hot.data(), 3, 5); });
+        std::vector<double> wo(15, 0.0);
+        for (int r = 0; r < 3; ++r) wo[r * 5 + hot[r]] = 1;
+        expect(std::string("one_hot_") + S, oh, wo, 0);
+        auto f = poisoned<T>(7);
+        launch({1}, {256}, [&] { T_CALL(fill, f.data(), 7, (T)1.5); });
+        expect(std::string("fill_") + S, f, std::vector<double>(7, 1.5), 0);
+    }
+}
+
+int main() {
+    // The matrix products: every transpose, vector and scalar paths, edges, split-K.
+    const int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {33, 7, 65}, {130, 67, 129}, {64, 100, 128}, {128, 64, 132}, {3, 0, 5}};
+    for (auto& s : shapes)
+        for (int t = 0; t < 4; ++t) {
+            const bool ta = t & 2, tb = t & 1;
+            check_matmul<float>(s[0], s[1], s[2], ta, tb, false, 1);
+            check_matmul<float>(s[0], s[1], s[2], ta, tb, true, 1);
+            check_matmul<double>(s[0], s[1], s[2], ta, tb, false, 1);
+            check_matmul<float>(s[0], s[1], s[2], ta, tb, false, 3);
+            check_matmul<double>(s[0], s[1], s[2], ta, tb, false, 2);
+        }
+    check_matmul<float>(257, 300, 130, false, false, true, 2);
+    check_elementwise<float>();
+    check_elementwise<double>();
+    check_reduce<float>();
+    check_reduce<double>();
+    check_index<float>();
+    check_index<double>();
+    {
+        auto x = randn<float>(37);
+        auto y = poisoned<double>(37);
+        auto z = poisoned<float>(37);
+        launch({1}, {256}, [&] { cast_f32_to_f64(x.data(), y.data(), 37); });
+        launch({1}, {256}, [&] { cast_f64_to_f32(y.data(), z.data(), 37); });
+        std::vector<double> w(x.begin(), x.end());
+        expect("cast_f32_to_f64", y, w, 0);
+        expect("cast_f64_to_f32", z, w, 0);
+    }
+    std::printf("%d passed, %d failed\n", checks - failures, failures);
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Compiles kernels/*.cu with g++ against a CPU emulation of CUDA (cuda_emu.h)
+# and runs every kernel on awkward sizes against reference loops. Needs g++ ≥ 11
+# (C++20 <barrier>); no GPU, no CUDA. Catches indexing, bounds, tiling and
+# typing mistakes before a GPU is at hand; it measures nothing.
+set -euo pipefail
+cd "$(dirname "$0")"
+out=$(mktemp -d)
+for f in matmul unary binary reduce index cast; do
+    g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-function -c "emu_$f.cpp" -o "$out/$f.o" &
+done
+g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -c check.cpp -o "$out/check.o" &
+wait
+g++ -pthread "$out"/*.o -o "$out/check"
+"$out/check"

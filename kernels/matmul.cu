@@ -1,0 +1,235 @@
+// Matrix products C = op(A) · op(B) for row-major matrices, op = transpose
+// where flagged: the kernels behind `BackendStorage::matmul`.
+//
+// A hand-written tiled GEMM (no cuBLAS), in the classic shape:
+// - each block of 256 threads computes a BM×BN tile of C, walking K in slices
+//   of BK; each slice of op(A) and op(B) is staged through shared memory,
+//   double-buffered, so the loads of slice t+1 are in flight while slice t is
+//   multiplied;
+// - register blocking: each thread owns a TM×TN micro-tile of C (8×8 in the
+//   big kernel, 4×4 in the small one), so every value read from shared memory
+//   feeds TM or TN fused multiply-adds;
+// - 16-byte vector loads where the layout allows (the caller passes `vec_*`
+//   when the contiguous dimension is a multiple of 4, so every vector is
+//   aligned), scalar loads with bounds checks otherwise and at the edges:
+//   any M, N, K works, and out-of-range elements are staged as zeros;
+// - split-K: blockIdx.z takes the k range [z·k_chunk, (z+1)·k_chunk) and
+//   writes its partial product to C + z·M·N; `splitk_reduce_*` then adds the
+//   partials in a fixed order (deterministic). With gridDim.z = 1, C is the output.
+//
+// Symbols: matmul_<big|small>_<nn|nt|tn|tt>_<f32|f64>, the letters saying
+// whether A and B are transposed; splitk_reduce_<f32|f64>.
+//
+// Self-contained (no #include): compiled at run time by NVRTC.
+
+typedef unsigned long long u64;
+
+#define THREADS 256
+
+// ---- 4-element vector loads and stores (16 bytes for f32, 2×16 for f64) ----
+
+__device__ __forceinline__ void ld4(const float* p, float* r) {
+    float4 v = *reinterpret_cast<const float4*>(p);
+    r[0] = v.x; r[1] = v.y; r[2] = v.z; r[3] = v.w;
+}
+__device__ __forceinline__ void ld4(const double* p, double* r) {
+    double2 a = reinterpret_cast<const double2*>(p)[0];
+    double2 b = reinterpret_cast<const double2*>(p)[1];
+    r[0] = a.x; r[1] = a.y; r[2] = b.x; r[3] = b.y;
+}
+__device__ __forceinline__ void st4(float* p, const float* r) {
+    *reinterpret_cast<float4*>(p) = make_float4(r[0], r[1], r[2], r[3]);
+}
+__device__ __forceinline__ void st4(double* p, const double* r) {
+    reinterpret_cast<double2*>(p)[0] = make_double2(r[0], r[1]);
+    reinterpret_cast<double2*>(p)[1] = make_double2(r[2], r[3]);
+}
+
+// ---- One BK-deep slice of an operand, staged global -> registers -> shared ----
+//
+// The operand is op(A) (X = M) or op(B) (X = N), seen as a K×X matrix whose
+// slice [k0, k0+BK) × [x0, x0+BX) is wanted in shared memory as S[k][x].
+// K_CONTIG: the operand is stored X×K (k contiguous: A untransposed, or B
+// transposed); otherwise it is stored K×X (x contiguous). Each thread moves
+// PER_THREAD vectors of 4 consecutive elements along the contiguous dimension.
+template <typename T, int BX, int BK, bool K_CONTIG>
+struct Slice {
+    static const int VECS = BX * BK / 4;
+    static const int PER_THREAD = (VECS + THREADS - 1) / THREADS;
+    T r[PER_THREAD][4];
+
+    __device__ __forceinline__ void load(const T* __restrict__ P, int X, int K, int x0, int k0, int k_end, bool vec) {
+#pragma unroll
+        for (int p = 0; p < PER_THREAD; ++p) {
+            const int v = threadIdx.x + p * THREADS;
+            if (v < VECS) {
+                if (K_CONTIG) {
+                    const int x = x0 + v / (BK / 4), k = k0 + (v % (BK / 4)) * 4;
+                    const T* src = P + (u64)x * K + k;
+                    if (vec && x < X && k + 3 < k_end) {
+                        ld4(src, r[p]);
+                    } else {
+#pragma unroll
+                        for (int j = 0; j < 4; ++j) r[p][j] = (x < X && k + j < k_end) ? src[j] : T(0);
+                    }
+                } else {
+                    const int k = k0 + v / (BX / 4), x = x0 + (v % (BX / 4)) * 4;
+                    const T* src = P + (u64)k * X + x;
+                    if (vec && k < k_end && x + 3 < X) {
+                        ld4(src, r[p]);
+                    } else {
+#pragma unroll
+                        for (int j = 0; j < 4; ++j) r[p][j] = (k < k_end && x + j < X) ? src[j] : T(0);
+                    }
+                }
+            }
+        }
+    }
+
+    // S is one buffer of [BK][BX + 4]: the padding keeps the transposing
+    // stores below free of bank conflicts and rows 16-byte aligned.
+    __device__ __forceinline__ void store(T (*S)[BX + 4]) const {
+#pragma unroll
+        for (int p = 0; p < PER_THREAD; ++p) {
+            const int v = threadIdx.x + p * THREADS;
+            if (v < VECS) {
+                if (K_CONTIG) {
+                    const int x = v / (BK / 4), k = (v % (BK / 4)) * 4;
+#pragma unroll
+                    for (int j = 0; j < 4; ++j) S[k + j][x] = r[p][j];
+                } else {
+                    const int k = v / (BX / 4), x = (v % (BX / 4)) * 4;
+                    st4(&S[k][x], r[p]);
+                }
+            }
+        }
+    }
+};
+
+// ---- The tile kernel ----
+//
+// 256 threads as a 16×16 grid (tx, ty). Thread (tx, ty) owns rows
+// h·64 + ty·4 + {0..3} (h < TM/4) and columns g·64 + tx·4 + {0..3} (g < TN/4)
+// of the block's tile, so its shared-memory reads are 16-byte vectors and a
+// warp's reads are broadcasts (A) or 64 consecutive words (B).
+template <typename T, int BM, int BN, int BK, bool TA, bool TB>
+__device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
+                                          int M, int N, int K, int k_chunk, int vec_a, int vec_b, int vec_c) {
+    const int TM = BM / 16, TN = BN / 16;
+    __shared__ __align__(16) T As[2][BK][BM + 4];
+    __shared__ __align__(16) T Bs[2][BK][BN + 4];
+
+    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const int k_begin = blockIdx.z * k_chunk;
+    const int k_end = min(K, k_begin + k_chunk);
+    const int tiles = k_end > k_begin ? (k_end - k_begin + BK - 1) / BK : 0;
+
+    Slice<T, BM, BK, !TA> sa;
+    Slice<T, BN, BK, TB> sb;
+
+    T acc[TM][TN];
+#pragma unroll
+    for (int i = 0; i < TM; ++i)
+#pragma unroll
+        for (int j = 0; j < TN; ++j) acc[i][j] = T(0);
+
+    sa.load(A, M, K, m0, k_begin, k_end, vec_a);
+    sb.load(B, N, K, n0, k_begin, k_end, vec_b);
+    sa.store(As[0]);
+    sb.store(Bs[0]);
+    __syncthreads();
+
+    for (int t = 0; t < tiles; ++t) {
+        const int cur = t & 1;
+        const bool more = t + 1 < tiles;
+        if (more) {
+            // Issued now, used after the multiply below: the latency hides behind it.
+            sa.load(A, M, K, m0, k_begin + (t + 1) * BK, k_end, vec_a);
+            sb.load(B, N, K, n0, k_begin + (t + 1) * BK, k_end, vec_b);
+        }
+#pragma unroll
+        for (int kk = 0; kk < BK; ++kk) {
+            T a[TM], b[TN];
+#pragma unroll
+            for (int h = 0; h < TM / 4; ++h) ld4(&As[cur][kk][h * 64 + ty * 4], &a[h * 4]);
+#pragma unroll
+            for (int g = 0; g < TN / 4; ++g) ld4(&Bs[cur][kk][g * 64 + tx * 4], &b[g * 4]);
+#pragma unroll
+            for (int i = 0; i < TM; ++i)
+#pragma unroll
+                for (int j = 0; j < TN; ++j) acc[i][j] += a[i] * b[j];
+        }
+        // The other buffer was last read in iteration t-1, which every thread
+        // finished before the barrier that ended it.
+        if (more) {
+            sa.store(As[cur ^ 1]);
+            sb.store(Bs[cur ^ 1]);
+        }
+        __syncthreads();
+    }
+
+    T* Cz = C + (u64)blockIdx.z * M * N;
+#pragma unroll
+    for (int h = 0; h < TM / 4; ++h) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) {
+            const int m = m0 + h * 64 + ty * 4 + i;
+            if (m >= M) continue;
+#pragma unroll
+            for (int g = 0; g < TN / 4; ++g) {
+                const int n = n0 + g * 64 + tx * 4;
+                T* dst = Cz + (u64)m * N + n;
+                const T* v = &acc[h * 4 + i][g * 4];
+                if (vec_c && n + 3 < N) {
+                    st4(dst, v);
+                } else {
+#pragma unroll
+                    for (int j = 0; j < 4; ++j)
+                        if (n + j < N) dst[j] = v[j];
+                }
+            }
+        }
+    }
+}
+
+#define GEMM_ENTRY(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS)                                               \
+    extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                      \
+        name(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K,    \
+             int k_chunk, int vec_a, int vec_b, int vec_c) {                                               \
+        gemm_tile<T, BM, BN, BK, TA, TB>(A, B, C, M, N, K, k_chunk, vec_a, vec_b, vec_c);                 \
+    }
+
+// Big tiles: 128×128, 8×8 per thread, for products with enough tiles to fill the GPU.
+GEMM_ENTRY(matmul_big_nn_f32, float, 128, 128, 16, false, false, 2)
+GEMM_ENTRY(matmul_big_nt_f32, float, 128, 128, 16, false, true, 2)
+GEMM_ENTRY(matmul_big_tn_f32, float, 128, 128, 16, true, false, 2)
+GEMM_ENTRY(matmul_big_tt_f32, float, 128, 128, 16, true, true, 2)
+// Small tiles: 64×64, 4×4 per thread, with split-K, for the thin products of
+// a small batch (64×784·784×512) that would leave most multiprocessors idle.
+GEMM_ENTRY(matmul_small_nn_f32, float, 64, 64, 16, false, false, 1)
+GEMM_ENTRY(matmul_small_nt_f32, float, 64, 64, 16, false, true, 1)
+GEMM_ENTRY(matmul_small_tn_f32, float, 64, 64, 16, true, false, 1)
+GEMM_ENTRY(matmul_small_tt_f32, float, 64, 64, 16, true, true, 1)
+// f64: the small tiles only (an 8×8 double micro-tile would spill registers).
+GEMM_ENTRY(matmul_small_nn_f64, double, 64, 64, 16, false, false, 1)
+GEMM_ENTRY(matmul_small_nt_f64, double, 64, 64, 16, false, true, 1)
+GEMM_ENTRY(matmul_small_tn_f64, double, 64, 64, 16, true, false, 1)
+GEMM_ENTRY(matmul_small_tt_f64, double, 64, 64, 16, true, true, 1)
+
+// out[i] = Σ_z partial[z·mn + i], z ascending: the split-K sum, in a fixed order.
+template <typename T>
+__device__ __forceinline__ void splitk_reduce(const T* __restrict__ partial, T* __restrict__ out, u64 mn, int splits) {
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < mn; i += (u64)gridDim.x * blockDim.x) {
+        T s = partial[i];
+        for (int z = 1; z < splits; ++z) s += partial[(u64)z * mn + i];
+        out[i] = s;
+    }
+}
+
+extern "C" __global__ void splitk_reduce_f32(const float* __restrict__ partial, float* __restrict__ out, u64 mn, int splits) {
+    splitk_reduce(partial, out, mn, splits);
+}
+extern "C" __global__ void splitk_reduce_f64(const double* __restrict__ partial, double* __restrict__ out, u64 mn, int splits) {
+    splitk_reduce(partial, out, mn, splits);
+}

@@ -1,0 +1,359 @@
+//! The CUDA backend held to the CPU one, op by op and on whole training steps.
+//!
+//! For every op: the value, a first-order VJP and a second-order one (the
+//! gradient of ⟨w, ∂⟨v, f⟩/∂x⟩, which runs each VJP rule's own ops on the
+//! device) are computed on the GPU and compared with the CPU in f64:
+//! ‖gpu − cpu‖ / ‖cpu‖ ≤ 1e-12 in f64 and ≤ 1e-5 in f32 (against the f64
+//! reference). Inputs are fresh random values of awkward sizes, and every
+//! kernel output is poisoned with NaN before its launch
+//! (`cuda::set_checked_launches`), so an element a kernel forgets fails.
+//!
+//! Without a usable GPU each test prints `<test>: skipped: no CUDA device
+//! (<reason>)` past the harness's output capture, and passes.
+
+mod common;
+
+use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use common::{away_from_zero, rng, uniform};
+use gradgrad::autodiff::backend::cuda;
+use gradgrad::autodiff::{grad, gradcheck, gradgradcheck, jacobian_diagonal, DType, Device, DiagonalStrategy, Shape, Tensor};
+use rand::Rng;
+
+/// The GPU under test, or `None` after saying why the test is skipped.
+fn gpu(test: &str) -> Option<Device> {
+    if std::env::var("SELFTEST").is_ok() { return Some(Device::Cpu); }
+    match Device::cuda(0) {
+        Ok(device) => {
+            cuda::set_checked_launches(true);
+            Some(device)
+        }
+        Err(e) => {
+            // Straight to the stream, past libtest's capture, so the skip is visible.
+            let _ = writeln!(std::io::stderr(), "{test}: skipped: no CUDA device ({})", e.reason);
+            None
+        }
+    }
+}
+
+/// A test whose body runs with `$dev`, the GPU, and is skipped without one.
+macro_rules! gpu_test {
+    ($name:ident, |$dev:ident| $body:block) => {
+        #[test]
+        fn $name() {
+            let Some($dev) = gpu(stringify!($name)) else { return };
+            $body
+        }
+    };
+}
+
+/// ‖a − b‖ / ‖b‖, or ‖a‖ when b vanishes; NaN anywhere fails.
+fn rel_err(a: &[f64], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    if a.iter().chain(b).any(|v| v.is_nan()) {
+        return f64::INFINITY;
+    }
+    let diff: f64 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+    let norm: f64 = b.iter().map(|y| y * y).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        diff
+    } else {
+        diff / norm
+    }
+}
+
+/// Deterministic values in [-1, 1] for the cotangents.
+fn cotangent(shape: &Shape, seed: u64) -> Tensor {
+    let mut r = rng(seed);
+    Tensor::from_vec((0..shape.numel()).map(|_| r.random_range(-1.0..1.0)).collect::<Vec<f64>>(), shape.clone())
+}
+
+type Labelled = Vec<(String, Vec<f64>)>;
+
+/// f(x), ∂⟨v, f⟩/∂xᵢ and ∂⟨w, ∂⟨v, f⟩/∂x⟩/∂xᵢ for every input, on `device` in `dtype`, read back to the host.
+fn derivatives(f: &dyn Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], dtype: DType, device: Device) -> Labelled {
+    let on = |t: Tensor| t.to_dtype(dtype).to_device(device);
+    let xs: Vec<Tensor> = inputs.iter().map(|x| on(x.clone()).requires_grad()).collect();
+    let y = f(&xs);
+    assert_eq!(y.device(), device, "the function must stay on the device");
+    let v = on(cotangent(y.shape(), 7));
+    let g = grad(&[y.clone()], &xs, Some(&[v]), true);
+    let mut pairing: Option<Tensor> = None;
+    for (i, gi) in g.iter().enumerate() {
+        let term = (gi * &on(cotangent(gi.shape(), 100 + i as u64))).sum();
+        pairing = Some(match pairing {
+            None => term,
+            Some(acc) => acc + term,
+        });
+    }
+    let gg = grad(&[pairing.unwrap()], &xs, None, false);
+    let mut out = vec![("value".to_string(), y.to_vec_f64())];
+    out.extend(g.iter().enumerate().map(|(i, t)| (format!("first order, input {i}"), t.to_vec_f64())));
+    out.extend(gg.iter().enumerate().map(|(i, t)| (format!("second order, input {i}"), t.to_vec_f64())));
+    out
+}
+
+/// `f` on the GPU against the CPU: f64 within 1e-12, f32 within 1e-5 of the f64 reference.
+fn check_parity(name: &str, dev: Device, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) {
+    let reference = derivatives(&f, inputs, DType::F64, Device::Cpu);
+    for (dtype, tol) in [(DType::F64, 1e-12), (DType::F32, 1e-5)] {
+        let got = derivatives(&f, inputs, dtype, dev);
+        for ((what, r), (_, g)) in reference.iter().zip(&got) {
+            let e = rel_err(g, r);
+            assert!(e <= tol, "{name}, {dtype} on {dev}: {what}: ‖gpu − cpu‖/‖cpu‖ = {e:.3e} > {tol:.0e}");
+        }
+    }
+}
+
+const SHAPES: &[&[usize]] = &[&[1], &[7], &[33], &[257], &[1000], &[33, 7]];
+
+gpu_test!(unary_ops_match_the_cpu, |dev| {
+    let mut r = rng(1);
+    type Case = (&'static str, fn(&Tensor) -> Tensor, f64, f64, bool);
+    // (name, op, input range, positive inputs only)
+    let cases: &[Case] = &[
+        ("neg", |x| -x, -3.0, 3.0, false),
+        ("exp", |x| x.exp(), -3.0, 3.0, false),
+        ("log", |x| x.log(), 0.2, 5.0, true),
+        ("sigmoid", |x| x.sigmoid(), -8.0, 8.0, false),
+        ("tanh", |x| x.tanh(), -3.0, 3.0, false),
+        ("softplus", |x| x.softplus(), -8.0, 8.0, false),
+        ("relu", |x| x.relu(), -3.0, 3.0, false),
+        ("step", |x| x.step(), -3.0, 3.0, false),
+        ("powi(3)", |x| x.powi(3), -2.0, 2.0, false),
+        ("powi(-2)", |x| x.powi(-2), 0.5, 2.0, true),
+        ("sqrt", |x| x.sqrt(), 0.2, 5.0, true),
+        ("affine", |x| x.affine(2.5, -1.0), -3.0, 3.0, false),
+    ];
+    for &(name, op, lo, hi, _) in cases {
+        for shape in SHAPES {
+            // Kinks (relu, step) are kept away from the inputs.
+            let x = away_from_zero(&mut r, shape, lo, hi, 0.05);
+            check_parity(&format!("{name} {shape:?}"), dev, |xs| op(&xs[0]), &[x]);
+        }
+    }
+});
+
+gpu_test!(binary_ops_and_their_broadcasts_match_the_cpu, |dev| {
+    let mut r = rng(2);
+    let pairs: &[(&[usize], &[usize])] = &[(&[1000], &[1000]), (&[33, 7], &[7]), (&[33, 1], &[33, 7]), (&[], &[257]), (&[1], &[7])];
+    for &(sa, sb) in pairs {
+        let a = uniform(&mut r, sa, -2.0, 2.0);
+        let b = away_from_zero(&mut r, sb, 0.5, 2.0, 0.1);
+        check_parity(&format!("add {sa:?} {sb:?}"), dev, |x| &x[0] + &x[1], &[a.clone(), b.clone()]);
+        check_parity(&format!("sub {sa:?} {sb:?}"), dev, |x| &x[0] - &x[1], &[a.clone(), b.clone()]);
+        check_parity(&format!("mul {sa:?} {sb:?}"), dev, |x| &x[0] * &x[1], &[a.clone(), b.clone()]);
+        check_parity(&format!("div {sa:?} {sb:?}"), dev, |x| &x[0] / &x[1], &[a.clone(), b.clone()]);
+    }
+});
+
+gpu_test!(matmul_with_every_transpose_matches_the_cpu, |dev| {
+    let mut r = rng(3);
+    // Edges of both tile sizes, split-K (thin products) and the big tiles (1536×1500).
+    let sizes = [(1, 1, 1), (7, 33, 5), (33, 257, 7), (257, 33, 130), (64, 784, 33), (1000, 7, 3), (7, 1000, 33), (1536, 40, 1500)];
+    for (m, k, n) in sizes {
+        for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+            let a = uniform(&mut r, &if ta { [k, m] } else { [m, k] }, -1.0, 1.0);
+            let b = uniform(&mut r, &if tb { [n, k] } else { [k, n] }, -1.0, 1.0);
+            check_parity(&format!("matmul {m}×{k}·{k}×{n} ta={ta} tb={tb}"), dev, |x| x[0].matmul_t(&x[1], ta, tb), &[a, b]);
+        }
+    }
+});
+
+gpu_test!(transpose_matches_the_cpu, |dev| {
+    let mut r = rng(4);
+    for shape in [[1, 1], [7, 33], [257, 1000], [1000, 1]] {
+        let x = uniform(&mut r, &shape, -1.0, 1.0);
+        check_parity(&format!("transpose {shape:?}"), dev, |x| x[0].t().square(), &[x]);
+    }
+});
+
+gpu_test!(broadcasts_and_sums_match_the_cpu, |dev| {
+    let mut r = rng(5);
+    // Squared after, so the second-order pass runs the kernels again.
+    let broadcasts: &[(&[usize], &[usize])] =
+        &[(&[7], &[33, 7]), (&[33, 1], &[33, 7]), (&[], &[257]), (&[3, 1, 5], &[2, 3, 4, 5]), (&[1, 4, 1], &[3, 4, 5]), (&[1000], &[1, 1000])];
+    for &(from, to) in broadcasts {
+        let x = uniform(&mut r, from, -1.0, 1.0);
+        let to = Shape::new(to.to_vec());
+        check_parity(&format!("broadcast {from:?} -> {to}"), dev, |x| x[0].broadcast_to(&to).square(), &[x.clone()]);
+        check_parity(&format!("sum_to {to} -> {from:?}"), dev, |x| x[0].square().sum_to(&Shape::new(from.to_vec())), &[uniform(&mut r, to.dims(), -1.0, 1.0)]);
+    }
+    for shape in [[1, 1], [257, 33], [7, 1000], [1000, 7]] {
+        let x = uniform(&mut r, &shape, -1.0, 1.0);
+        check_parity(&format!("sum_axis(0) {shape:?}"), dev, |x| x[0].square().sum_axis(0), &[x.clone()]);
+        check_parity(&format!("sum_axis(1) {shape:?}"), dev, |x| x[0].square().sum_axis(1), &[x.clone()]);
+        check_parity(&format!("mean {shape:?}"), dev, |x| x[0].square().mean(), &[x]);
+    }
+    // A long full reduction: several partial-sum blocks.
+    check_parity("sum of 300000", dev, |x| x[0].square().sum(), &[uniform(&mut r, &[300_000], -1.0, 1.0)]);
+});
+
+gpu_test!(slices_pads_and_concat_match_the_cpu, |dev| {
+    let mut r = rng(6);
+    for shape in [[33, 70], [7, 1000], [1, 7]] {
+        let x = uniform(&mut r, &shape, -1.0, 1.0);
+        let (rows, cols) = (shape[0], shape[1]);
+        check_parity(&format!("narrow cols {shape:?}"), dev, |x| x[0].narrow(1, cols / 3, cols - cols / 3).square(), &[x.clone()]);
+        check_parity(&format!("narrow rows {shape:?}"), dev, |x| x[0].narrow(0, rows / 2, rows - rows / 2).square(), &[x.clone()]);
+        check_parity(&format!("pad {shape:?}"), dev, |x| x[0].pad_axis(1, 3, cols + 5).square(), &[x.clone()]);
+        check_parity(&format!("column {shape:?}"), dev, |x| x[0].column(cols - 1).square(), &[x.clone()]);
+        let y = uniform(&mut r, &[rows, 4], -1.0, 1.0);
+        check_parity(&format!("concat {shape:?}"), dev, |x| gradgrad::autodiff::concat(&[x[0].clone(), x[1].clone()], 1).square(), &[x, y]);
+    }
+});
+
+gpu_test!(gathers_and_their_scatters_match_the_cpu, |dev| {
+    let mut r = rng(7);
+    let x = uniform(&mut r, &[33, 7], -1.0, 1.0);
+    // Repeats and a never-gathered row: the scatter adds and leaves zeros.
+    let fixed = vec![0, 32, 5, 5, 0, 17];
+    let random: Vec<usize> = (0..1000).map(|_| r.random_range(0..33)).collect();
+    for indices in [fixed, random, vec![]] {
+        check_parity(&format!("gather_rows {} rows", indices.len()), dev, |x| x[0].gather_rows(&indices).square(), &[x.clone()]);
+    }
+});
+
+gpu_test!(casts_and_one_hot_match_the_cpu, |dev| {
+    let mut r = rng(8);
+    let x = uniform(&mut r, &[257, 3], -1.0, 1.0);
+    let g = x.to_device(dev);
+    for dtype in [DType::F32, DType::F64] {
+        let (cpu, gpu) = (x.to_dtype(dtype), g.to_dtype(dtype));
+        assert_eq!(gpu.dtype(), dtype);
+        assert_eq!(gpu.device(), dev);
+        assert_eq!(cpu.to_vec_f64(), gpu.to_vec_f64(), "to_dtype({dtype})");
+        let (oc, og) = (cpu.one_hot(1000, 7, |i| (i * 5) % 7), gpu.one_hot(1000, 7, |i| (i * 5) % 7));
+        assert_eq!(og.device(), dev, "one_hot is created on the tensor's device");
+        assert_eq!(oc.to_vec_f64(), og.to_vec_f64(), "one_hot {dtype}");
+        let (fc, fg) = (cpu.full_like([33, 2], 0.25), gpu.full_like([33, 2], 0.25));
+        assert_eq!(fg.device(), dev);
+        assert_eq!(fc.to_vec_f64(), fg.to_vec_f64(), "full_like {dtype}");
+    }
+    check_parity("to_dtype round trip", dev, |x| x[0].to_dtype(DType::F32).to_dtype(DType::F64).square(), &[x]);
+});
+
+gpu_test!(gradients_flow_across_devices, |dev| {
+    // x on the CPU, the work on the GPU, the loss back on the CPU: first and
+    // second derivatives reach x through both moves.
+    let mut r = rng(9);
+    let x = uniform(&mut r, &[7, 5], -2.0, 2.0).requires_grad();
+    let loss = |x: &Tensor, device: Device| x.to_device(device).sigmoid().square().to_device(Device::Cpu).sum();
+    let g_gpu = grad(&[loss(&x, dev)], &[x.clone()], None, true).remove(0);
+    let g_cpu = grad(&[loss(&x, Device::Cpu)], &[x.clone()], None, true).remove(0);
+    assert_eq!(g_gpu.device(), Device::Cpu);
+    assert!(rel_err(&g_gpu.to_vec_f64(), &g_cpu.to_vec_f64()) <= 1e-12);
+    let gg_gpu = grad(&[g_gpu.square().sum()], &[x.clone()], None, false).remove(0);
+    let gg_cpu = grad(&[g_cpu.square().sum()], &[x.clone()], None, false).remove(0);
+    assert!(rel_err(&gg_gpu.to_vec_f64(), &gg_cpu.to_vec_f64()) <= 1e-12);
+
+    // And the finite-difference checks themselves, run through the device.
+    let w = uniform(&mut r, &[3, 4], -1.0, 1.0);
+    let f = |xs: &[Tensor]| {
+        let on: Vec<Tensor> = xs.iter().map(|t| t.to_device(dev)).collect();
+        on[0].matmul(&on[1]).softplus().sum_axis(1).to_device(Device::Cpu)
+    };
+    let inputs = [uniform(&mut r, &[5, 3], -1.0, 1.0), w];
+    let first = gradcheck(f, &inputs, 1e-6);
+    assert!(first.passed(), "gradcheck on {dev}: {first}");
+    let second = gradgradcheck(f, &inputs, 1e-5);
+    assert!(second.passed(), "gradgradcheck on {dev}: {second}");
+});
+
+gpu_test!(mixing_devices_in_one_op_panics_with_its_name, |dev| {
+    let a = Tensor::ones([3, 3], DType::F64);
+    let b = a.to_device(dev);
+    for (what, f) in [("add", Box::new(|| &a + &b) as Box<dyn Fn() -> Tensor>), ("matmul", Box::new(|| a.matmul(&b)))] {
+        let err = catch_unwind(AssertUnwindSafe(f)).err().unwrap_or_else(|| panic!("{what} across devices did not panic"));
+        let msg = err.downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(msg.contains(what) && msg.contains("different devices"), "{what}: {msg}");
+    }
+});
+
+gpu_test!(seed_example_gives_the_same_numbers_on_both_devices, |dev| {
+    // s(x) = sigmoid(x·Wᵀ + b), W = [[1, 3], [2, 4]], b = 0, x = [1, 1]:
+    // tr ∂s/∂x = σ'(4)·1 + σ'(6)·4 ≈ 0.0275.
+    let run = |device: Device| {
+        let w = Tensor::from_vec(vec![1.0f64, 3.0, 2.0, 4.0], [2, 2]).to_device(device).requires_grad();
+        let b = Tensor::zeros([2], DType::F64).to_device(device).requires_grad();
+        let x = Tensor::from_vec(vec![1.0f64, 1.0], [1, 2]).to_device(device);
+        let score = |x: &Tensor| (x.matmul_t(&w, false, true) + &b).sigmoid();
+        let (s, diag) = jacobian_diagonal(score, &x, DiagonalStrategy::Loop, true);
+        let trace = diag.sum();
+        let loss = &trace + &s.square().sum().scale(0.5);
+        let dw = grad(&[loss.clone()], &[w.clone(), b.clone()], None, false);
+        (trace.item(), loss.item(), dw[0].to_vec_f64(), dw[1].to_vec_f64())
+    };
+    let (cpu, gpu) = (run(Device::Cpu), run(dev));
+    let sp = |z: f64| (1.0 / (1.0 + (-z).exp())) * (1.0 - 1.0 / (1.0 + (-z).exp()));
+    assert!((cpu.0 - (sp(4.0) + 4.0 * sp(6.0))).abs() < 1e-15);
+    assert!((gpu.0 - 0.0275).abs() < 5e-5, "trace on {dev}: {}", gpu.0);
+    assert!((gpu.0 - cpu.0).abs() < 1e-15 && (gpu.1 - cpu.1).abs() < 1e-15);
+    assert!(rel_err(&gpu.2, &cpu.2) < 1e-12 && rel_err(&gpu.3, &cpu.3) < 1e-12, "∂loss/∂W: {:?} vs {:?}", gpu.2, cpu.2);
+});
+
+/// One exact score-matching step of a small MLP: loss = mean(tr ∂s/∂x + ½‖s‖²)
+/// with the trace by the batched Jacobian diagonal; returns the loss and the
+/// gradients to the weights.
+fn score_matching_step(device: Device, dtype: DType, strategy: DiagonalStrategy) -> Vec<Vec<f64>> {
+    let (batch, d, hidden) = (7, 20, 33);
+    let mut r = rng(10);
+    let on = |t: Tensor| t.to_dtype(dtype).to_device(device);
+    let w1 = on(uniform(&mut r, &[d, hidden], -0.3, 0.3)).requires_grad();
+    let b1 = on(uniform(&mut r, &[hidden], -0.1, 0.1)).requires_grad();
+    let w2 = on(uniform(&mut r, &[hidden, d], -0.3, 0.3)).requires_grad();
+    let b2 = on(uniform(&mut r, &[d], -0.1, 0.1)).requires_grad();
+    let x = on(uniform(&mut r, &[batch, d], -2.0, 2.0));
+    let score = |x: &Tensor| (x.matmul(&w1) + &b1).softplus().matmul(&w2) + &b2;
+    let (s, diag) = jacobian_diagonal(score, &x, strategy, true);
+    let loss = (diag.sum_axis(1) + s.square().sum_axis(1).scale(0.5)).mean();
+    let params = [w1, b1, w2, b2];
+    let grads = grad(&[loss.clone()], &params, None, false);
+    let mut out = vec![loss.to_vec_f64()];
+    out.extend(grads.iter().map(|g| {
+        assert_eq!(g.device(), device);
+        g.to_vec_f64()
+    }));
+    out
+}
+
+gpu_test!(score_matching_step_gives_the_same_numbers_on_both_devices, |dev| {
+    let reference = score_matching_step(Device::Cpu, DType::F64, DiagonalStrategy::Batched);
+    for (device, dtype, strategy, tol) in [
+        (dev, DType::F64, DiagonalStrategy::Batched, 1e-12),
+        (dev, DType::F64, DiagonalStrategy::Loop, 1e-12),
+        (dev, DType::F32, DiagonalStrategy::Batched, 1e-5),
+    ] {
+        let got = score_matching_step(device, dtype, strategy);
+        for (i, (g, r)) in got.iter().zip(&reference).enumerate() {
+            let e = rel_err(g, r);
+            assert!(e <= tol, "{dtype} {strategy:?} on {device}: {} differs by {e:.3e}", ["loss", "∂W1", "∂b1", "∂W2", "∂b2"][i]);
+        }
+    }
+});
+
+/// Runs everywhere: detection answers without panicking, consistently.
+#[test]
+fn detection_never_panics_and_falls_back_to_the_cpu() {
+    let first = cuda::availability();
+    assert_eq!(first, cuda::availability(), "the probe is cached");
+    match first {
+        Ok(count) => {
+            assert!(count >= 1 && cuda::is_available());
+            assert_eq!(Device::cuda_if_available(), Device::Cuda(0));
+            let missing = Device::cuda(count).unwrap_err();
+            assert!(missing.to_string().contains(&format!("cuda:{count}")), "{missing}");
+        }
+        Err(e) => {
+            assert!(!cuda::is_available());
+            assert_eq!(Device::cuda_if_available(), Device::Cpu);
+            let err = Device::cuda(0).unwrap_err();
+            assert!(err.to_string().starts_with("CUDA requested but unavailable: "), "{err}");
+            let _ = writeln!(std::io::stderr(), "cuda_parity: no CUDA device ({}); the GPU tests are skipped", e.reason);
+        }
+    }
+    // Moving to the device a tensor is already on is free and records nothing.
+    let x = Tensor::ones([2], DType::F32);
+    assert_eq!(x.to_device(Device::Cpu).id(), x.id());
+}
