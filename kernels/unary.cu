@@ -61,7 +61,8 @@ template <typename T> struct Sigmoid {
     __device__ T operator()(T x) const {
         // Never exponentiate a large positive number: e^-|x| is at most 1.
         const T e = d_exp(-d_abs(x));
-        return x >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
+        const T r = T(1) / (T(1) + e);
+        return x >= T(0) ? r : e * r;
     }
 };
 template <typename T> struct Tanh { __device__ T operator()(T x) const { return d_tanh(x); } };

@@ -249,15 +249,6 @@ impl Tensor {
     pub fn all_finite(&self) -> bool {
         self.to_vec_f64().iter().all(|v| v.is_finite())
     }
-
-    /// Places a constant copy of this tensor's value on `other`'s device.
-    #[allow(dead_code)]
-    pub(crate) fn to_device_of(self, other: &Tensor) -> Tensor {
-        if self.device() == other.device() {
-            return self;
-        }
-        Tensor::from_storage(self.0.value.to_device(other.device()), self.0.shape.clone())
-    }
 }
 
 impl fmt::Debug for Tensor {

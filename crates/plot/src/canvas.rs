@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::font::{glyph, ADVANCE};
+use crate::font::{drop, glyph, ADVANCE};
 
 /// A colour, red, green, blue.
 pub type Rgb = [u8; 3];
@@ -91,7 +91,7 @@ impl Canvas {
                 }
             }
         }
-        (t0 <= t1).then(|| (x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy))
+        (t0 <= t1).then_some((x0 + t0 * dx, y0 + t0 * dy, x0 + t1 * dx, y0 + t1 * dy))
     }
 
     /// A filled disc of radius `r` pixels, its edge anti-aliased.
@@ -141,12 +141,13 @@ impl Canvas {
         let scale = scale.max(1) as i64;
         for (i, ch) in s.chars().enumerate() {
             let left = x + (i * ADVANCE) as i64 * scale;
+            let top = y + drop(ch) as i64 * scale;
             for (row, bits) in glyph(ch).iter().enumerate() {
                 for (col, bit) in bits.bytes().enumerate() {
                     if bit == b'#' {
                         for dy in 0..scale {
                             for dx in 0..scale {
-                                self.set(left + col as i64 * scale + dx, y + row as i64 * scale + dy, c);
+                                self.set(left + col as i64 * scale + dx, top + row as i64 * scale + dy, c);
                             }
                         }
                     }

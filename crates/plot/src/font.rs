@@ -1,14 +1,28 @@
 //! A 5×7 bitmap font (in the style of the HD44780 character LCD): digits,
 //! upper- and lower-case letters and the punctuation that axis labels need.
 //! Characters it lacks are drawn as a hollow box, so a missing glyph is
-//! visible rather than silently dropped.
+//! visible rather than silently dropped. A line of text is 7 pixels high
+//! above the baseline, plus 2 for the descenders of g, p, q and y.
 
 /// Glyph width and height in font pixels; a character cell adds one column of space.
 pub const GLYPH_W: usize = 5;
 pub const GLYPH_H: usize = 7;
 pub const ADVANCE: usize = GLYPH_W + 1;
 
-/// The rows of `c`'s glyph, top to bottom, `#` for ink.
+/// Letters with a descender (g, p, q, y) are drawn this many pixels lower:
+/// their seven rows run from the x-height down below the baseline.
+pub const DESCENDER: usize = 2;
+
+/// How far below the cell's top `c`'s seven rows start.
+pub fn drop(c: char) -> usize {
+    if matches!(c, 'g' | 'p' | 'q' | 'y') {
+        DESCENDER
+    } else {
+        0
+    }
+}
+
+/// The rows of `c`'s glyph, top to bottom, `#` for ink (drawn [`drop`]`(c)` rows down).
 pub fn glyph(c: char) -> [&'static str; GLYPH_H] {
     GLYPHS.iter().find(|(g, _)| *g == c).map(|(_, rows)| *rows).unwrap_or(MISSING)
 }
@@ -70,7 +84,7 @@ const GLYPHS: &[(char, [&str; GLYPH_H])] = &[
     ('d', ["....#", "....#", ".##.#", "#..##", "#...#", "#...#", ".####"]),
     ('e', [".....", ".....", ".###.", "#...#", "#####", "#....", ".###."]),
     ('f', ["..##.", ".#..#", ".#...", "###..", ".#...", ".#...", ".#..."]),
-    ('g', [".....", ".....", ".####", "#...#", ".####", "....#", ".###."]),
+    ('g', [".####", "#...#", "#...#", "#...#", ".####", "....#", ".###."]),
     ('h', ["#....", "#....", "#.##.", "##..#", "#...#", "#...#", "#...#"]),
     ('i', ["..#..", ".....", ".##..", "..#..", "..#..", "..#..", ".###."]),
     ('j', ["...#.", ".....", "..##.", "...#.", "...#.", "#..#.", ".##.."]),
@@ -79,8 +93,8 @@ const GLYPHS: &[(char, [&str; GLYPH_H])] = &[
     ('m', [".....", ".....", "##.#.", "#.#.#", "#.#.#", "#...#", "#...#"]),
     ('n', [".....", ".....", "#.##.", "##..#", "#...#", "#...#", "#...#"]),
     ('o', [".....", ".....", ".###.", "#...#", "#...#", "#...#", ".###."]),
-    ('p', [".....", ".....", "####.", "#...#", "####.", "#....", "#...."]),
-    ('q', [".....", ".....", ".##.#", "#..##", ".####", "....#", "....#"]),
+    ('p', ["####.", "#...#", "#...#", "#...#", "####.", "#....", "#...."]),
+    ('q', [".####", "#...#", "#...#", "#...#", ".####", "....#", "....#"]),
     ('r', [".....", ".....", "#.##.", "##..#", "#....", "#....", "#...."]),
     ('s', [".....", ".....", ".###.", "#....", ".###.", "....#", "####."]),
     ('t', [".#...", ".#...", "###..", ".#...", ".#...", ".#..#", "..##."]),
@@ -88,7 +102,7 @@ const GLYPHS: &[(char, [&str; GLYPH_H])] = &[
     ('v', [".....", ".....", "#...#", "#...#", "#...#", ".#.#.", "..#.."]),
     ('w', [".....", ".....", "#...#", "#...#", "#.#.#", "#.#.#", ".#.#."]),
     ('x', [".....", ".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#"]),
-    ('y', [".....", ".....", "#...#", "#...#", ".####", "....#", ".###."]),
+    ('y', ["#...#", "#...#", "#...#", "#...#", ".####", "....#", ".###."]),
     ('z', [".....", ".....", "#####", "...#.", "..#..", ".#...", "#####"]),
     ('.', [".....", ".....", ".....", ".....", ".....", ".##..", ".##.."]),
     (',', [".....", ".....", ".....", ".....", ".##..", "..#..", ".#..."]),

@@ -259,6 +259,61 @@ impl GaussianMixture {
     }
 }
 
+/// The best any unconditional network can do under `anneal-dsm`: the
+/// function s*(x) minimising `E_σ E_{x̃∼p_σ} ½‖s(x̃) − σ∇log p_σ(x̃)‖²` (the
+/// objective less its constant, by Vincent's identity), σ uniform over the
+/// ladder. Pointwise, s* is the average of the levels' targets weighted by
+/// how likely each level is to have produced x:
+///
+/// ```text
+/// s*(x) = Σ_σ p_σ(x) · σ∇log p_σ(x) / Σ_σ p_σ(x)
+/// ```
+///
+/// The noise-conditional reading s(x)/σ is exact only if σ∇log p_σ(x) does
+/// not depend on σ; in high dimension the levels live on separate shells and
+/// nearly achieve that, but in 2-D they overlap, so s*(x)/σ_min can sit far
+/// from ∇log p_{σ_min}: this model measures that floor.
+#[derive(Clone, Debug)]
+pub struct AnnealDsmOptimum {
+    pub levels: Vec<(f64, GaussianMixture)>,
+}
+
+impl AnnealDsmOptimum {
+    pub fn new(mixture: &GaussianMixture, sigmas: &[f64]) -> AnnealDsmOptimum {
+        assert!(!sigmas.is_empty(), "AnnealDsmOptimum: no noise levels");
+        AnnealDsmOptimum { levels: sigmas.iter().map(|&s| (s, mixture.smoothed(s))).collect() }
+    }
+
+    /// s*(p), with the level weights p_σ(p) normalised by log-sum-exp.
+    pub fn optimum_at(&self, p: [f64; 2]) -> [f64; 2] {
+        let logs: Vec<f64> = self.levels.iter().map(|(_, m)| m.log_density_at(p)).collect();
+        let top = logs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        let weights: Vec<f64> = logs.iter().map(|l| (l - top).exp()).collect();
+        let total: f64 = weights.iter().sum();
+        let mut out = [0.0; 2];
+        for ((sigma, m), w) in self.levels.iter().zip(&weights) {
+            let s = m.score_at(p);
+            for d in 0..2 {
+                out[d] += w / total * sigma * s[d];
+            }
+        }
+        out
+    }
+}
+
+impl ScoreModel for AnnealDsmOptimum {
+    fn dim(&self) -> usize {
+        2
+    }
+    fn score(&self, x: &Tensor) -> Tensor {
+        let data: Vec<f64> = points(x).flat_map(|p| self.optimum_at(p)).collect();
+        Tensor::from_vec(data, x.shape().clone()).to_dtype(x.dtype())
+    }
+    fn parameters(&self) -> Vec<Tensor> {
+        vec![]
+    }
+}
+
 /// The rows of an `[n, 2]` tensor as points.
 fn points(x: &Tensor) -> impl Iterator<Item = [f64; 2]> {
     assert!(x.rank() == 2 && x.dims()[1] == 2, "density: expected points of shape [n, 2], got {}", x.shape());
@@ -358,6 +413,17 @@ mod tests {
         let mean_x = moons.means().iter().map(|m| m[0]).sum::<f64>() / 10.0;
         assert!(mean_x.abs() < 1e-12, "moons are centred in x");
         assert!((moons.weights().iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn one_level_anneal_dsm_optimum_is_the_scaled_smoothed_score() {
+        // With a single σ, s*(x) = σ∇log p_σ(x) exactly.
+        let g = GaussianMixture::ring(5, 2.0, 0.3);
+        let opt = AnnealDsmOptimum::new(&g, &[0.4]);
+        for p in [[0.1, 0.2], [2.0, -1.0], [-3.0, 0.5]] {
+            let (a, b) = (opt.optimum_at(p), g.smoothed(0.4).score_at(p));
+            assert!((a[0] - 0.4 * b[0]).abs() < 1e-12 && (a[1] - 0.4 * b[1]).abs() < 1e-12);
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod sampling;
 pub mod trace;
 
 pub use activation::Activation;
-pub use density::{GaussianMixture, ScaledScore, TrueScore};
+pub use density::{AnnealDsmOptimum, GaussianMixture, ScaledScore, TrueScore};
 pub use error::ScoreError;
 pub use mlp::{Linear, Mlp, MlpConfig, ScoreModel};
 pub use sampling::{annealed_langevin, langevin, AnnealedSchedule};

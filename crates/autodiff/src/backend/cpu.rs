@@ -1,10 +1,11 @@
 //! The CPU backend: ndarray buffers, rayon for elementwise loops above a size
-//! threshold, and ndarray's `matrixmultiply` (multi-threaded) for matmul.
+//! threshold, and ndarray's `matrixmultiply` kernels for matmul, split
+//! across rayon's threads.
 
-use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, ShapeBuilder};
+use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
-use super::{BackendStorage, Binary, Device, Unary};
+use super::{fast_math, BackendStorage, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
 use crate::shape::Shape;
 
@@ -121,27 +122,86 @@ fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
     out
 }
 
-fn sigmoid<T: Element>(x: T) -> T {
-    // Never exponentiate a large positive number: e^-|x| is at most 1.
-    let e = (-x.abs()).exp();
-    if x >= T::zero() {
-        T::one() / (T::one() + e)
-    } else {
-        e / (T::one() + e)
+/// The transcendental activations, per element type: f32 takes the
+/// vectorisable `fast_math` forms, f64 the standard library's.
+pub trait Activations: Element {
+    fn exp_(self) -> Self;
+    /// `log(1 + e)` for `e` in [0, 1].
+    fn log1p_unit(self) -> Self;
+    fn tanh_(self) -> Self;
+}
+impl Activations for f32 {
+    #[inline(always)]
+    fn exp_(self) -> f32 {
+        fast_math::exp_f32(self)
+    }
+    #[inline(always)]
+    fn log1p_unit(self) -> f32 {
+        fast_math::log1p_unit_f32(self)
+    }
+    #[inline(always)]
+    fn tanh_(self) -> f32 {
+        tanh_via_exp(self)
+    }
+}
+impl Activations for f64 {
+    #[inline(always)]
+    fn exp_(self) -> f64 {
+        self.exp()
+    }
+    #[inline(always)]
+    fn log1p_unit(self) -> f64 {
+        self.ln_1p()
+    }
+    #[inline(always)]
+    fn tanh_(self) -> f64 {
+        self.tanh()
     }
 }
 
-fn softplus<T: Element>(x: T) -> T {
-    x.max(T::zero()) + (-x.abs()).exp().ln_1p()
+#[inline(always)]
+fn sigmoid<T: Activations>(x: T) -> T {
+    // Never exponentiate a large positive number: e^-|x| is at most 1.
+    let e = (-x.abs()).exp_();
+    let r = T::one() / (T::one() + e);
+    if x >= T::zero() {
+        r
+    } else {
+        e * r
+    }
 }
 
-fn unary_fn<T: Element>(x: &[T], op: Unary) -> Vec<T> {
+#[inline(always)]
+fn softplus<T: Activations>(x: T) -> T {
+    x.max(T::zero()) + (-x.abs()).exp_().log1p_unit()
+}
+
+#[inline(always)]
+fn tanh_via_exp<T: Activations>(x: T) -> T {
+    // tanh|x| = (1 − e)/(1 + e) with e = e^(−2|x|) ≤ 1; near 0 that form
+    // cancels, so small |x| takes the odd series instead.
+    let ax = x.abs();
+    let t = if ax < T::from_f64(0.0625) {
+        let x2 = ax * ax;
+        ax * (T::one() + x2 * (T::from_f64(-1.0 / 3.0) + x2 * (T::from_f64(2.0 / 15.0) + x2 * T::from_f64(-17.0 / 315.0))))
+    } else {
+        let e = (T::from_f64(-2.0) * ax).exp_();
+        (T::one() - e) / (T::one() + e)
+    };
+    if x < T::zero() {
+        -t
+    } else {
+        t
+    }
+}
+
+fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
     match op {
         Unary::Neg => map(x, |v| -v),
-        Unary::Exp => map(x, |v| v.exp()),
+        Unary::Exp => map(x, |v| v.exp_()),
         Unary::Log => map(x, |v| v.ln()),
         Unary::Sigmoid => map(x, sigmoid),
-        Unary::Tanh => map(x, |v| v.tanh()),
+        Unary::Tanh => map(x, |v| v.tanh_()),
         Unary::Softplus => map(x, softplus),
         Unary::Relu => map(x, |v| v.max(T::zero())),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
@@ -178,9 +238,35 @@ fn matmul_fn<T: Element>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: boo
     }
     .expect("matmul: rhs buffer does not match its shape");
     let mut out = vec![T::zero(); m * n];
-    let mut cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
-    general_mat_mul(T::one(), &av, &bv, T::zero(), &mut cv);
+    let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
+    let pieces = rayon::current_num_threads().next_power_of_two();
+    gemm_split(av, bv, cv, pieces);
     out
+}
+
+/// Products smaller than this run on one thread: splitting costs more.
+const PAR_MATMUL_FLOPS: usize = 1 << 21;
+
+/// `c = a·b`, split into `pieces` blocks (halving the longer side of `c`)
+/// that rayon runs in parallel. Parallelism comes from rayon alone, so the
+/// matmul never competes with a second thread pool for the cores.
+fn gemm_split<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, pieces: usize) {
+    let (m, n) = c.dim();
+    if pieces <= 1 || m * n * a.dim().1 < PAR_MATMUL_FLOPS || m.max(n) < 16 {
+        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
+        return;
+    }
+    if m >= n {
+        let mid = m / 2;
+        let (a0, a1) = a.split_at(Axis(0), mid);
+        let (c0, c1) = c.split_at(Axis(0), mid);
+        rayon::join(|| gemm_split(a0, b, c0, pieces / 2), || gemm_split(a1, b, c1, pieces / 2));
+    } else {
+        let mid = n / 2;
+        let (b0, b1) = b.split_at(Axis(1), mid);
+        let (c0, c1) = c.split_at(Axis(1), mid);
+        rayon::join(|| gemm_split(a, b0, c0, pieces / 2), || gemm_split(a, b1, c1, pieces / 2));
+    }
 }
 
 fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {

@@ -12,6 +12,7 @@
 //! at run time is an error value ([`cuda::CudaUnavailable`], from [`Device::cuda`]).
 
 pub mod cpu;
+mod fast_math;
 pub mod cuda;
 
 use std::fmt;

@@ -167,8 +167,11 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 /// they cost no host-to-device copy (and no stall of the stream).
 #[derive(Default)]
 struct IndexCache {
-    entries: VecDeque<(IndexKind, usize, Vec<usize>, Arc<CudaSlice<u32>>)>,
+    entries: VecDeque<CachedIndices>,
 }
+
+/// (what for, its extra key, the host indices, their device form).
+type CachedIndices = (IndexKind, usize, Vec<usize>, Arc<CudaSlice<u32>>);
 
 const INDEX_CACHE_ENTRIES: usize = 32;
 

@@ -36,6 +36,7 @@ impl Layout {
 /// How a broadcast from `small` to `big` (or a sum from `big` down to `small`)
 /// runs, after merging adjacent axes of the same kind and dropping size-1 axes.
 #[derive(Clone, Debug, PartialEq)]
+#[allow(clippy::large_enum_variant)] // one short-lived value per call
 pub(crate) enum Pattern {
     /// Nothing is repeated: the buffers are the same values.
     Copy,
@@ -115,10 +116,15 @@ const BK: usize = 16;
 
 pub(crate) fn plan_gemm(m: usize, n: usize, k: usize, sm_count: usize, is_f64: bool) -> GemmPlan {
     let tiles = |t: usize| m.div_ceil(t) * n.div_ceil(t);
-    let big = !is_f64 && tiles(128) >= sm_count;
-    let tile = if big { 128 } else { 64 };
+    // At most 16 splits, each at least `min_k` deep: enough work per block to
+    // be worth the extra pass over the partial products.
+    let max_splits = |min_k: usize| (k / min_k).clamp(1, 16);
+    // Big tiles when they fill the GPU, alone or split over a long K (the
+    // weight gradients of a big batch: 784×50176·50176×512).
+    let big = !is_f64 && tiles(128) * max_splits(512) >= sm_count;
+    let (tile, min_k) = if big { (128, 512) } else { (64, 64) };
     let blocks = tiles(tile).max(1);
-    let mut splits = if big || blocks >= sm_count { 1 } else { sm_count.div_ceil(blocks).min((k / 64).max(1)).min(16) };
+    let mut splits = if blocks >= sm_count { 1 } else { sm_count.div_ceil(blocks).min(max_splits(min_k)) };
     let k_chunk = (k.div_ceil(splits)).div_ceil(BK).max(1) * BK;
     splits = k.div_ceil(k_chunk).max(1);
     let grid_y = m.div_ceil(tile).max(1);
@@ -148,6 +154,12 @@ pub(crate) fn scatter_csr(indices: &[usize], rows: usize) -> Vec<u32> {
         next[i] += 1;
     }
     out
+}
+
+/// Whether `v` is a multiple of 4: the 16-byte vector loads' condition.
+#[allow(clippy::manual_is_multiple_of)] // `is_multiple_of` needs Rust 1.87; the workspace supports 1.80
+pub(crate) fn multiple_of_4(v: usize) -> bool {
+    v % 4 == 0
 }
 
 /// Index lists as the kernels read them (u32).
@@ -227,10 +239,14 @@ mod tests {
         let sms = 132;
         let p = plan_gemm(4096, 4096, 4096, sms, false);
         assert!(p.big && p.splits == 1 && p.grid == (32, 32, 1));
+        // A weight gradient over a long batch: big tiles, split over K.
+        let p = plan_gemm(784, 512, 50176, sms, false);
+        assert!(p.big && p.splits >= 4 && (p.grid.0 * p.grid.1 * p.grid.2) as usize >= sms, "{p:?}");
+        assert_eq!(plan_gemm(1024, 1024, 1024, sms, false), GemmPlan { big: false, splits: 1, k_chunk: 1024, grid: (16, 16, 1) });
         // A thin product of a small batch: small tiles, split over K.
         let p = plan_gemm(64, 512, 784, sms, false);
         assert!(!p.big && p.splits > 1, "{p:?}");
-        assert!(p.k_chunk % 16 == 0 && (p.splits as usize - 1) * (p.k_chunk as usize) < 784 && p.splits as usize * p.k_chunk as usize >= 784);
+        assert!(p.k_chunk / 16 * 16 == p.k_chunk && (p.splits as usize - 1) * (p.k_chunk as usize) < 784 && p.splits as usize * p.k_chunk as usize >= 784);
         // Degenerate sizes still launch one block.
         let p = plan_gemm(1, 1, 1, sms, true);
         assert_eq!((p.splits, p.grid), (1, (1, 1, 1)));

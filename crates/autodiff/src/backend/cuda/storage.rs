@@ -192,9 +192,9 @@ fn matmul<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, m: u
     let name = format!("matmul_{}_{}{}_{}", if plan.big { "big" } else { "small" }, letter(ta), letter(tb), T::NAME);
     let (mi, ni, ki, k_chunk) = (m as i32, n as i32, k as i32, plan.k_chunk as i32);
     // 16-byte loads need the contiguous dimension of each operand to be a multiple of 4.
-    let vec_a = i32::from(if ta { m % 4 == 0 } else { k % 4 == 0 });
-    let vec_b = i32::from(if tb { k % 4 == 0 } else { n % 4 == 0 });
-    let vec_c = i32::from(n % 4 == 0);
+    let vec_a = i32::from(layout::multiple_of_4(if ta { m } else { k }));
+    let vec_b = i32::from(layout::multiple_of_4(if tb { k } else { n }));
+    let vec_c = i32::from(layout::multiple_of_4(n));
     let cfg = LaunchConfig { grid_dim: plan.grid, block_dim: (256, 1, 1), shared_mem_bytes: 0 };
     if plan.splits == 1 {
         launch!(dev, Family::Matmul, name, cfg, a, b, &mut c, &mi, &ni, &ki, &k_chunk, &vec_a, &vec_b, &vec_c);

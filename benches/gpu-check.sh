@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# The whole GPU check, in ONE call on a lent GPU machine: kernel resource
+# report, parity tests, a memory check, timings against cuBLAS and PyTorch.
+# Prints a table last.
+#
+# Here (no GPU needed):   benches/build-device-bin.sh      # fills .device-bin/
+# On the GPU machine:     bash benches/gpu-check.sh        # carry .device-bin
+#   with the device tool: run(command="bash benches/gpu-check.sh", carry=[".device-bin"], timeout_s=540)
+#
+# Budget: about 5 minutes on an H100 (each step has its own timeout). Full logs
+# land in $OUT (the device tool's output folder) or /tmp/gpu-check.
+# GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== which cargo nvcc (informational: the lent machine has nvcc, not cargo)"
+which cargo nvcc || true
+OUT=${OUT:-/tmp/gpu-check}
+mkdir -p "$OUT"
+BIN=.device-bin
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.max.sm --format=csv 2>&1 | tee "$OUT/nvidia-smi.txt"
+echo "built from $(cat $BIN/BUILT_FROM 2>/dev/null || echo '?'), with $(cat $BIN/BUILT_WITH_GLIBC 2>/dev/null || echo '?'); here: $(ldd --version 2>/dev/null | head -1)"
+
+# cudarc dlopens libcuda.so.1, libnvrtc.so.13 and libcublas.so.13 by name:
+# put every folder that holds one (the toolkit's, PyTorch's wheels') on the path.
+libdirs=$( { find /usr/local/cuda*/ /usr/lib/x86_64-linux-gnu /opt -maxdepth 8 \
+    \( -name 'libnvrtc.so.1*' -o -name 'libcublas.so.1*' -o -name 'libnvrtc-builtins.so.1*' \) 2>/dev/null;
+    python3 - <<'PY' 2>/dev/null
+import glob, os, site
+for base in site.getsitepackages() + [site.getusersitepackages()]:
+    for p in glob.glob(os.path.join(base, "nvidia", "**", "lib", "lib*.so*"), recursive=True):
+        print(p)
+PY
+} | xargs -r -n1 dirname | sort -u | tr '\n' ':')
+export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:-}"
+echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
+
+status() { if [ "$1" -eq 0 ]; then echo ok; elif [ "$1" -eq 124 ]; then echo "TIMEOUT"; else echo "FAILED (exit $1)"; fi; }
+
+echo "== 1. kernel resources (nvcc -Xptxas -v, sm_90): registers, shared memory, spills"
+ptxas_status="skipped (no nvcc)"
+if command -v nvcc >/dev/null; then
+    : > "$OUT/ptxas.log"
+    for f in kernels/*.cu; do
+        timeout 120 nvcc -arch=sm_90 -std=c++17 -Xptxas -v -c "$f" -o /dev/null >> "$OUT/ptxas.log" 2>&1
+    done
+    grep -E "Compiling entry|registers|spill" "$OUT/ptxas.log" | grep -B2 -E "[1-9][0-9]* bytes spill" | head -20
+    spills=$(grep -cE "[1-9][0-9]* bytes spill (stores|loads)" "$OUT/ptxas.log")
+    grep -A2 "matmul_big_nn_f32" "$OUT/ptxas.log" | grep -E "registers|spill" | head -3
+    ptxas_status="$(grep -c 'Compiling entry' "$OUT/ptxas.log") kernels, $spills with spills"
+fi
+
+echo "== 2. parity tests (every op, forward + first + second order, vs the CPU)"
+timeout 240 "$BIN/cuda_parity" --test-threads=2 2>&1 | tee "$OUT/parity.log"
+parity_rc=${PIPESTATUS[0]}
+parity_line=$(grep -E "^test result" "$OUT/parity.log" | tail -1)
+skips=$(grep -c "skipped: no CUDA device" "$OUT/parity.log")
+
+echo "== 3. compute-sanitizer memcheck on a subset (out-of-bounds reads poisoning cannot see)"
+sanitizer_status="skipped"
+if [ -z "${GPU_CHECK_QUICK:-}" ] && command -v compute-sanitizer >/dev/null; then
+    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/cuda_parity" --test-threads=1 \
+        matmul gathers slices broadcasts casts > "$OUT/memcheck.log" 2>&1
+    rc=$?
+    tail -5 "$OUT/memcheck.log"
+    sanitizer_status="$(status $rc); $(grep -cE '^=========.*(Invalid|out of bounds)' "$OUT/memcheck.log") errors reported"
+fi
+
+echo "== 4. timings: hand-written kernels vs cuBLAS / copy, training step GPU vs CPU"
+[ -n "${GPU_CHECK_QUICK:-}" ] && export GPU_BENCH_SKIP_CPU=1
+timeout 240 "$BIN/gpu_bench" 2>&1 | tee "$OUT/bench.log"
+bench_rc=${PIPESTATUS[0]}
+
+echo "== 5. PyTorch on the same GPU"
+PYTHONUNBUFFERED=1 timeout 200 python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
+torch_rc=${PIPESTATUS[0]}
+
+echo
+echo "================ GPU check: $(head -2 "$OUT/nvidia-smi.txt" | tail -1) ================"
+{
+    echo "section|case|gradgrad|reference|ratio|note"
+    echo "checks|kernel resources|$ptxas_status|-|-|$OUT/ptxas.log"
+    echo "checks|parity tests|$(status $parity_rc)|-|-|${parity_line:-no result line}; $skips skipped"
+    echo "checks|memcheck subset|$sanitizer_status|-|-|$OUT/memcheck.log"
+    echo "checks|gpu_bench / torch|$(status $bench_rc) / $(status $torch_rc)|-|-|"
+    grep -h "^ROW|" "$OUT/bench.log" "$OUT/torch.log" 2>/dev/null | cut -d'|' -f2-
+} | if command -v column >/dev/null; then column -t -s '|'; else cat; fi
