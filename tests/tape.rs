@@ -168,3 +168,12 @@ fn anomaly_mode_names_the_first_bad_op_and_its_order() {
     // Outside the scope, nothing is checked.
     assert!(detect_anomaly(|| x.exp()).is_ok());
 }
+
+#[test]
+fn gathering_no_rows_differentiates_to_zero() {
+    let x = Tensor::from_vec(vec![1.0f64; 6], [2, 3]).requires_grad();
+    let none = x.gather_rows(&[]);
+    assert_eq!(none.dims(), &[0, 3]);
+    let g = grad1(&none.sum(), &x, false);
+    assert_eq!(g.to_vec_f64(), vec![0.0; 6]);
+}

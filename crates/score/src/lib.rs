@@ -8,6 +8,10 @@
 //! denoising score matching. [`optim`] trains, [`sampling`] draws samples by
 //! Langevin dynamics, and [`density`] gives 2-D ground truths to check against.
 
+// `&[t.clone()]` reads better than `slice::from_ref(&t)`, and cloning a tensor
+// is a reference count.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 pub mod activation;
 pub mod density;
 pub mod error;

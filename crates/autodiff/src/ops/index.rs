@@ -79,7 +79,7 @@ impl Op for GatherRows {
     }
     fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
         let x = x[0];
-        let (rows, inner) = (x.dims()[0], x.numel() / x.dims()[0].max(1));
+        let (rows, inner) = (x.dims()[0], x.dims()[1..].iter().product());
         if let Some(&bad) = self.0.iter().find(|&&i| i >= rows) {
             panic!("gather_rows: index {bad} out of range for shape {}", x.shape());
         }
@@ -105,7 +105,7 @@ impl Op for ScatterAddRows {
     fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
         let x = x[0];
         assert_eq!(x.dims()[0], self.0.len(), "{}: shape {} has the wrong row count", self.name(), x.shape());
-        let inner = x.numel() / x.dims()[0].max(1);
+        let inner = x.dims()[1..].iter().product();
         let mut dims = x.dims().to_vec();
         dims[0] = self.1;
         (x.storage().scatter_add_rows(inner, &self.0, self.1), Shape::new(dims))
