@@ -1,0 +1,316 @@
+//! # trainer: score matching on MNIST
+//!
+//! `cargo run -p trainer` finds or fetches MNIST, trains an MLP score model `s(x) ≈ ∇ log p(x)`
+//! by one of the `score` crate's objectives on the CPU, and leaves a run folder with
+//! `config.json`, `metrics.csv`, `loss.png`, `samples.png`, `denoise.png`, `model.safetensors`
+//! and `optimizer.safetensors`. `trainer eval --model …` scores a saved model again.
+//!
+//! Following one step from here down: [`train::train`] draws a minibatch
+//! ([`data::sample_batch`], [`data::perturb`]), asks [`score::Objective::loss`] for the loss
+//! (the exact objective builds the Jacobian diagonal from recorded ops in
+//! `score::trace::structured_diagonal`), differentiates it with [`autodiff::grad`], clips, and
+//! takes an Adam step ([`score::optim::Adam`]).
+
+pub mod checkpoint;
+pub mod cli;
+pub mod config;
+pub mod data;
+pub mod device;
+pub mod error;
+pub mod eval;
+pub mod figures;
+pub mod metrics;
+pub mod train;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use cli::{Cli, Command, EvalArgs, TrainArgs};
+use config::TrainConfig;
+use error::TrainError;
+use score::ScoreModel;
+use train::{Outcome, Run, Start};
+
+/// Set once the training loop runs. Before that there is nothing to checkpoint, so Ctrl-C
+/// (see `main.rs`) quits at once, even in the middle of a download.
+pub static TRAINING: AtomicBool = AtomicBool::new(false);
+
+/// Runs what the command line asks for. `stop` is set by Ctrl-C.
+pub fn run_cli(cli: Cli, stop: &AtomicBool) -> Result<(), TrainError> {
+    match cli.command {
+        Some(Command::Eval(args)) => evaluate(&args),
+        None => train_command(&cli.train, stop),
+    }
+}
+
+fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> {
+    let device = device::select(args.device)?;
+    let (config, dir, resume_from) = match &args.resume {
+        Some(from) => {
+            let saved = read_config(&from.join(checkpoint::CONFIG_FILE))?;
+            let conflicts = args.conflicts_with(&saved);
+            if !conflicts.is_empty() {
+                return Err(TrainError::Usage(format!(
+                    "--resume continues the run in {} as it was configured; these flags would change it: {}. \
+                     Only --steps, --checkpoint-every and --eval-every may differ.",
+                    from.display(),
+                    conflicts.join("; ")
+                )));
+            }
+            let mut config = saved;
+            args.apply_schedule(&mut config);
+            (
+                config,
+                args.out.clone().unwrap_or_else(|| from.clone()),
+                Some(from.clone()),
+            )
+        }
+        None => {
+            let config = args.config();
+            let dir = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
+            if dir.join(checkpoint::MODEL_FILE).exists() {
+                return Err(TrainError::Usage(format!(
+                    "{} already holds a run; continue it with --resume {0} or choose another --out",
+                    dir.display()
+                )));
+            }
+            (config, dir, None)
+        }
+    };
+    config.validate().map_err(TrainError::Usage)?;
+
+    eprintln!(
+        "gradgrad trainer: score matching on {}",
+        config.dataset.kind().title()
+    );
+    if resume_from.is_none() && is_all_defaults(args) {
+        eprintln!("(no flags given: the defaults below; `cargo run -p trainer -- --help` lists the flags)");
+    }
+    eprintln!("{}", indent(&config.describe()));
+    if let Some(note) = &device.note {
+        eprintln!("{note}");
+    }
+
+    let data = data::load(config.dataset, args.data.as_deref())?;
+    let (train_set, test_set) = (&data.splits.train, &data.splits.test);
+    eprintln!(
+        "data: {} training and {} test images of {}x{} from {} ({})",
+        train_set.len(),
+        test_set.len(),
+        train_set.rows,
+        train_set.cols,
+        data.dir.display(),
+        data.verified
+    );
+
+    let start = match &resume_from {
+        Some(from) => load_start(from, train_set.dim())?,
+        None => Start::fresh(&config, train_set.dim()),
+    };
+    if start.state.step >= config.steps {
+        return Err(TrainError::Usage(format!(
+            "the run has already taken {} of {} steps; pass a larger --steps to train further",
+            start.state.step, config.steps
+        )));
+    }
+    std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
+    let config_json = serde_json::to_string_pretty(&config).expect("a config serialises");
+    checkpoint::write_atomic(&dir.join(checkpoint::CONFIG_FILE), config_json.as_bytes())?;
+    match &resume_from {
+        Some(_) => eprintln!(
+            "resuming at step {} of {} in {}",
+            start.state.step + 1,
+            config.steps,
+            dir.display()
+        ),
+        None => eprintln!("writing to {}", dir.display()),
+    }
+
+    TRAINING.store(true, Ordering::SeqCst);
+    let run = Run {
+        config,
+        dir: dir.clone(),
+        splits: &data.splits,
+        start,
+        time_budget: args.time_budget,
+        stop,
+    };
+    match train::train(run)? {
+        Outcome::Finished(report) => println!("{}", report.render()),
+        Outcome::Interrupted { step } => {
+            eprintln!(
+                "interrupted: stopped after step {step}; the checkpoint is in {}",
+                dir.display()
+            );
+            eprintln!(
+                "resume with: cargo run -p trainer -- --resume {}",
+                dir.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The saved model, optimizer and metrics of the run in `dir`, checked against each other.
+fn load_start(dir: &Path, dim: usize) -> Result<Start, TrainError> {
+    let (model_path, optimizer_path) = checkpoint::paths(dir);
+    let (model, info) = checkpoint::load_model(&model_path)?;
+    let (optimizer, state) = checkpoint::load_optimizer(&optimizer_path)?;
+    if info.step != state.step {
+        return Err(TrainError::BadCheckpoint {
+            path: optimizer_path,
+            reason: format!(
+                "it is from step {}, but {} is from step {}",
+                state.step,
+                model_path.display(),
+                info.step
+            ),
+        });
+    }
+    if model.dim() != dim {
+        return Err(TrainError::Usage(format!(
+            "the model in {} takes {} pixels, the data has {dim}",
+            model_path.display(),
+            model.dim()
+        )));
+    }
+    let metrics_path = dir.join(metrics::METRICS_FILE);
+    let mut rows = if metrics_path.exists() {
+        metrics::read(&metrics_path)?
+    } else {
+        Vec::new()
+    };
+    // Steps after the checkpoint are taken again; their old rows go.
+    rows.retain(|r| r.step <= state.step);
+    Ok(Start {
+        model,
+        optimizer,
+        state,
+        rows,
+    })
+}
+
+fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
+    let (model, info) = checkpoint::load_model(&args.model)?;
+    let mut config = info.config.clone();
+    if let Some(seed) = args.seed {
+        config.seed = seed;
+    }
+    let data = data::load(config.dataset, args.data.as_deref())?;
+    let test = &data.splits.test;
+    if test.dim() != model.dim() {
+        return Err(TrainError::Usage(format!(
+            "the model takes {} pixels, the test images in {} have {}",
+            model.dim(),
+            data.dir.display(),
+            test.dim()
+        )));
+    }
+    let heldout = data::heldout(test, config.noise_sigma, None);
+    let loss = eval::heldout_exact_sm(&model, &heldout, test.dim(), eval::score_scale(&config))?;
+    let dir = match &args.out {
+        Some(out) => out.clone(),
+        None => args
+            .model
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
+    };
+    std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
+    let files = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step)?;
+    println!(
+        "model                    {} ({}, step {})",
+        args.model.display(),
+        config.objective,
+        info.step
+    );
+    println!(
+        "held-out exact SM loss   {loss:.3} ({} test images + {} x noise; lower is better)",
+        test.len(),
+        config.noise_sigma
+    );
+    println!("files:");
+    for f in files {
+        println!("  {}", f.display());
+    }
+    Ok(())
+}
+
+fn read_config(path: &Path) -> Result<TrainConfig, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+fn is_all_defaults(args: &TrainArgs) -> bool {
+    let mut bare = TrainArgs {
+        device: args.device,
+        ..TrainArgs::default()
+    };
+    bare.data.clone_from(&args.data);
+    format!("{bare:?}") == format!("{args:?}")
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("  {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `<workspace>/runs/<UTC timestamp>-<objective>`, with a suffix if that exists already.
+fn default_run_dir(config: &TrainConfig) -> PathBuf {
+    let runs = data::workspace_root().join("runs");
+    let stem = format!("{}-{}", utc_timestamp(SystemTime::now()), config.objective);
+    let mut dir = runs.join(&stem);
+    let mut n = 2;
+    while dir.exists() {
+        dir = runs.join(format!("{stem}-{n}"));
+        n += 1;
+    }
+    dir
+}
+
+/// `YYYYMMDD-HHMMSS` in UTC.
+pub fn utc_timestamp(t: SystemTime) -> String {
+    let secs = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn timestamps_are_utc_calendar_dates() {
+        assert_eq!(utc_timestamp(UNIX_EPOCH), "19700101-000000");
+        // 2024-02-29 12:34:56 UTC, a leap day.
+        assert_eq!(
+            utc_timestamp(UNIX_EPOCH + Duration::from_secs(1_709_210_096)),
+            "20240229-123456"
+        );
+    }
+}

@@ -1,0 +1,368 @@
+//! The training loop: one step is a minibatch, the objective's loss, its gradient (through the
+//! trace, for the second-order objectives), clipping and an Adam update. Around it: held-out
+//! evaluation, checkpoints, the progress bar, and the three ways a run ends (finished,
+//! interrupted, diverged).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use autodiff::{grad, DType, Tensor};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use score::optim::{clip_grad_norm, Adam, Optimizer};
+use score::{Mlp, MlpConfig, ScoreError, ScoreModel};
+
+use crate::checkpoint::{self, ModelInfo, TrainingState};
+use crate::config::TrainConfig;
+use crate::data::{self, Purpose};
+use crate::error::TrainError;
+use crate::eval::{self, Sampler};
+use crate::figures;
+use crate::metrics::{self, Row};
+
+/// Where a run starts from: fresh, or a checkpoint.
+pub struct Start {
+    pub model: Mlp,
+    /// Adam's saved state (empty for a fresh run).
+    pub optimizer: Vec<(String, Tensor)>,
+    pub state: TrainingState,
+    /// Metrics up to `state.step`.
+    pub rows: Vec<Row>,
+}
+
+impl Start {
+    /// A freshly initialised model for images of `dim` pixels.
+    pub fn fresh(config: &TrainConfig, dim: usize) -> Start {
+        let shape = MlpConfig {
+            dim,
+            hidden: config.hidden,
+            hidden_layers: config.layers,
+            activation: config.activation.activation(),
+            output_activation: None,
+            dtype: DType::F32,
+        };
+        // The initialisation has its own stream, apart from the batches.
+        let init_seed = rand::Rng::random(&mut data::stream(config.seed, Purpose::Init, 0));
+        Start {
+            model: Mlp::new(&shape, init_seed),
+            optimizer: Vec::new(),
+            state: TrainingState {
+                step: 0,
+                elapsed_s: 0.0,
+            },
+            rows: Vec::new(),
+        }
+    }
+}
+
+/// Everything a run needs.
+pub struct Run<'a> {
+    pub config: TrainConfig,
+    pub dir: PathBuf,
+    pub splits: &'a mnist::Splits,
+    pub start: Start,
+    /// Stop once training has run this long (seconds), whatever `config.steps` says.
+    pub time_budget: Option<f64>,
+    /// Set by Ctrl-C: finish the step, checkpoint, return [`Outcome::Interrupted`].
+    pub stop: &'a AtomicBool,
+}
+
+/// How a run ended, when it did not fail.
+pub enum Outcome {
+    Finished(Report),
+    Interrupted { step: u64 },
+}
+
+/// The summary printed at the end of a run.
+#[derive(Clone, Debug)]
+pub struct Report {
+    pub objective: String,
+    pub steps: u64,
+    /// Steps taken in this session (less than `steps` after a resume).
+    pub session_steps: u64,
+    /// Training wall time, all sessions.
+    pub train_time_s: f64,
+    /// This session's wall time, evaluation and pictures included.
+    pub session_time_s: f64,
+    pub images_per_s: f64,
+    pub step_time_ms: f64,
+    /// Mean training loss over the last 1% of steps (at least one).
+    pub final_loss: f64,
+    pub heldout_exact_sm: f64,
+    pub heldout_images: usize,
+    pub sampler: String,
+    pub files: Vec<PathBuf>,
+}
+
+impl Report {
+    pub fn render(&self) -> String {
+        let mut lines = vec![
+            "── report ─────────────────────────────────────────────".to_string(),
+            format!("objective                {}", self.objective),
+            format!("steps                    {} ({} in this session)", self.steps, self.session_steps),
+            format!("training time            {:.1} s ({:.1} s this session, with evaluation and pictures)", self.train_time_s, self.session_time_s),
+            format!("throughput               {:.0} images/s, {:.1} ms/step", self.images_per_s, self.step_time_ms),
+            format!("final training loss      {:.3} (mean of the last 1% of steps)", self.final_loss),
+            format!("held-out exact SM loss   {:.3} ({} test images, same perturbation; lower is better)", self.heldout_exact_sm, self.heldout_images),
+            format!("samples                  {}", self.sampler),
+            "files:".to_string(),
+        ];
+        lines.extend(self.files.iter().map(|f| format!("  {}", f.display())));
+        lines.join("\n")
+    }
+}
+
+/// Trains until `config.steps`, the time budget, Ctrl-C, or divergence.
+pub fn train(run: Run) -> Result<Outcome, TrainError> {
+    let Run {
+        config,
+        dir,
+        splits,
+        start,
+        time_budget,
+        stop,
+    } = run;
+    let session_start = Instant::now();
+    let (train_set, test_set) = (&splits.train, &splits.test);
+    let (dim, img_rows, img_cols) = (train_set.dim(), train_set.rows, train_set.cols);
+    let objective = config.objective();
+    let heldout = data::heldout(test_set, config.noise_sigma, None);
+    let scale = eval::score_scale(&config);
+
+    let mut model = start.model;
+    let mut adam = Adam::new(config.lr);
+    if !start.optimizer.is_empty() {
+        adam.load_state(&start.optimizer)
+            .map_err(|reason| TrainError::BadCheckpoint {
+                path: dir.join(checkpoint::OPTIMIZER_FILE),
+                reason,
+            })?;
+    }
+    let mut state = start.state;
+    let mut rows = start.rows;
+    let first_step = state.step + 1;
+    let mut last_checkpoint: Option<u64> = (state.step > 0).then_some(state.step);
+    let session_elapsed_before = state.elapsed_s;
+
+    let bar = progress_bar(config.steps, state.step);
+    let say = |line: String| {
+        if bar.is_hidden() {
+            eprintln!("{line}")
+        } else {
+            bar.println(line)
+        }
+    };
+    let save =
+        |model: &Mlp, adam: &Adam, state: &TrainingState, rows: &[Row]| -> Result<(), TrainError> {
+            let info = ModelInfo {
+                config: config.clone(),
+                rows: img_rows,
+                cols: img_cols,
+                step: state.step,
+            };
+            let (model_path, optimizer_path) = checkpoint::paths(&dir);
+            checkpoint::save_model(&model_path, model, &info)?;
+            checkpoint::save_optimizer(&optimizer_path, &adam.state(), state, config.seed)?;
+            metrics::write(&dir.join(metrics::METRICS_FILE), rows)
+        };
+
+    for step in first_step..=config.steps {
+        if time_budget.is_some_and(|b| state.elapsed_s - session_elapsed_before >= b) {
+            say(format!("time budget reached after {} steps", step - 1));
+            break;
+        }
+        let began = Instant::now();
+        let mut rng = data::stream(config.seed, Purpose::Batch, step);
+        let mut x = data::sample_batch(train_set, config.batch, &mut rng);
+        if !config.objective_adds_noise() {
+            data::perturb(&mut x, config.noise_sigma, &mut rng);
+        }
+        let x = Tensor::from_vec(x, [config.batch, dim]);
+        let diverged =
+            |what: &'static str, value: f64, last_checkpoint: Option<u64>| TrainError::Diverged {
+                step,
+                objective: config.objective.to_string(),
+                what,
+                value,
+                lr: config.lr,
+                noise_sigma: config.noise_sigma,
+                checkpoint: match last_checkpoint {
+                    Some(at) => format!(
+                        "The last good checkpoint (step {at}) is intact in {}.",
+                        dir.display()
+                    ),
+                    None => "No checkpoint had been written yet.".to_string(),
+                },
+            };
+        let out = match objective.loss(&model, &x, &mut rng) {
+            Ok(out) => out,
+            Err(ScoreError::NonFinite { value, .. }) => {
+                let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);
+                return Err(diverged("loss", value, last_checkpoint));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let loss = out.loss.item();
+        let params = model.parameters();
+        let grads = grad(&[out.loss], &params, None, false);
+        let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
+        if !grad_norm.is_finite() {
+            let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);
+            return Err(diverged("gradient norm", grad_norm, last_checkpoint));
+        }
+        let lr = adam.learning_rate();
+        model = model.with_parameters(&adam.step(&params, &grads));
+        let took = began.elapsed().as_secs_f64();
+        state = TrainingState {
+            step,
+            elapsed_s: state.elapsed_s + took,
+        };
+        let images_per_s = config.batch as f64 / took.max(1e-9);
+        rows.push(Row {
+            step,
+            loss,
+            grad_norm,
+            lr,
+            wall_time_s: state.elapsed_s,
+            images_per_s,
+            heldout_exact_sm: None,
+        });
+
+        let last = step == config.steps;
+        if step % config.eval_every == 0 || last {
+            let value =
+                eval::heldout_exact_sm(&model, &heldout, dim, scale).map_err(|e| match e {
+                    ScoreError::NonFinite { value, .. } => {
+                        diverged("held-out loss", value, last_checkpoint)
+                    }
+                    e => e.into(),
+                })?;
+            rows.last_mut().unwrap().heldout_exact_sm = Some(value);
+            say(format!(
+                "step {step:>6}/{}  loss {loss:>10.3}  held-out exact SM {value:>10.3}  {images_per_s:>6.0} img/s",
+                config.steps
+            ));
+        }
+        bar.set_position(step);
+        bar.set_message(format!("loss {loss:.2} · {images_per_s:.0} img/s"));
+        let interrupted = stop.load(Ordering::SeqCst);
+        if step % config.checkpoint_every == 0 || last || interrupted {
+            save(&model, &adam, &state, &rows)?;
+            last_checkpoint = Some(step);
+        }
+        if interrupted {
+            bar.abandon();
+            return Ok(Outcome::Interrupted { step });
+        }
+    }
+    if last_checkpoint != Some(state.step) {
+        save(&model, &adam, &state, &rows)?;
+    }
+    bar.finish_and_clear();
+
+    // The last evaluation was on the last step, unless a time budget ended the run early.
+    let heldout_exact_sm = match rows.last().and_then(|r| r.heldout_exact_sm) {
+        Some(v) => v,
+        None => {
+            let v = eval::heldout_exact_sm(&model, &heldout, dim, scale)?;
+            if let Some(r) = rows.last_mut() {
+                r.heldout_exact_sm = Some(v);
+            }
+            metrics::write(&dir.join(metrics::METRICS_FILE), &rows)?;
+            v
+        }
+    };
+
+    say("drawing samples and pictures…".to_string());
+    let mut files = vec![
+        dir.join(checkpoint::CONFIG_FILE),
+        dir.join(metrics::METRICS_FILE),
+    ];
+    files.extend(draw_pictures(
+        &dir, &model, &config, splits, &rows, state.step,
+    )?);
+    let (model_path, optimizer_path) = checkpoint::paths(&dir);
+    files.extend([model_path, optimizer_path]);
+
+    let session_steps = state.step + 1 - first_step;
+    let session_train_s = state.elapsed_s - session_elapsed_before;
+    let tail = (rows.len() / 100).max(1);
+    let final_loss = rows.iter().rev().take(tail).map(|r| r.loss).sum::<f64>()
+        / tail.min(rows.len()).max(1) as f64;
+    Ok(Outcome::Finished(Report {
+        objective: config.objective.to_string(),
+        steps: state.step,
+        session_steps,
+        train_time_s: state.elapsed_s,
+        session_time_s: session_start.elapsed().as_secs_f64(),
+        images_per_s: (session_steps as f64 * config.batch as f64) / session_train_s.max(1e-9),
+        step_time_ms: 1e3 * session_train_s / (session_steps.max(1) as f64),
+        final_loss,
+        heldout_exact_sm,
+        heldout_images: test_set.len(),
+        sampler: Sampler::for_config(&config).describe(),
+        files,
+    }))
+}
+
+/// Writes `loss.png` (when there are metrics), `samples.png` and `denoise.png`; returns their paths.
+pub fn draw_pictures(
+    dir: &Path,
+    model: &Mlp,
+    config: &TrainConfig,
+    splits: &mnist::Splits,
+    rows: &[Row],
+    step: u64,
+) -> Result<Vec<PathBuf>, TrainError> {
+    let (h, w) = (splits.test.rows, splits.test.cols);
+    let mut written = Vec::new();
+    if !rows.is_empty() {
+        let path = dir.join(figures::LOSS_FILE);
+        figures::save(
+            &figures::loss_chart(rows, &config.objective.to_string()),
+            &path,
+        )?;
+        written.push(path);
+    }
+
+    let sampler = Sampler::for_config(config);
+    let samples = sampler.draw(model, 64, config.seed);
+    let images: Vec<&[f32]> = samples.chunks(h * w).collect();
+    let title = format!(
+        "{}, step {}: {}",
+        config.objective,
+        step,
+        sampler.describe()
+    );
+    let path = dir.join(figures::SAMPLES_FILE);
+    figures::save(&figures::titled_grid(&images, 8, 8, h, w, &title), &path)?;
+    written.push(path);
+
+    let denoising = eval::denoise(
+        model,
+        config,
+        &splits.test.images,
+        h * w,
+        8,
+        &eval::denoise_levels(config),
+    );
+    let path = dir.join(figures::DENOISE_FILE);
+    figures::save(&figures::denoise_grid(&denoising, h, w), &path)?;
+    written.push(path);
+    Ok(written)
+}
+
+fn progress_bar(steps: u64, at: u64) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr_with_hz(4));
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} steps · {msg} · ETA {eta}",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(at);
+    bar.reset_eta();
+    bar.enable_steady_tick(Duration::from_millis(250));
+    bar
+}
