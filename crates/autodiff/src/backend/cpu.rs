@@ -92,15 +92,15 @@ macro_rules! map2 {
 
 /// `out[i] = f(x[i])`, in parallel for large buffers.
 fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
-    let mut out = vec![T::zero(); x.len()];
     if x.len() >= PAR_THRESHOLD {
+        let mut out = vec![T::zero(); x.len()];
         out.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK))
             .for_each(|(o, x)| o.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x)));
+        out
     } else {
-        out.iter_mut().zip(x).for_each(|(o, &x)| *o = f(x));
+        x.iter().map(|&v| f(v)).collect()
     }
-    out
 }
 
 fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
@@ -205,6 +205,8 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Softplus => map(x, softplus),
         Unary::Relu => map(x, |v| v.max(T::zero())),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
+        // Squares are the common case (every loss): a multiply, not a powi call.
+        Unary::Powi(2) => map(x, |v| v * v),
         Unary::Powi(n) => map(x, |v| v.powi(n)),
         Unary::Sqrt => map(x, |v| v.sqrt()),
         Unary::Affine { mul, add } => {
@@ -270,17 +272,28 @@ fn gemm_split<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMu
 }
 
 fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    // Blocked so both the reads and the writes stay within cache lines.
-    const B: usize = 32;
+    // Blocks of B output rows (input columns): each block reads B contiguous
+    // values per input row and writes B rows sequentially, cache-friendly both
+    // ways, and blocks run in parallel.
+    const B: usize = 16;
     let mut out = vec![T::zero(); rows * cols];
-    for r0 in (0..rows).step_by(B) {
-        for c0 in (0..cols).step_by(B) {
-            for r in r0..(r0 + B).min(rows) {
-                for c in c0..(c0 + B).min(cols) {
-                    out[c * rows + r] = x[r * cols + c];
-                }
+    if rows == 0 || cols == 0 {
+        return out;
+    }
+    let fill = |(block, dst): (usize, &mut [T])| {
+        let c0 = block * B;
+        let width = dst.len() / rows;
+        for r in 0..rows {
+            let src = &x[r * cols + c0..r * cols + c0 + width];
+            for (j, &v) in src.iter().enumerate() {
+                dst[j * rows + r] = v;
             }
         }
+    };
+    if rows * cols >= PAR_THRESHOLD {
+        out.par_chunks_mut(B * rows).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(B * rows).enumerate().for_each(fill);
     }
     out
 }
@@ -297,25 +310,17 @@ fn broadcast_strides(from: &Shape, to: &Shape) -> Vec<usize> {
     strides
 }
 
-/// Offset in a buffer of shape `from` for each element of `to`, in order.
-fn broadcast_offsets(from: &Shape, to: &Shape) -> impl Iterator<Item = usize> {
-    let strides = broadcast_strides(from, to);
-    let dims = to.dims().to_vec();
-    let mut index = vec![0usize; dims.len()];
-    let mut first = true;
-    (0..to.numel()).map(move |_| {
-        if !first {
-            for ax in (0..dims.len()).rev() {
-                index[ax] += 1;
-                if index[ax] < dims[ax] {
-                    break;
-                }
-                index[ax] = 0;
-            }
-        }
-        first = false;
-        index.iter().zip(&strides).map(|(i, s)| i * s).sum()
-    })
+/// Offset, in a buffer of shape `from`, of the start of row `row` of `to`
+/// (a row being a run along the last axis), given `broadcast_strides`.
+fn row_offset(row: usize, to: &Shape, strides: &[usize]) -> usize {
+    let rank = to.rank();
+    let (mut rest, mut offset) = (row, 0);
+    for ax in (0..rank.saturating_sub(1)).rev() {
+        let d = to.dim(ax);
+        offset += (rest % d) * strides[ax];
+        rest /= d;
+    }
+    offset
 }
 
 fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
@@ -326,17 +331,26 @@ fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     if x.len() == 1 {
         return vec![x[0]; n];
     }
+    // Row by row along the last axis: each row is a copy of a source row, or
+    // one source value repeated.
+    let strides = broadcast_strides(from, to);
     let last = *to.dims().last().unwrap();
-    let from_last = from.dims().last().copied().unwrap_or(1);
-    if from.numel() == from_last && from_last == last {
-        // A row vector repeated over a batch: the case every bias add hits.
-        let mut out = Vec::with_capacity(n);
-        for _ in 0..n / last {
-            out.extend_from_slice(x);
+    let repeat = strides[to.rank() - 1] == 0;
+    let fill = |(row, dst): (usize, &mut [T])| {
+        let off = row_offset(row, to, &strides);
+        if repeat {
+            dst.fill(x[off]);
+        } else {
+            dst.copy_from_slice(&x[off..off + last]);
         }
-        return out;
+    };
+    let mut out = vec![T::zero(); n];
+    if n >= PAR_THRESHOLD {
+        out.par_chunks_mut(last).enumerate().for_each(fill);
+    } else {
+        out.chunks_mut(last).enumerate().for_each(fill);
     }
-    broadcast_offsets(from, to).map(|o| x[o]).collect()
+    out
 }
 
 fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
@@ -344,43 +358,40 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     if n == x.len() {
         return x.to_vec();
     }
+    let add = |a: T, b: &T| a + *b;
     if n == 1 {
         let s = if x.len() >= PAR_THRESHOLD {
-            x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), |a, &b| a + b)).reduce(T::zero, |a, b| a + b)
+            x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), add)).reduce(T::zero, |a, b| a + b)
         } else {
-            x.iter().fold(T::zero(), |a, &b| a + b)
+            x.iter().fold(T::zero(), add)
         };
         return vec![s];
     }
+    // Row by row of the input: a kept last axis adds the row into an output
+    // row, a summed one adds its total into one output value. Blocks of rows
+    // accumulate in parallel, each into its own buffer, then the buffers add.
+    let strides = broadcast_strides(to, from);
     let last = *from.dims().last().unwrap();
-    let to_last = to.dims().last().copied().unwrap_or(1);
-    if to.numel() == to_last && to_last == last {
-        // Column sums of a batch (a bias gradient): add rows, in parallel blocks.
-        let add_rows = |rows: &[T]| {
-            let mut acc = vec![T::zero(); last];
-            for row in rows.chunks(last) {
-                acc.iter_mut().zip(row).for_each(|(a, &r)| *a = *a + r);
-            }
-            acc
-        };
-        let rows_per_block = (PAR_THRESHOLD / last).max(1);
-        return x
-            .par_chunks(rows_per_block * last)
-            .map(add_rows)
-            .reduce(|| vec![T::zero(); last], |mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
-                a
-            });
+    let summed_last = strides[from.rank() - 1] == 0;
+    let accumulate = |mut acc: Vec<T>, (row, src): (usize, &[T])| {
+        let off = row_offset(row, from, &strides);
+        if summed_last {
+            acc[off] = acc[off] + src.iter().fold(T::zero(), add);
+        } else {
+            acc[off..off + last].iter_mut().zip(src).for_each(|(a, &v)| *a = *a + v);
+        }
+        acc
+    };
+    if x.len() < PAR_THRESHOLD {
+        return x.chunks(last).enumerate().fold(vec![T::zero(); n], accumulate);
     }
-    if from.rank() == 2 && n == from.dim(0) {
-        // Row sums: one output per row.
-        return x.par_chunks(last).map(|r| r.iter().fold(T::zero(), |a, &b| a + b)).collect();
-    }
-    let mut out = vec![T::zero(); n];
-    for (o, &v) in broadcast_offsets(to, from).zip(x) {
-        out[o] = out[o] + v;
-    }
-    out
+    x.par_chunks(last)
+        .enumerate()
+        .fold(|| vec![T::zero(); n], accumulate)
+        .reduce(|| vec![T::zero(); n], |mut a, b| {
+            a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+            a
+        })
 }
 
 fn slice_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
