@@ -4,7 +4,8 @@
 //!
 //! `cargo bench --bench trace_table` (all of it; the loop strategy at D = 784
 //! takes a while), or `cargo bench --bench trace_table -- --quick` for D ≤ 64
-//! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784.
+//! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784,
+//! `--only D,H,B` for one configuration.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -55,7 +56,8 @@ fn objectives() -> Vec<(&'static str, Objective)> {
 fn step(objective: &Objective, model: &Mlp, x: &Tensor, rng: &mut StdRng) -> f64 {
     let out = objective.loss(model, x, rng).expect("loss");
     let grads = grad(&[out.loss.clone()], &model.parameters(), None, false);
-    out.loss.item() + grads[0].to_vec_f64()[0] * 0.0
+    std::hint::black_box(grads);
+    out.loss.item()
 }
 
 /// (median ms, peak MB above the baseline) over a few repetitions.
@@ -83,8 +85,16 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let layers: usize = args.iter().position(|a| a == "--layers").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);
+    // `--only D,H,B` times one configuration (the trainer's: `--only 784,1024,128`).
+    let only: Option<Vec<usize>> = args.iter().position(|a| a == "--only").map(|i| args[i + 1].split(',').map(|v| v.parse().unwrap()).collect());
     let mut configs = Vec::new();
+    if let Some(o) = &only {
+        configs.push((o[0], o[1], o[2]));
+    }
     for &d in &[2usize, 64, 784] {
+        if only.is_some() {
+            break;
+        }
         for &h in &[128usize, 512] {
             for &b in &[16usize, 64] {
                 if !quick || d <= 64 || (h == 512 && b == 64) {

@@ -4,11 +4,14 @@ use autodiff::{DType, Shape, Tensor};
 use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
-/// Standard normal entries.
+/// Standard normal entries, drawn in the tensor's own precision.
 pub fn randn(shape: impl Into<Shape>, dtype: DType, rng: &mut impl Rng) -> Tensor {
     let shape = shape.into();
-    let data: Vec<f64> = (0..shape.numel()).map(|_| StandardNormal.sample(rng)).collect();
-    Tensor::from_vec(data, shape).to_dtype(dtype).detach()
+    let n = shape.numel();
+    match dtype {
+        DType::F32 => Tensor::from_vec((0..n).map(|_| StandardNormal.sample(rng)).collect::<Vec<f32>>(), shape),
+        DType::F64 => Tensor::from_vec((0..n).map(|_| StandardNormal.sample(rng)).collect::<Vec<f64>>(), shape),
+    }
 }
 
 /// Uniform entries in `[lo, hi)`.

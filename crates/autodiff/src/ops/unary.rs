@@ -34,6 +34,8 @@ impl Op for UnaryOp {
             // The step is flat wherever it has a derivative.
             Unary::Step => return vec![None],
             Unary::Powi(0) => return vec![None],
+            Unary::Powi(1) => gy.clone(),
+            Unary::Powi(2) => gy * &x.scale(2.0),
             Unary::Powi(n) => gy * &x.powi(n - 1).scale(n as f64),
             // (√x)' = 1 / (2√x), written with the output.
             Unary::Sqrt => (gy / y).scale(0.5),
