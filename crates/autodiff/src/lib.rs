@@ -48,7 +48,7 @@
 //! assert!(!d3y.is_recorded());           // create_graph = false records nothing
 //! ```
 //!
-//! [`dump`] prints the recorded graph with each node's derivative order, and
+//! [`dump()`] prints the recorded graph with each node's derivative order, and
 //! dropping the tensors frees it all (the graph holds no cycles):
 //!
 //! ```
@@ -68,7 +68,7 @@
 //! - [`grad()`]: the backward pass; [`functional`]: VJP, JVP, HVP, Jacobian,
 //!   Hessian and [`jacobian_diagonal`].
 //! - [`gradcheck`] and [`gradgradcheck`]: finite-difference checks in f64.
-//! - [`dump`] / [`to_dot`]: the tape as text or Graphviz; [`detect_anomaly`]:
+//! - [`dump()`] / [`to_dot`]: the tape as text or Graphviz; [`detect_anomaly`]:
 //!   the first op that produced a NaN/Inf.
 //! - [`backend`]: storage and kernels, behind the narrow [`backend::BackendStorage`] trait.
 //!

@@ -11,6 +11,9 @@
 //! `score::trace::structured_diagonal`), differentiates it with [`autodiff::grad`], clips, and
 //! takes an Adam step ([`score::optim::Adam`]).
 
+// The CLI's doc comments are its --help text, where `<placeholders>` read right.
+#![allow(rustdoc::invalid_html_tags)]
+
 pub mod checkpoint;
 pub mod cli;
 pub mod config;

@@ -51,7 +51,7 @@ pub fn write(path: &Path, rows: &[Row]) -> Result<(), TrainError> {
     write_atomic(path, to_csv(rows).as_bytes())
 }
 
-/// Reads a table written by [`write`].
+/// Reads a table written by [`write()`].
 pub fn read(path: &Path) -> Result<Vec<Row>, TrainError> {
     let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
     parse(&text).map_err(|reason| TrainError::BadCheckpoint {

@@ -2,7 +2,7 @@
 //!
 //! The backend knows nothing of autograd. It holds flat, row-major, contiguous
 //! buffers and runs a small set of kernels on them; shapes arrive as plain
-//! numbers. Every differentiable op in [`crate::ops`] is built on these kernels,
+//! numbers. Every differentiable op (`src/ops/`) is built on these kernels,
 //! so a device implements [`BackendStorage`] and every derivative order works
 //! there too: [`cpu`] (ndarray + rayon) and [`cuda`] (hand-written kernels in
 //! `kernels/*.cu`), held to each other by `tests/cuda_parity.rs`.
