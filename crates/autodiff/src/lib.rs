@@ -91,6 +91,7 @@ pub mod check;
 mod dtype;
 pub mod dump;
 pub mod functional;
+pub mod fused;
 mod grad;
 mod op;
 mod ops;
@@ -99,7 +100,7 @@ pub mod tape;
 mod tensor;
 
 pub use anomaly::{detect_anomaly, Anomaly};
-pub use backend::Device;
+pub use backend::{AdamStep, Device};
 pub use check::{gradcheck, gradgradcheck, CheckReport};
 pub use dtype::{DType, Element};
 pub use dump::{dump, to_dot};

@@ -4,7 +4,8 @@
 //! constants); the caller makes them the next step's leaves. Updates run
 //! without recording. State tensors are named for checkpointing.
 
-use autodiff::{no_grad, Tensor};
+use autodiff::fused::adam_update;
+use autodiff::{no_grad, AdamStep, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
 /// and the norm before clipping.
@@ -96,17 +97,21 @@ impl Optimizer for Adam {
                 self.v = params.iter().map(Tensor::zeros_like).collect();
             }
             self.step += 1;
-            let (b1, b2) = (self.beta1, self.beta2);
-            let correction1 = 1.0 - b1.powi(self.step as i32);
-            let correction2 = 1.0 - b2.powi(self.step as i32);
+            let step = AdamStep {
+                lr: self.lr,
+                beta1: self.beta1,
+                beta2: self.beta2,
+                eps: self.eps,
+                correction1: 1.0 - self.beta1.powi(self.step as i32),
+                correction2: 1.0 - self.beta2.powi(self.step as i32),
+            };
             let mut out = Vec::with_capacity(params.len());
             for i in 0..params.len() {
-                let g = &grads[i];
-                self.m[i] = (&self.m[i].scale(b1) + &g.scale(1.0 - b1)).detach();
-                self.v[i] = (&self.v[i].scale(b2) + &g.square().scale(1.0 - b2)).detach();
-                let denom = self.v[i].scale(1.0 / correction2).sqrt().shift(self.eps);
-                let update = (&self.m[i] / &denom).scale(self.lr / correction1);
-                out.push((&params[i] - &update).detach());
+                // One fused pass per tensor: a dozen elementwise ops cost more than the step itself.
+                let (p, m, v) = adam_update(&params[i], &grads[i], &self.m[i], &self.v[i], step);
+                self.m[i] = m;
+                self.v[i] = v;
+                out.push(p);
             }
             out
         })

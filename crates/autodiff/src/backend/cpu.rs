@@ -5,7 +5,7 @@
 use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
-use super::{fast_math, BackendStorage, Binary, Device, Unary};
+use super::{fast_math, AdamStep, BackendStorage, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
 use crate::shape::Shape;
 
@@ -429,6 +429,31 @@ fn scatter_add_fn<T: Element>(x: &[T], inner: usize, indices: &[usize], rows: us
     out
 }
 
+/// Adam in one pass: each element of p, g, m and v is read once and p, m, v
+/// written once, instead of a dozen separate elementwise passes.
+fn adam_fn<T: Element>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T>, Vec<T>, Vec<T>) {
+    let c = |x: f64| T::from_f64(x);
+    let (b1, b2, nb1, nb2) = (c(h.beta1), c(h.beta2), c(1.0 - h.beta1), c(1.0 - h.beta2));
+    let (step, inv_c2, eps) = (c(h.lr / h.correction1), c(1.0 / h.correction2), c(h.eps));
+    let (mut po, mut mo, mut vo) = (vec![T::zero(); p.len()], vec![T::zero(); p.len()], vec![T::zero(); p.len()]);
+    let update = |i0: usize, po: &mut [T], mo: &mut [T], vo: &mut [T]| {
+        for j in 0..po.len() {
+            let i = i0 + j;
+            let mi = b1 * m[i] + nb1 * g[i];
+            let vi = b2 * v[i] + nb2 * g[i] * g[i];
+            mo[j] = mi;
+            vo[j] = vi;
+            po[j] = p[i] - step * mi / ((vi * inv_c2).sqrt() + eps);
+        }
+    };
+    po.par_chunks_mut(CHUNK)
+        .zip(mo.par_chunks_mut(CHUNK))
+        .zip(vo.par_chunks_mut(CHUNK))
+        .enumerate()
+        .for_each(|(k, ((po, mo), vo))| update(k * CHUNK, po, mo, vo));
+    (po, mo, vo)
+}
+
 impl BackendStorage for CpuStorage {
     fn dtype(&self) -> DType {
         match self {
@@ -506,6 +531,23 @@ impl BackendStorage for CpuStorage {
     }
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
         map1!(self, x => scatter_add_fn(x, inner, indices, rows))
+    }
+    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
+        use CpuStorage::{F32, F64};
+        fn s<T>(a: &Array1<T>) -> &[T] {
+            a.as_slice().expect("cpu buffers are contiguous")
+        }
+        match (self, grad, m, v) {
+            (F32(p), F32(g), F32(m), F32(v)) => {
+                let (p, m, v) = adam_fn(s(p), s(g), s(m), s(v), h);
+                (F32(p.into()), F32(m.into()), F32(v.into()))
+            }
+            (F64(p), F64(g), F64(m), F64(v)) => {
+                let (p, m, v) = adam_fn(s(p), s(g), s(m), s(v), h);
+                (F64(p.into()), F64(m.into()), F64(v.into()))
+            }
+            _ => panic!("adam_update: dtypes differ"),
+        }
     }
 }
 

@@ -125,6 +125,30 @@ pub trait BackendStorage: Sized {
     /// The adjoint of `gather_rows`: adds row `i` into row `indices[i]` of a
     /// zero `[rows, inner]` buffer.
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self;
+
+    /// One Adam step on a parameter buffer (values only, never recorded):
+    /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m/c₁)/(√(v/c₂) + ε)`;
+    /// returns `(p, m, v)`. The default composes the elementwise kernels, a
+    /// dozen passes over memory; a backend may fuse it into one.
+    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
+        let affine = |x: &Self, mul: f64, add: f64| x.unary(Unary::Affine { mul, add });
+        let m = affine(m, h.beta1, 0.0).binary(&affine(grad, 1.0 - h.beta1, 0.0), Binary::Add);
+        let v = affine(v, h.beta2, 0.0).binary(&affine(&grad.unary(Unary::Powi(2)), 1.0 - h.beta2, 0.0), Binary::Add);
+        let denom = affine(&affine(&v, 1.0 / h.correction2, 0.0).unary(Unary::Sqrt), 1.0, h.eps);
+        let step = affine(&m.binary(&denom, Binary::Div), h.lr / h.correction1, 0.0);
+        (self.binary(&step, Binary::Sub), m, v)
+    }
+}
+
+/// Adam's numbers for one update; `correction1 = 1 − β₁ᵗ`, `correction2 = 1 − β₂ᵗ`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    pub correction1: f64,
+    pub correction2: f64,
 }
 
 /// A tensor's buffer on some device: dispatches to the backend that owns it.
@@ -237,5 +261,18 @@ impl Storage {
     }
     pub fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Storage {
         dispatch!(self, s => s.scatter_add_rows(inner, indices, rows))
+    }
+    pub fn adam_update(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamStep) -> (Storage, Storage, Storage) {
+        match (self, grad, m, v) {
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
+                let (p, m, v) = p.adam_update(g, m, v, h);
+                (Storage::Cpu(p), Storage::Cpu(m), Storage::Cpu(v))
+            }
+            (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(m), Storage::Cuda(v)) => {
+                let (p, m, v) = p.adam_update(g, m, v, h);
+                (Storage::Cuda(p), Storage::Cuda(m), Storage::Cuda(v))
+            }
+            _ => panic!("adam_update: parameter, gradient and moments on different devices"),
+        }
     }
 }
