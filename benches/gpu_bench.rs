@@ -1,6 +1,6 @@
 //! GPU timings for `benches/gpu-check.sh`: the hand-written matmul against
-//! cuBLAS SGEMM, sigmoid against a device-to-device copy, and one exact
-//! score-matching training step, GPU against CPU.
+//! cuBLAS SGEMM, sigmoid against a device-to-device copy, and one training
+//! step per score-matching objective (crates/score), GPU against CPU.
 //!
 //! `cargo bench --bench gpu_bench` on a machine with a GPU, or the binary that
 //! `benches/build-device-bin.sh` copies into `.device-bin/`. Every result is
@@ -17,7 +17,9 @@ use std::time::Instant;
 use cudarc::cublas::{sys::cublasOperation_t, CudaBlas, Gemm, GemmConfig};
 use cudarc::driver::sys::CUevent_flags;
 use gradgrad::autodiff::backend::{cuda, Storage};
-use gradgrad::autodiff::{grad, jacobian_diagonal, no_grad, Device, DiagonalStrategy, Tensor};
+use gradgrad::autodiff::{grad, no_grad, DType, Device, Tensor};
+use gradgrad::score::{Activation, Mlp, MlpConfig, Objective, Projection, ScoreModel, TraceStrategy};
+use rand::{rngs::StdRng, SeedableRng};
 
 fn row(section: &str, case: &str, ours: String, reference: String, ratio: String, note: &str) {
     println!("ROW|{section}|{case}|{ours}|{reference}|{ratio}|{note}");
@@ -133,68 +135,56 @@ fn sigmoid_bandwidth(dev: Device) {
     row("sigmoid GB/s", "2^26 f32 (read+write)", format!("{g_sig:.0}"), format!("{g_copy:.0} (copy)"), format!("{:.0}%", 100.0 * g_sig / g_copy), "target ≥ 80% of copy");
 }
 
-/// A softplus MLP `widths[0] → … → widths[last]` with random weights on `device`.
-fn mlp(widths: &[usize], device: Device) -> Vec<(Tensor, Tensor)> {
-    widths
-        .windows(2)
-        .enumerate()
-        .map(|(i, w)| {
-            let scale = 1.0 / (w[0] as f32).sqrt();
-            let weight = Tensor::from_vec(random(w[0] * w[1], 10 + i as u64).into_iter().map(|v| v * scale).collect::<Vec<f32>>(), [w[0], w[1]]);
-            let bias = Tensor::from_vec(random(w[1], 20 + i as u64).into_iter().map(|v| v * 0.1).collect::<Vec<f32>>(), [w[1]]);
-            (weight.to_device(device).requires_grad(), bias.to_device(device).requires_grad())
-        })
-        .collect()
+/// The score crate's softplus MLP `784 → 512 (→ 512) → 784`, on `device`.
+fn score_mlp(hidden_layers: usize, device: Device) -> Mlp {
+    let config = MlpConfig { dim: 784, hidden: 512, hidden_layers, activation: Activation::Softplus, output_activation: None, dtype: DType::F32 };
+    let model = Mlp::new(&config, 1);
+    let on_device: Vec<Tensor> = model.parameters().iter().map(|p| p.to_device(device)).collect();
+    model.with_parameters(&on_device)
 }
 
-/// One exact score-matching step: loss = mean(tr ∂s/∂x + ½‖s‖²), the trace
-/// by the batched Jacobian diagonal, gradients to every weight, then SGD.
-/// Returns the loss (reading it is the step's only device-to-host copy).
-fn exact_sm_step(params: &mut Vec<(Tensor, Tensor)>, x: &Tensor) -> f64 {
-    let net = params.clone();
-    let score = move |x: &Tensor| {
-        let mut h = x.clone();
-        for (i, (w, b)) in net.iter().enumerate() {
-            h = h.matmul(w) + b;
-            if i + 1 < net.len() {
-                h = h.softplus();
-            }
-        }
-        h
-    };
-    let (s, diag) = jacobian_diagonal(score, x, DiagonalStrategy::Batched, true);
-    let loss = (diag.sum_axis(1) + s.square().sum_axis(1).scale(0.5)).mean();
-    let flat: Vec<Tensor> = params.iter().flat_map(|(w, b)| [w.clone(), b.clone()]).collect();
-    let grads = grad(std::slice::from_ref(&loss), &flat, None, false);
-    let updated: Vec<Tensor> = no_grad(|| flat.iter().zip(&grads).map(|(p, g)| (p - &g.scale(1e-3)).requires_grad()).collect());
-    *params = updated.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
-    loss.item()
+/// One training step of `objective`: forward, loss, gradients to every
+/// parameter, plain SGD. Returns the loss (reading it is the step's only
+/// device-to-host copy).
+fn training_step(objective: &Objective, model: &mut Mlp, x: &Tensor, rng: &mut StdRng) -> f64 {
+    let out = objective.loss(model, x, rng).expect("the loss is finite");
+    let params = model.parameters();
+    let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
+    let updated: Vec<Tensor> = no_grad(|| params.iter().zip(&grads).map(|(p, g)| p - &g.scale(1e-3)).collect());
+    *model = model.with_parameters(&updated);
+    out.loss.item()
 }
 
 fn training_steps(dev: Device) {
     let batch = 64;
-    for widths in [vec![784, 512, 784], vec![784, 512, 512, 784]] {
-        let label = format!("exact SM {} batch {batch}", widths.iter().map(|w| w.to_string()).collect::<Vec<_>>().join("→"));
+    let objectives = [
+        ("exact (structure-aware)", Objective::Exact { strategy: TraceStrategy::StructureAware }),
+        ("exact (batched)", Objective::Exact { strategy: TraceStrategy::Batched }),
+        ("ssm-vr", Objective::SsmVr { projections: 1, distribution: Projection::Gaussian }),
+        ("dsm", Objective::Dsm { sigma: 0.1 }),
+    ];
+    for hidden_layers in [1, 2] {
+        let arch = if hidden_layers == 1 { "784→512→784" } else { "784→512→512→784" };
         let x_host = Tensor::from_vec(random(batch * 784, 30), [batch, 784]);
-        let mut gpu_params = mlp(&widths, dev);
         let x = x_host.to_device(dev);
-        let gpu_ms = time_ms(2, 5, || {
-            exact_sm_step(&mut gpu_params, &x);
-        });
-        let cpu_ms = if std::env::var("GPU_BENCH_SKIP_CPU").is_ok() {
-            f64::NAN
-        } else {
-            let mut cpu_params = mlp(&widths, Device::Cpu);
-            let t = Instant::now();
-            exact_sm_step(&mut cpu_params, &x_host);
-            t.elapsed().as_secs_f64() * 1e3
-        };
-        row("training step ms", &label, format!("{gpu_ms:.1}"), format!("{cpu_ms:.0} (CPU, 1 step)"), format!("{:.1}× faster", cpu_ms / gpu_ms), "torch rows below");
+        for (name, objective) in &objectives {
+            let label = format!("{name} {arch} batch {batch}");
+            let mut rng = StdRng::seed_from_u64(0);
+            let mut gpu_model = score_mlp(hidden_layers, dev);
+            let gpu_ms = time_ms(2, 5, || {
+                training_step(objective, &mut gpu_model, &x, &mut rng);
+            });
+            let cpu_ms = if std::env::var("GPU_BENCH_SKIP_CPU").is_ok() {
+                f64::NAN
+            } else {
+                let mut cpu_model = score_mlp(hidden_layers, Device::Cpu);
+                let t = Instant::now();
+                training_step(objective, &mut cpu_model, &x_host, &mut rng);
+                t.elapsed().as_secs_f64() * 1e3
+            };
+            row("training step ms", &label, format!("{gpu_ms:.1}"), format!("{cpu_ms:.0} (CPU, 1 step)"), format!("{:.1}× faster", cpu_ms / gpu_ms), "torch rows below");
+        }
     }
-    // HOOK(score): one step per objective of crates/score (exact, ssm-vr, dsm)
-    // belongs here once its trainer-facing API settles; the exact objective
-    // above is written out with the engine's own API so it does not wait for it.
-    row("training step ms", "score objectives (ssm-vr, dsm)", "-".into(), "-".into(), "-".into(), "HOOK: not wired yet (benches/gpu_bench.rs)");
 }
 
 fn main() {

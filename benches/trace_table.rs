@@ -55,7 +55,7 @@ fn objectives() -> Vec<(&'static str, Objective)> {
 /// One training step; returns the loss so nothing is optimised away.
 fn step(objective: &Objective, model: &Mlp, x: &Tensor, rng: &mut StdRng) -> f64 {
     let out = objective.loss(model, x, rng).expect("loss");
-    let grads = grad(&[out.loss.clone()], &model.parameters(), None, false);
+    let grads = grad(std::slice::from_ref(&out.loss), &model.parameters(), None, false);
     std::hint::black_box(grads);
     out.loss.item()
 }

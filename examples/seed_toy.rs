@@ -5,6 +5,9 @@
 //!
 //! Run with `cargo run --example seed_toy`.
 
+// `&[t.clone()]` reads better than `slice::from_ref(&t)`; a tensor clone is a reference count.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use gradgrad::autodiff::{dump, grad, jacobian_diagonal, DType, DiagonalStrategy, Tensor};
 
 fn main() {

@@ -1,6 +1,9 @@
 //! The tape's contract: what is recorded, when, at which order, and that
 //! dropping it frees everything.
 
+// `&[t.clone()]` reads better than `slice::from_ref(&t)`; a tensor clone is a reference count.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 mod common;
 
 use common::{rng, uniform};

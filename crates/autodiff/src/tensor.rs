@@ -149,41 +149,30 @@ impl Tensor {
 
     /// A new leaf that shares this value and requires grad.
     pub fn requires_grad(&self) -> Tensor {
-        Tensor(Rc::new(Node {
-            id: tape::next_id(),
-            shape: self.0.shape.clone(),
-            value: self.0.value.clone(),
-            requires_grad: true,
-            grad_fn: None,
-            order: tape::current_order(),
-            label: self.0.label.clone(),
-        }))
+        self.unrecorded(true, tape::current_order(), self.0.label.clone())
     }
 
     /// The same value, cut from the graph: a constant.
     pub fn detach(&self) -> Tensor {
-        Tensor(Rc::new(Node {
-            id: tape::next_id(),
-            shape: self.0.shape.clone(),
-            value: self.0.value.clone(),
-            requires_grad: false,
-            grad_fn: None,
-            order: tape::current_order(),
-            label: self.0.label.clone(),
-        }))
+        self.unrecorded(false, tape::current_order(), self.0.label.clone())
     }
 
     /// A copy of this leaf or constant with a name shown in tape dumps (`W1`, say).
     pub fn named(&self, label: &str) -> Tensor {
         assert!(!self.is_recorded(), "named: only leaves and constants can be named");
+        self.unrecorded(self.0.requires_grad, self.0.order, Some(label.to_string()))
+    }
+
+    /// A new node sharing this value, with no history: a leaf or a constant.
+    fn unrecorded(&self, requires_grad: bool, order: u32, label: Option<String>) -> Tensor {
         Tensor(Rc::new(Node {
             id: tape::next_id(),
             shape: self.0.shape.clone(),
             value: self.0.value.clone(),
-            requires_grad: self.0.requires_grad,
+            requires_grad,
             grad_fn: None,
-            order: self.0.order,
-            label: Some(label.to_string()),
+            order,
+            label,
         }))
     }
 

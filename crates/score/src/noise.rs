@@ -27,3 +27,9 @@ pub fn rademacher(shape: impl Into<Shape>, dtype: DType, rng: &mut impl Rng) -> 
     let data: Vec<f64> = (0..shape.numel()).map(|_| if rng.random::<bool>() { 1.0 } else { -1.0 }).collect();
     Tensor::from_vec(data, shape).to_dtype(dtype).detach()
 }
+
+/// Standard normal entries shaped like `x`, with its dtype, on its device:
+/// the noise that is added to `x`.
+pub fn randn_like(x: &Tensor, rng: &mut impl Rng) -> Tensor {
+    randn(x.shape().clone(), x.dtype(), rng).to_device(x.device())
+}

@@ -32,9 +32,10 @@ pub enum Projection {
 }
 
 impl Projection {
+    /// `rows` projections of dimension `dim`, with `x`'s dtype, on its device.
     pub fn sample(self, rows: usize, dim: usize, x: &Tensor, rng: &mut StdRng) -> Tensor {
         let dtype = x.dtype();
-        match self {
+        let v = match self {
             Projection::Gaussian => noise::randn([rows, dim], dtype, rng),
             Projection::Rademacher => noise::rademacher([rows, dim], dtype, rng),
             Projection::Sphere => {
@@ -43,7 +44,8 @@ impl Projection {
                 let scale: Vec<f64> = norms.iter().map(|n| (dim as f64 / n).sqrt()).collect();
                 (&g * &Tensor::from_vec(scale, [rows, 1]).to_dtype(dtype)).detach()
             }
-        }
+        };
+        v.to_device(x.device())
     }
 }
 
@@ -117,7 +119,7 @@ impl Objective {
                 LossOutput { loss, strategy: None, trace_variance }
             }
             Objective::Dsm { sigma } => {
-                let eps = noise::randn(x.shape().clone(), x.dtype(), rng);
+                let eps = noise::randn_like(x, rng);
                 let s = model.score(&(x + &eps.scale(*sigma)));
                 check_square(self.name(), x, &s)?;
                 let residual = &s + &eps.scale(1.0 / sigma);
@@ -127,8 +129,8 @@ impl Objective {
                 assert!(!sigmas.is_empty(), "anneal-dsm: the σ ladder is empty");
                 let b = x.dims()[0];
                 let level: Vec<f64> = (0..b).map(|_| sigmas[rng.random_range(0..sigmas.len())]).collect();
-                let sigma = Tensor::from_vec(level, [b, 1]).to_dtype(x.dtype());
-                let eps = noise::randn(x.shape().clone(), x.dtype(), rng);
+                let sigma = Tensor::from_vec(level, [b, 1]).to_dtype(x.dtype()).to_device(x.device());
+                let eps = noise::randn_like(x, rng);
                 let s = model.score(&(x + &(&eps * &sigma)));
                 check_square(self.name(), x, &s)?;
                 // With s(x̃, σ) = s(x̃)/σ and λ(σ) = σ², the weighted residual is s(x̃) + ε.

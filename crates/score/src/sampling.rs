@@ -65,6 +65,6 @@ pub fn annealed_langevin(model: &dyn ScoreModel, x0: &Tensor, schedule: &Anneale
 }
 
 fn langevin_step(x: &Tensor, score: &Tensor, step: f64, rng: &mut StdRng) -> Tensor {
-    let z = noise::randn(x.shape().clone(), x.dtype(), rng);
+    let z = noise::randn_like(x, rng);
     (x + &score.scale(step)) + z.scale((2.0 * step).sqrt())
 }

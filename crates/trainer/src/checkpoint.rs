@@ -93,58 +93,55 @@ pub fn load_model(path: &Path) -> Result<(Mlp, ModelInfo), TrainError> {
         path: path.into(),
         reason,
     };
-    let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
-    let file = SafeTensors::deserialize(&bytes)
-        .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
-    let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let field = |key: &str| {
-        meta.get(key).ok_or_else(|| {
-            bad(format!(
-                "metadata has no `{key}`; was it written by the trainer?"
-            ))
-        })
-    };
-    let config: TrainConfig = serde_json::from_str(field("config")?)
-        .map_err(|e| bad(format!("metadata `config`: {e}")))?;
-    let number = |key: &str| {
-        field(key)?
-            .parse::<u64>()
-            .map_err(|e| bad(format!("metadata `{key}`: {e}")))
-    };
-    let info = ModelInfo {
-        rows: number("image_rows")? as usize,
-        cols: number("image_cols")? as usize,
-        step: number("step")?,
-        config,
-    };
+    open(path, |file, meta| {
+        let field = |key: &str| {
+            meta.get(key).ok_or_else(|| {
+                bad(format!(
+                    "metadata has no `{key}`; was it written by the trainer?"
+                ))
+            })
+        };
+        let config: TrainConfig = serde_json::from_str(field("config")?)
+            .map_err(|e| bad(format!("metadata `config`: {e}")))?;
+        let number = |key: &str| {
+            field(key)?
+                .parse::<u64>()
+                .map_err(|e| bad(format!("metadata `{key}`: {e}")))
+        };
+        let info = ModelInfo {
+            rows: number("image_rows")? as usize,
+            cols: number("image_cols")? as usize,
+            step: number("step")?,
+            config,
+        };
 
-    let mut layers = Vec::new();
-    for i in 0..=info.config.layers {
-        let weight = read_tensor(&file, &format!("layers.{i}.weight"), path)?;
-        let bias = read_tensor(&file, &format!("layers.{i}.bias"), path)?;
-        if weight.rank() != 2 || bias.dims() != [weight.dims()[0]] {
+        let mut layers = Vec::new();
+        for i in 0..=info.config.layers {
+            let weight = read_tensor(file, &format!("layers.{i}.weight"), path)?;
+            let bias = read_tensor(file, &format!("layers.{i}.bias"), path)?;
+            if weight.rank() != 2 || bias.dims() != [weight.dims()[0]] {
+                return Err(bad(format!(
+                    "layer {i}: weight {} and bias {} do not make a linear layer",
+                    weight.shape(),
+                    bias.shape()
+                )));
+            }
+            layers.push((weight, bias));
+        }
+        let dim = info.rows * info.cols;
+        let chains = layers
+            .windows(2)
+            .all(|p| p[0].0.dims()[0] == p[1].0.dims()[1]);
+        if !chains || layers[0].0.dims()[1] != dim || layers.last().unwrap().0.dims()[0] != dim {
+            let shapes: Vec<String> = layers.iter().map(|(w, _)| w.shape().to_string()).collect();
             return Err(bad(format!(
-                "layer {i}: weight {} and bias {} do not make a linear layer",
-                weight.shape(),
-                bias.shape()
+                "layer shapes {} do not chain {dim} → … → {dim}",
+                shapes.join(", ")
             )));
         }
-        layers.push((weight, bias));
-    }
-    let dim = info.rows * info.cols;
-    let chains = layers
-        .windows(2)
-        .all(|p| p[0].0.dims()[0] == p[1].0.dims()[1]);
-    if !chains || layers[0].0.dims()[1] != dim || layers.last().unwrap().0.dims()[0] != dim {
-        let shapes: Vec<String> = layers.iter().map(|(w, _)| w.shape().to_string()).collect();
-        return Err(bad(format!(
-            "layer shapes {} do not chain {dim} → … → {dim}",
-            shapes.join(", ")
-        )));
-    }
-    let activation = info.config.activation.activation();
-    Ok((Mlp::from_layers(layers, activation, None), info))
+        let activation = info.config.activation.activation();
+        Ok((Mlp::from_layers(layers, activation, None), info))
+    })
 }
 
 /// Where training stands, besides the model: saved in `optimizer.safetensors`.
@@ -185,28 +182,41 @@ pub fn load_optimizer(path: &Path) -> Result<(Vec<(String, Tensor)>, TrainingSta
         path: path.into(),
         reason,
     };
+    open(path, |file, meta| {
+        let field = |key: &str| {
+            meta.get(key)
+                .ok_or_else(|| bad(format!("metadata has no `{key}`")))
+        };
+        let step = field("training_step")?
+            .parse()
+            .map_err(|e| bad(format!("metadata `training_step`: {e}")))?;
+        let elapsed_s = field("elapsed_s")?
+            .parse()
+            .map_err(|e| bad(format!("metadata `elapsed_s`: {e}")))?;
+        let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
+        names.sort();
+        let tensors = names
+            .into_iter()
+            .map(|n| read_tensor(file, &n, path).map(|t| (n, t)))
+            .collect::<Result<_, _>>()?;
+        Ok((tensors, TrainingState { step, elapsed_s }))
+    })
+}
+
+/// Opens a safetensors checkpoint and hands `read` its tensors and metadata.
+fn open<R>(
+    path: &Path,
+    read: impl FnOnce(&SafeTensors, &HashMap<String, String>) -> Result<R, TrainError>,
+) -> Result<R, TrainError> {
+    let bad = |reason: String| TrainError::BadCheckpoint {
+        path: path.into(),
+        reason,
+    };
     let bytes = std::fs::read(path).map_err(TrainError::io(path))?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| bad(format!("not a safetensors file: {e}")))?;
     let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| bad(e.to_string()))?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let field = |key: &str| {
-        meta.get(key)
-            .ok_or_else(|| bad(format!("metadata has no `{key}`")))
-    };
-    let step = field("training_step")?
-        .parse()
-        .map_err(|e| bad(format!("metadata `training_step`: {e}")))?;
-    let elapsed_s = field("elapsed_s")?
-        .parse()
-        .map_err(|e| bad(format!("metadata `elapsed_s`: {e}")))?;
-    let mut names: Vec<String> = file.names().into_iter().map(String::from).collect();
-    names.sort();
-    let tensors = names
-        .into_iter()
-        .map(|n| read_tensor(&file, &n, path).map(|t| (n, t)))
-        .collect::<Result<_, _>>()?;
-    Ok((tensors, TrainingState { step, elapsed_s }))
+    read(&file, &header.metadata().clone().unwrap_or_default())
 }
 
 fn serialize(

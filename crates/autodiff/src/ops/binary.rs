@@ -40,14 +40,15 @@ impl Op for BinaryOp {
 
 /// Applies `op` after broadcasting both operands to their common shape.
 pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
-    let name = BinaryOp(op).name();
-    assert_eq!(a.dtype(), b.dtype(), "{name}: dtypes differ ({} and {})", a.dtype(), b.dtype());
-    assert_eq!(a.device(), b.device(), "{name}: tensors on different devices ({:?} and {:?})", a.device(), b.device());
+    // The name is formatted only on the way to a panic: this runs for every op.
+    let name = || BinaryOp(op).name();
+    assert_eq!(a.dtype(), b.dtype(), "{}: dtypes differ ({} and {})", name(), a.dtype(), b.dtype());
+    assert_eq!(a.device(), b.device(), "{}: tensors on different devices ({:?} and {:?})", name(), a.device(), b.device());
     if a.shape() == b.shape() {
         return Tensor::apply(BinaryOp(op), &[a, b]);
     }
     let shape = Shape::broadcast(a.shape(), b.shape())
-        .unwrap_or_else(|| panic!("{name}: shapes {} and {} do not broadcast", a.shape(), b.shape()));
+        .unwrap_or_else(|| panic!("{}: shapes {} and {} do not broadcast", name(), a.shape(), b.shape()));
     Tensor::apply(BinaryOp(op), &[&a.broadcast_to(&shape), &b.broadcast_to(&shape)])
 }
 

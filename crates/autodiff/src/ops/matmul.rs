@@ -21,12 +21,12 @@ impl Op for MatMul {
 
     fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
         let (a, b) = (x[0], x[1]);
-        let name = self.name();
-        assert!(a.rank() == 2 && b.rank() == 2, "{name}: needs matrices, got shapes {} and {}", a.shape(), b.shape());
+        let name = || self.name(); // formatted only on the way to a panic
+        assert!(a.rank() == 2 && b.rank() == 2, "{}: needs matrices, got shapes {} and {}", name(), a.shape(), b.shape());
         let (m, ka) = if self.trans_a { (a.dims()[1], a.dims()[0]) } else { (a.dims()[0], a.dims()[1]) };
         let (kb, n) = if self.trans_b { (b.dims()[1], b.dims()[0]) } else { (b.dims()[0], b.dims()[1]) };
-        assert_eq!(ka, kb, "{name}: inner dimensions differ, shapes {} and {}", a.shape(), b.shape());
-        assert_eq!(a.dtype(), b.dtype(), "{name}: dtypes differ ({} and {})", a.dtype(), b.dtype());
+        assert_eq!(ka, kb, "{}: inner dimensions differ, shapes {} and {}", name(), a.shape(), b.shape());
+        assert_eq!(a.dtype(), b.dtype(), "{}: dtypes differ ({} and {})", name(), a.dtype(), b.dtype());
         let out = a.storage().matmul(b.storage(), m, ka, n, self.trans_a, self.trans_b);
         (out, Shape::new([m, n]))
     }
