@@ -9,7 +9,8 @@
 #
 # Budget: about 5 minutes on an H100 (each step has its own timeout). Full logs
 # land in $OUT (the device tool's output folder) or /tmp/gpu-check.
-# GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps.
+# GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps;
+# PARITY_S, BENCH_S, TORCH_S override the steps' time limits (seconds).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,7 +52,7 @@ if command -v nvcc >/dev/null; then
 fi
 
 echo "== 2. parity tests (every op, forward + first + second order, vs the CPU)"
-timeout 240 "$BIN/cuda_parity" --test-threads=2 2>&1 | tee "$OUT/parity.log"
+timeout ${PARITY_S:-240} "$BIN/cuda_parity" --test-threads=2 2>&1 | tee "$OUT/parity.log"
 parity_rc=${PIPESTATUS[0]}
 parity_line=$(grep -E "^test result" "$OUT/parity.log" | tail -1)
 skips=$(grep -c "skipped: no CUDA device" "$OUT/parity.log")
@@ -68,11 +69,11 @@ fi
 
 echo "== 4. timings: hand-written kernels vs cuBLAS / copy, training step GPU vs CPU"
 [ -n "${GPU_CHECK_QUICK:-}" ] && export GPU_BENCH_SKIP_CPU=1
-timeout 240 "$BIN/gpu_bench" 2>&1 | tee "$OUT/bench.log"
+timeout ${BENCH_S:-240} "$BIN/gpu_bench" 2>&1 | tee "$OUT/bench.log"
 bench_rc=${PIPESTATUS[0]}
 
 echo "== 5. PyTorch on the same GPU"
-PYTHONUNBUFFERED=1 timeout 200 python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
+PYTHONUNBUFFERED=1 timeout ${TORCH_S:-200} python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
 torch_rc=${PIPESTATUS[0]}
 
 echo
