@@ -7,10 +7,10 @@
 # On the GPU machine:     bash benches/gpu-check.sh        # carry .device-bin
 #   with the device tool: run(command="bash benches/gpu-check.sh", carry=[".device-bin"], timeout_s=540)
 #
-# Budget: about 5 minutes on an H100 (each step has its own timeout). Full logs
+# Budget: about 6 minutes on an H100 (each step has its own timeout). Full logs
 # land in $OUT (the device tool's output folder) or /tmp/gpu-check.
 # GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps;
-# PARITY_S, BENCH_S, TORCH_S override the steps' time limits (seconds).
+# PARITY_S, MEMCHECK_S, BENCH_S, TORCH_S override the steps' time limits (seconds).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -60,7 +60,7 @@ skips=$(grep -c "skipped: no CUDA device" "$OUT/parity.log")
 echo "== 3. compute-sanitizer memcheck on a subset (out-of-bounds reads poisoning cannot see)"
 sanitizer_status="skipped"
 if [ -z "${GPU_CHECK_QUICK:-}" ] && command -v compute-sanitizer >/dev/null; then
-    timeout 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/cuda_parity" --test-threads=1 \
+    timeout ${MEMCHECK_S:-150} compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/cuda_parity" --test-threads=1 \
         matmul gathers slices broadcasts casts > "$OUT/memcheck.log" 2>&1
     rc=$?
     tail -5 "$OUT/memcheck.log"
@@ -76,6 +76,34 @@ echo "== 5. PyTorch on the same GPU"
 PYTHONUNBUFFERED=1 timeout ${TORCH_S:-200} python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
 torch_rc=${PIPESTATUS[0]}
 
+echo "== 6. the trainer on real MNIST: GPU against CPU (same seed: same batches and noise)"
+trainer_status="skipped (no trainer or data in $BIN)"
+if [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
+    tr() { timeout "$1" "$BIN/trainer" --data "$BIN/mnist" "${@:2}"; }
+    {
+        tr 120 --device cpu --steps 20 --eval-every 20 --out /tmp/tr-cpu
+        echo "rc=$?"
+        tr 120 --device auto --steps 20 --eval-every 20 --out /tmp/tr-gpu
+        echo "rc=$?"
+        python3 - <<'PY'
+import csv
+rows = lambda d: list(csv.DictReader(open(f"/tmp/tr-{d}/metrics.csv")))
+cpu, gpu = rows("cpu"), rows("gpu")
+worst = max(abs(float(a["loss"]) - float(b["loss"])) / abs(float(a["loss"])) for a, b in zip(cpu, gpu))
+print(f"ROW|trainer|dsm loss, 20 steps, GPU vs CPU|max rel diff {worst:.1e}|-|-|{len(cpu)} steps compared")
+PY
+        tr 150 --device cuda --steps 3000 --eval-every 1000 --out /tmp/tr-dsm
+        echo "rc=$?"
+        tr 150 --device cuda --objective exact --steps 1000 --eval-every 500 --out /tmp/tr-exact
+        echo "rc=$?"
+        GRADGRAD_NO_CUDA=1 tr 20 --device cuda --steps 1 --out /tmp/tr-none
+        echo "rc=$? (expected non-zero: --device cuda without a GPU)"
+    } > "$OUT/trainer.log" 2>&1
+    grep -vE "^\s*$" "$OUT/trainer.log" | grep -E "rc=|device:|throughput|held-out|ROW|error|step +[0-9]+/" | tail -30
+    trainer_status="$(grep -c '^rc=0' "$OUT/trainer.log") of 4 runs ok"
+    grep "^ROW|" "$OUT/trainer.log" >> "$OUT/bench.log"
+fi
+
 echo
 echo "================ GPU check: $(head -2 "$OUT/nvidia-smi.txt" | tail -1) ================"
 {
@@ -84,5 +112,6 @@ echo "================ GPU check: $(head -2 "$OUT/nvidia-smi.txt" | tail -1) ===
     echo "checks|parity tests|$(status $parity_rc)|-|-|${parity_line:-no result line}; $skips skipped"
     echo "checks|memcheck subset|$sanitizer_status|-|-|$OUT/memcheck.log"
     echo "checks|gpu_bench / torch|$(status $bench_rc) / $(status $torch_rc)|-|-|"
+    echo "checks|trainer|$trainer_status|-|-|$OUT/trainer.log"
     grep -h "^ROW|" "$OUT/bench.log" "$OUT/torch.log" 2>/dev/null | cut -d'|' -f2-
 } | if command -v column >/dev/null; then column -t -s '|'; else cat; fi

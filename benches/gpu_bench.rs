@@ -213,6 +213,15 @@ fn main() {
     ] {
         matmul(dev, &blas, label, m, k, n, ta, tb);
     }
+    // The big-tile variants (kernels/matmul.cu) on the products that use big tiles.
+    let default_variant = cuda::big_gemm_variant();
+    for variant in cuda::BIG_GEMM_VARIANTS {
+        cuda::set_big_gemm_variant(variant);
+        for (label, m, k, n, ta, tb) in [("n=4096", 4096, 4096, 4096, false, false), ("n=8192", 8192, 8192, 8192, false, false), ("50176×784·784×512", 50176, 784, 512, false, false), ("(50176×784)ᵀ·50176×512", 784, 50176, 512, true, false)] {
+            matmul(dev, &blas, &format!("[{variant}] {label}"), m, k, n, ta, tb);
+        }
+    }
+    cuda::set_big_gemm_variant(default_variant);
     sigmoid_bandwidth(dev);
     training_steps(dev);
 }

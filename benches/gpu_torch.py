@@ -139,6 +139,44 @@ def sm_steps():
             row("torch training step ms", f"{label} [fastest exact]", f"{best:.1f}", "gradgrad targets: ≥10× (784→512→784), ≥1.5× (deep)")
 
 
+def ssm_vr_loss(params, x):
+    """Sliced score matching, variance reduced, one Gaussian projection per sample."""
+    x = x.detach().requires_grad_()
+    v = torch.randn_like(x)
+    s = score(params, x)
+    g = torch.autograd.grad((s * v).sum(), x, create_graph=True)[0]
+    return ((g * v).sum(1) + 0.5 * (s ** 2).sum(1)).mean()
+
+
+def dsm_loss(params, x, sigma=0.1):
+    """Denoising score matching at one noise level: ½‖s(x + σε) + ε/σ‖²."""
+    eps = torch.randn_like(x)
+    s = score(params, x + sigma * eps)
+    return (0.5 * ((s + eps / sigma) ** 2).sum(1)).mean()
+
+
+def first_order_steps():
+    """The cheaper objectives, as gpu_bench times them: loss, gradients, SGD, read the loss."""
+    batch = 64
+    for widths in ([784, 512, 784], [784, 512, 512, 784]):
+        arch = "→".join(map(str, widths))
+        x = torch.rand(batch, 784, device=dev) * 2 - 1
+        for name, loss_fn in (("ssm-vr", ssm_vr_loss), ("dsm", dsm_loss)):
+            params = mlp(widths)
+
+            def step():
+                loss = loss_fn(params, x)
+                grads = torch.autograd.grad(loss, params)
+                with torch.no_grad():
+                    for p, g in zip(params, grads):
+                        p -= 1e-3 * g
+                return loss.item()
+
+            ms = time_ms(step, warmup=3, reps=20)
+            row("torch training step ms", f"{name} {arch} batch {batch}", f"{ms:.2f}", "eager")
+
+
 if __name__ == "__main__":
     matmuls()
     sm_steps()
+    first_order_steps()

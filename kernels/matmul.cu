@@ -106,21 +106,58 @@ struct Slice {
     }
 };
 
+// ---- Which part of the block's tile a thread owns ----
+//
+// Every thread owns TM/4 × TN/4 quads of 4×4 outputs; its shared-memory reads
+// are 16-byte vectors. Two layouts of the quads:
+// - GRID: the 256 threads as a 16×16 grid (tx, ty), thread (tx, ty) owning
+//   rows h·64 + ty·4 and columns g·64 + tx·4: a warp spans 16 rows × 128 columns.
+// - WARP (128×128 tiles only): each warp owns a 64×32 sub-tile, its lanes an
+//   8×4 grid in it: a warp's reads of A are 8 consecutive vectors and of B 4,
+//   one shared-memory wavefront each, and its sub-tile is nearly square.
+enum { GRID = 0, WARP = 1 };
+
+template <int MAP>
+struct Owner {
+    int r, c; // row and column offsets of the thread's first quad
+    __device__ __forceinline__ Owner() {
+        if (MAP == GRID) {
+            r = (threadIdx.x / 16) * 4;
+            c = (threadIdx.x % 16) * 4;
+        } else {
+            const int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+            r = (warp / 4) * 64 + (lane / 4) * 4;
+            c = (warp % 4) * 32 + (lane % 4) * 4;
+        }
+    }
+    // Offsets of quad h (rows) and g (columns).
+    __device__ __forceinline__ int row(int h) const { return r + h * (MAP == GRID ? 64 : 32); }
+    __device__ __forceinline__ int col(int g) const { return c + g * (MAP == GRID ? 64 : 16); }
+};
+
 // ---- The tile kernel ----
 //
-// 256 threads as a 16×16 grid (tx, ty). Thread (tx, ty) owns rows
-// h·64 + ty·4 + {0..3} (h < TM/4) and columns g·64 + tx·4 + {0..3} (g < TN/4)
-// of the block's tile, so its shared-memory reads are 16-byte vectors and a
-// warp's reads are broadcasts (A) or 64 consecutive words (B).
-template <typename T, int BM, int BN, int BK, bool TA, bool TB>
+// SWIZZLE: blocks are numbered down groups of 16 tile rows instead of along
+// whole rows, so the blocks resident at once share fewer panels of A and B
+// and more of them stay in L2 (for products too big for it).
+template <typename T, int BM, int BN, int BK, bool TA, bool TB, int MAP, bool SWIZZLE>
 __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
                                           int M, int N, int K, int k_chunk, int vec_a, int vec_b, int vec_c) {
     const int TM = BM / 16, TN = BN / 16;
     __shared__ __align__(16) T As[2][BK][BM + 4];
     __shared__ __align__(16) T Bs[2][BK][BN + 4];
 
-    const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
-    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
+    const Owner<MAP> own;
+    int tile_m = blockIdx.y, tile_n = blockIdx.x;
+    if (SWIZZLE) {
+        const int group_rows = 16;
+        const int id = blockIdx.y * gridDim.x + blockIdx.x, per_group = group_rows * gridDim.x;
+        const int first = (id / per_group) * group_rows, in_group = id % per_group;
+        const int rows = min((int)gridDim.y - first, group_rows);
+        tile_m = first + in_group % rows;
+        tile_n = in_group / rows;
+    }
+    const int m0 = tile_m * BM, n0 = tile_n * BN;
     const int k_begin = blockIdx.z * k_chunk;
     const int k_end = min(K, k_begin + k_chunk);
     const int tiles = k_end > k_begin ? (k_end - k_begin + BK - 1) / BK : 0;
@@ -152,9 +189,9 @@ __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __re
         for (int kk = 0; kk < BK; ++kk) {
             T a[TM], b[TN];
 #pragma unroll
-            for (int h = 0; h < TM / 4; ++h) ld4(&As[cur][kk][h * 64 + ty * 4], &a[h * 4]);
+            for (int h = 0; h < TM / 4; ++h) ld4(&As[cur][kk][own.row(h)], &a[h * 4]);
 #pragma unroll
-            for (int g = 0; g < TN / 4; ++g) ld4(&Bs[cur][kk][g * 64 + tx * 4], &b[g * 4]);
+            for (int g = 0; g < TN / 4; ++g) ld4(&Bs[cur][kk][own.col(g)], &b[g * 4]);
 #pragma unroll
             for (int i = 0; i < TM; ++i)
 #pragma unroll
@@ -174,11 +211,11 @@ __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __re
     for (int h = 0; h < TM / 4; ++h) {
 #pragma unroll
         for (int i = 0; i < 4; ++i) {
-            const int m = m0 + h * 64 + ty * 4 + i;
+            const int m = m0 + own.row(h) + i;
             if (m >= M) continue;
 #pragma unroll
             for (int g = 0; g < TN / 4; ++g) {
-                const int n = n0 + g * 64 + tx * 4;
+                const int n = n0 + own.col(g);
                 T* dst = Cz + (u64)m * N + n;
                 const T* v = &acc[h * 4 + i][g * 4];
                 if (vec_c && n + 3 < N) {
@@ -193,18 +230,31 @@ __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __re
     }
 }
 
-#define GEMM_ENTRY(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS)                                               \
+#define GEMM_ENTRY_WITH(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS, MAP, SWIZZLE)                           \
     extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                      \
         name(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K,    \
              int k_chunk, int vec_a, int vec_b, int vec_c) {                                               \
-        gemm_tile<T, BM, BN, BK, TA, TB>(A, B, C, M, N, K, k_chunk, vec_a, vec_b, vec_c);                 \
+        gemm_tile<T, BM, BN, BK, TA, TB, MAP, SWIZZLE>(A, B, C, M, N, K, k_chunk, vec_a, vec_b, vec_c);   \
     }
+#define GEMM_ENTRY(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS) GEMM_ENTRY_WITH(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS, GRID, false)
 
 // Big tiles: 128×128, 8×8 per thread, for products with enough tiles to fill the GPU.
 GEMM_ENTRY(matmul_big_nn_f32, float, 128, 128, 16, false, false, 2)
 GEMM_ENTRY(matmul_big_nt_f32, float, 128, 128, 16, false, true, 2)
 GEMM_ENTRY(matmul_big_tn_f32, float, 128, 128, 16, true, false, 2)
 GEMM_ENTRY(matmul_big_tt_f32, float, 128, 128, 16, true, true, 2)
+// Variants of the big tiles, timed against it by benches/gpu_bench.rs (the
+// bench selects one with `cuda::set_big_gemm_variant`); every variant sums
+// each output over k in the same order, so all give identical bits.
+// bigw: WARP layout; bigws: WARP + SWIZZLE; bigw8: WARP with BK = 8.
+#define BIG_VARIANT(v, BK, MAP, SWIZZLE)                                                       \
+    GEMM_ENTRY_WITH(matmul_##v##_nn_f32, float, 128, 128, BK, false, false, 2, MAP, SWIZZLE) \
+    GEMM_ENTRY_WITH(matmul_##v##_nt_f32, float, 128, 128, BK, false, true, 2, MAP, SWIZZLE)  \
+    GEMM_ENTRY_WITH(matmul_##v##_tn_f32, float, 128, 128, BK, true, false, 2, MAP, SWIZZLE)  \
+    GEMM_ENTRY_WITH(matmul_##v##_tt_f32, float, 128, 128, BK, true, true, 2, MAP, SWIZZLE)
+BIG_VARIANT(bigw, 16, WARP, false)
+BIG_VARIANT(bigws, 16, WARP, true)
+BIG_VARIANT(bigw8, 8, WARP, false)
 // Small tiles: 64×64, 4×4 per thread, with split-K, for the thin products of
 // a small batch (64×784·784×512) that would leave most multiprocessors idle.
 GEMM_ENTRY(matmul_small_nn_f32, float, 64, 64, 16, false, false, 1)

@@ -45,10 +45,17 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void fill_##S(T*, u64, T);
 DECL_T(float, f32)
 DECL_T(double, f64)
-extern "C" void matmul_big_nn_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
-extern "C" void matmul_big_nt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
-extern "C" void matmul_big_tn_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
-extern "C" void matmul_big_tt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+#define DECL_BIG(v)                                                                                      \
+    extern "C" void matmul_##v##_nn_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
+    extern "C" void matmul_##v##_nt_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
+    extern "C" void matmul_##v##_tn_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
+    extern "C" void matmul_##v##_tt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
+DECL_BIG(big)
+DECL_BIG(bigw)
+DECL_BIG(bigws)
+DECL_BIG(bigw8)
+// The tilings: 0 small (64×64), then the big (128×128) kernel and its variants.
+static const char* const TILINGS[] = {"small", "big", "bigw", "bigws", "bigw8"};
 extern "C" void cast_f32_to_f64(const float*, double*, u64);
 extern "C" void cast_f64_to_f32(const double*, float*, u64);
 
@@ -88,15 +95,16 @@ typedef void (*Gemm32)(const float*, const float*, float*, int, int, int, int, i
 typedef void (*Gemm64)(const double*, const double*, double*, int, int, int, int, int, int, int);
 template <typename T> struct GemmFns;
 template <> struct GemmFns<float> {
-    static Gemm32 get(bool big, bool ta, bool tb) {
-        static Gemm32 s[4] = {matmul_small_nn_f32, matmul_small_nt_f32, matmul_small_tn_f32, matmul_small_tt_f32};
-        static Gemm32 b[4] = {matmul_big_nn_f32, matmul_big_nt_f32, matmul_big_tn_f32, matmul_big_tt_f32};
-        return (big ? b : s)[ta * 2 + tb];
+    static Gemm32 get(int tiling, bool ta, bool tb) {
+#define ROW(v) {matmul_##v##_nn_f32, matmul_##v##_nt_f32, matmul_##v##_tn_f32, matmul_##v##_tt_f32}
+        static Gemm32 fns[5][4] = {ROW(small), ROW(big), ROW(bigw), ROW(bigws), ROW(bigw8)};
+#undef ROW
+        return fns[tiling][ta * 2 + tb];
     }
     static void reduce(const float* p, float* o, u64 mn, int s) { splitk_reduce_f32(p, o, mn, s); }
 };
 template <> struct GemmFns<double> {
-    static Gemm64 get(bool, bool ta, bool tb) {
+    static Gemm64 get(int, bool ta, bool tb) {
         static Gemm64 s[4] = {matmul_small_nn_f64, matmul_small_nt_f64, matmul_small_tn_f64, matmul_small_tt_f64};
         return s[ta * 2 + tb];
     }
@@ -104,9 +112,9 @@ template <> struct GemmFns<double> {
 };
 
 // C = op(A)·op(B) through the kernels, as backend/cuda/storage.rs launches them.
-template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, bool big, int splits) {
+template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, int tiling, int splits) {
     auto a = randn<T>((size_t)m * k), b = randn<T>((size_t)k * n);
-    const int tile = big ? 128 : 64;
+    const int tile = tiling > 0 ? 128 : 64;
     int k_chunk = ((k + splits - 1) / splits + 15) / 16 * 16;
     if (k_chunk == 0) k_chunk = 16;
     splits = std::max(1, (k + k_chunk - 1) / k_chunk);
@@ -114,7 +122,7 @@ template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, b
     auto c = poisoned<T>((size_t)m * n);
     auto part = poisoned<T>((size_t)splits * m * n);
     T* out = splits == 1 ? c.data() : part.data();
-    auto f = GemmFns<T>::get(big, ta, tb);
+    auto f = GemmFns<T>::get(tiling, ta, tb);
     launch({(unsigned)((n + tile - 1) / tile), (unsigned)((m + tile - 1) / tile), (unsigned)splits}, {256},
            [&] { f(a.data(), b.data(), out, m, n, k, k_chunk, vec_a, vec_b, vec_c); });
     if (splits > 1) launch({3}, {256}, [&] { GemmFns<T>::reduce(part.data(), c.data(), (u64)m * n, splits); });
@@ -126,7 +134,7 @@ template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, b
             want[(size_t)i * n + j] = s;
         }
     char what[128];
-    std::snprintf(what, sizeof what, "matmul_%s_%c%c_%s %dx%dx%d splits %d", big ? "big" : "small", ta ? 't' : 'n', tb ? 't' : 'n', name_of<T>(), m, k, n, splits);
+    std::snprintf(what, sizeof what, "matmul_%s_%c%c_%s %dx%dx%d splits %d", TILINGS[tiling], ta ? 't' : 'n', tb ? 't' : 'n', name_of<T>(), m, k, n, splits);
     expect(what, c, want, tol_of<T>());
 }
 
@@ -278,13 +286,16 @@ int main() {
     for (auto& s : shapes)
         for (int t = 0; t < 4; ++t) {
             const bool ta = t & 2, tb = t & 1;
-            check_matmul<float>(s[0], s[1], s[2], ta, tb, false, 1);
-            check_matmul<float>(s[0], s[1], s[2], ta, tb, true, 1);
-            check_matmul<double>(s[0], s[1], s[2], ta, tb, false, 1);
-            check_matmul<float>(s[0], s[1], s[2], ta, tb, false, 3);
-            check_matmul<double>(s[0], s[1], s[2], ta, tb, false, 2);
+            for (int tiling = 0; tiling < 5; ++tiling) check_matmul<float>(s[0], s[1], s[2], ta, tb, tiling, 1);
+            check_matmul<double>(s[0], s[1], s[2], ta, tb, 0, 1);
+            check_matmul<float>(s[0], s[1], s[2], ta, tb, 0, 3);
+            check_matmul<double>(s[0], s[1], s[2], ta, tb, 0, 2);
         }
-    check_matmul<float>(257, 300, 130, false, false, true, 2);
+    for (int tiling = 1; tiling < 5; ++tiling) {
+        check_matmul<float>(257, 300, 130, false, false, tiling, 2);
+        // 17 rows of tiles: the swizzle's last group is partial.
+        check_matmul<float>(2100, 20, 260, tiling & 1, false, tiling, 1);
+    }
     check_elementwise<float>();
     check_elementwise<double>();
     check_reduce<float>();

@@ -5,7 +5,7 @@
 //! as `x·Wᵀ + b` (a transposed matmul, no copy), so a checkpoint maps one to
 //! one onto `torch.nn.Sequential(Linear, act, Linear, ...)`.
 
-use autodiff::{DType, Tensor};
+use autodiff::{DType, Device, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::activation::Activation;
@@ -117,6 +117,17 @@ impl Mlp {
         assert_eq!(params.len(), 2 * self.layers.len(), "with_parameters: {} tensors for {} layers", params.len(), self.layers.len());
         let layers = params.chunks(2).map(|p| (p[0].clone(), p[1].clone())).collect();
         Mlp::from_layers(layers, self.activation, self.output_activation)
+    }
+
+    /// The same network with its parameters on `device`, as fresh leaves there.
+    pub fn to_device(&self, device: Device) -> Mlp {
+        let params: Vec<Tensor> = self.parameters().iter().map(|p| p.to_device(device)).collect();
+        self.with_parameters(&params)
+    }
+
+    /// Where the parameters live (inputs must be there too).
+    pub fn device(&self) -> Device {
+        self.layers[0].weight.device()
     }
 
     /// `layers.{i}.weight` / `layers.{i}.bias`, in `parameters()` order.

@@ -1,9 +1,10 @@
-//! Which device trains the model. One function, [`select`], so that the CUDA backend can be
-//! wired in here alone once it lands.
+//! Which device trains the model: [`select`] turns `--device` into an [`autodiff::Device`].
 
 use std::fmt;
 
 use clap::ValueEnum;
+use autodiff::backend::cuda;
+use autodiff::Device;
 use serde::{Deserialize, Serialize};
 
 /// What the user asked for with `--device`.
@@ -20,7 +21,7 @@ pub enum DeviceRequest {
 /// The device a run uses, and what to tell the user about the choice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selected {
-    pub device: autodiff::Device,
+    pub device: Device,
     /// A line for the start of the run, e.g. why `auto` chose the CPU.
     pub note: Option<String>,
 }
@@ -30,32 +31,32 @@ pub struct Selected {
 #[error("CUDA requested but not available: {0}")]
 pub struct Unavailable(pub String);
 
-/// Why there is no CUDA device to train on, or `None` when there is one. The trainer builds its
-/// tensors on the CPU, so for now there never is; once it can place them on a GPU, this is the
-/// one place to ask the engine (`autodiff::backend::cuda::availability()`).
-fn cuda_unavailable_reason() -> Option<String> {
-    Some("the trainer has no CUDA path yet: its tensors are made on the CPU".into())
+/// Resolves `--device`: `cpu` is the CPU; `auto` is the first GPU where CUDA has one, else the
+/// CPU, saying which and why; `cuda` is the first GPU or an error. The engine's probe never panics
+/// on a machine without CUDA, and `GRADGRAD_NO_CUDA=1` hides the GPU.
+pub fn select(request: DeviceRequest) -> Result<Selected, Unavailable> {
+    select_given(request, cuda::availability().map_err(|e| e.reason))
 }
 
-/// Resolves `--device`: `cpu` is the CPU; `auto` is CUDA where available, else the CPU with a
-/// note saying why; `cuda` is CUDA or an error.
-pub fn select(request: DeviceRequest) -> Result<Selected, Unavailable> {
-    match (request, cuda_unavailable_reason()) {
+/// [`select`] with the probe's answer passed in (so tests can exercise both machines).
+fn select_given(request: DeviceRequest, cuda: Result<usize, String>) -> Result<Selected, Unavailable> {
+    match (request, cuda) {
         (DeviceRequest::Cpu, _) => Ok(Selected {
-            device: autodiff::Device::Cpu,
+            device: Device::Cpu,
             note: None,
         }),
-        (DeviceRequest::Auto | DeviceRequest::Cuda, None) => Ok(Selected {
-            device: autodiff::Device::Cuda(0),
-            note: None,
+        (DeviceRequest::Auto | DeviceRequest::Cuda, Ok(_)) => {
+            let name = cuda::describe(0).unwrap_or_else(|e| e.to_string());
+            Ok(Selected {
+                device: Device::Cuda(0),
+                note: Some(format!("device: {request} chose the GPU: {name}")),
+            })
+        }
+        (DeviceRequest::Auto, Err(reason)) => Ok(Selected {
+            device: Device::Cpu,
+            note: Some(format!("device: auto chose the CPU: no CUDA device ({reason})")),
         }),
-        (DeviceRequest::Auto, Some(reason)) => Ok(Selected {
-            device: autodiff::Device::Cpu,
-            note: Some(format!(
-                "device: auto chose the CPU: no CUDA backend/device was found ({reason})"
-            )),
-        }),
-        (DeviceRequest::Cuda, Some(reason)) => Err(Unavailable(reason)),
+        (DeviceRequest::Cuda, Err(reason)) => Err(Unavailable(reason)),
     }
 }
 
@@ -74,21 +75,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cpu_is_always_there_and_cuda_is_refused_without_a_backend() {
-        assert_eq!(
-            select(DeviceRequest::Cpu).unwrap().device,
-            autodiff::Device::Cpu
-        );
+    fn without_a_gpu_auto_falls_back_and_cuda_is_an_error() {
+        let none = || Err("no driver".to_string());
+        assert_eq!(select_given(DeviceRequest::Cpu, none()).unwrap().device, Device::Cpu);
+        let auto = select_given(DeviceRequest::Auto, none()).unwrap();
+        assert_eq!(auto.device, Device::Cpu);
+        assert_eq!(auto.note.unwrap(), "device: auto chose the CPU: no CUDA device (no driver)");
+        let err = select_given(DeviceRequest::Cuda, none()).unwrap_err().to_string();
+        assert_eq!(err, "CUDA requested but not available: no driver");
+    }
+
+    #[test]
+    fn with_a_gpu_auto_and_cuda_take_it_and_cpu_stays() {
+        assert_eq!(select_given(DeviceRequest::Auto, Ok(1)).unwrap().device, Device::Cuda(0));
+        assert_eq!(select_given(DeviceRequest::Cuda, Ok(1)).unwrap().device, Device::Cuda(0));
+        assert_eq!(select_given(DeviceRequest::Cpu, Ok(1)).unwrap().device, Device::Cpu);
+    }
+
+    #[test]
+    fn this_machine_resolves_without_panicking() {
+        // Whatever the machine has: auto always succeeds, and cuda agrees with the probe.
         let auto = select(DeviceRequest::Auto).unwrap();
-        assert_eq!(auto.device, autodiff::Device::Cpu);
-        assert!(auto
-            .note
-            .unwrap()
-            .contains("no CUDA backend/device was found"));
-        let err = select(DeviceRequest::Cuda).unwrap_err().to_string();
-        assert!(
-            err.starts_with("CUDA requested but not available: "),
-            "{err}"
-        );
+        assert_eq!(select(DeviceRequest::Cuda).is_ok(), auto.device != Device::Cpu);
     }
 }

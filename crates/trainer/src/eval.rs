@@ -34,7 +34,7 @@ pub fn heldout_exact_sm(mlp: &Mlp, x: &[f32], dim: usize, scale: f64) -> Result<
     let mut total = 0.0;
     for chunk in x.chunks(CHUNK * dim) {
         let rows = chunk.len() / dim;
-        let t = Tensor::from_slice(chunk, [rows, dim]);
+        let t = Tensor::from_slice(chunk, [rows, dim]).to_device(mlp.device());
         let diag = no_grad(|| score_and_diagonal(mlp, &t, TraceStrategy::Auto, false))?;
         total += scale * diag.diagonal.sum().item()
             + 0.5 * scale * scale * diag.score.square().sum().item();
@@ -110,7 +110,7 @@ impl Sampler {
         let dim = mlp.dim();
         let mut rng = stream(seed, Purpose::Samples, 0);
         let x0: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>()).collect();
-        let x0 = Tensor::from_vec(x0, [n, dim]);
+        let x0 = Tensor::from_vec(x0, [n, dim]).to_device(mlp.device());
         let x = annealed_langevin(mlp, &x0, &self.schedule, self.noise_conditional, &mut rng);
         x.to_vec::<f32>()
             .into_iter()
@@ -155,7 +155,7 @@ pub fn denoise(
             sigma,
             &mut stream(0, Purpose::Denoise, i as u64),
         );
-        let x = Tensor::from_slice(&noisy, [count, dim]);
+        let x = Tensor::from_slice(&noisy, [count, dim]).to_device(mlp.device());
         // With a noise-conditional model s(x, σ) = net(x)/σ, so σ²·s = σ·net.
         let step = if config.noise_conditional() {
             sigma

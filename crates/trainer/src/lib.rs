@@ -136,6 +136,7 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
         dir: dir.clone(),
         splits: &data.splits,
         start,
+        device: device.device,
         time_budget: args.time_budget,
         stop,
     };

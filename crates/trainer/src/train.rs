@@ -61,6 +61,8 @@ pub struct Run<'a> {
     pub dir: PathBuf,
     pub splits: &'a mnist::Splits,
     pub start: Start,
+    /// Where the model, its optimizer state and every batch live.
+    pub device: autodiff::Device,
     /// Stop once training has run this long (seconds), whatever `config.steps` says.
     pub time_budget: Option<f64>,
     /// Set by Ctrl-C: finish the step, checkpoint, return [`Outcome::Interrupted`].
@@ -119,6 +121,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         dir,
         splits,
         start,
+        device,
         time_budget,
         stop,
     } = run;
@@ -129,10 +132,16 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
     let heldout = data::heldout(test_set, config.noise_sigma, None);
     let scale = eval::score_scale(&config);
 
-    let mut model = start.model;
+    // Checkpoints are read to the CPU; the run itself happens on `device`.
+    let mut model = start.model.to_device(device);
     let mut adam = Adam::new(config.lr);
     if !start.optimizer.is_empty() {
-        adam.load_state(&start.optimizer)
+        let on_device: Vec<(String, Tensor)> = start
+            .optimizer
+            .iter()
+            .map(|(name, t)| (name.clone(), t.to_device(device)))
+            .collect();
+        adam.load_state(&on_device)
             .map_err(|reason| TrainError::BadCheckpoint {
                 path: dir.join(checkpoint::OPTIMIZER_FILE),
                 reason,
@@ -177,7 +186,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         if !config.objective_adds_noise() {
             data::perturb(&mut x, config.noise_sigma, &mut rng);
         }
-        let x = Tensor::from_vec(x, [config.batch, dim]);
+        let x = Tensor::from_vec(x, [config.batch, dim]).to_device(device);
         let diverged =
             |what: &'static str, value: f64, last_checkpoint: Option<u64>| TrainError::Diverged {
                 step,

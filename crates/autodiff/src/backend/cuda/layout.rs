@@ -2,6 +2,8 @@
 //! on any machine: how a broadcast or a sum maps onto a fast path, how a
 //! matrix product is tiled and split, and the CSR form of a scatter.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::shape::Shape;
 
 /// Axes a kernel can address after merging; kernels/reduce.cu has the same bound.
@@ -100,6 +102,35 @@ pub(crate) fn pattern(small: &Shape, big: &Shape) -> Pattern {
     }
 }
 
+/// The kernels of kernels/matmul.cu that tile 128×128 (see its comments):
+/// `big` and the variants that benches/gpu_bench.rs times against it. They
+/// give identical bits, so the choice moves speed only.
+pub const BIG_GEMM_VARIANTS: [&str; 4] = ["big", "bigw", "bigws", "bigw8"];
+
+static BIG_GEMM: AtomicUsize = AtomicUsize::new(DEFAULT_BIG_GEMM);
+const DEFAULT_BIG_GEMM: usize = 0;
+
+/// Which of [`BIG_GEMM_VARIANTS`] large f32 products use from now on, in this
+/// process (a tuning knob for benchmarks). Panics on an unknown name.
+pub fn set_big_gemm_variant(name: &str) {
+    let i = BIG_GEMM_VARIANTS.iter().position(|v| *v == name).unwrap_or_else(|| panic!("set_big_gemm_variant: `{name}` is not one of {BIG_GEMM_VARIANTS:?}"));
+    BIG_GEMM.store(i, Ordering::Relaxed);
+}
+
+/// The variant large f32 products use now.
+pub fn big_gemm_variant() -> &'static str {
+    BIG_GEMM_VARIANTS[BIG_GEMM.load(Ordering::Relaxed)]
+}
+
+/// The kernel family name for a plan: `small`, or the chosen big variant.
+pub(crate) fn tiling_name(plan: &GemmPlan) -> &'static str {
+    if plan.big {
+        big_gemm_variant()
+    } else {
+        "small"
+    }
+}
+
 /// How one matrix product is tiled: kernels/matmul.cu's big (128×128) or
 /// small (64×64) tiles, and how many slices of K run in parallel (split-K)
 /// when there are too few tiles to fill the multiprocessors.
@@ -124,7 +155,11 @@ pub(crate) fn plan_gemm(m: usize, n: usize, k: usize, sm_count: usize, is_f64: b
     let big = !is_f64 && tiles(128) * max_splits(512) >= sm_count;
     let (tile, min_k) = if big { (128, 512) } else { (64, 64) };
     let blocks = tiles(tile).max(1);
-    let mut splits = if blocks >= sm_count { 1 } else { sm_count.div_ceil(blocks).min(max_splits(min_k)) };
+    // Split only a product that leaves multiprocessors idle, into as many
+    // slices as fill the resident slots in one wave (two big blocks fit on a
+    // multiprocessor), never into a second wave.
+    let slots = if big { 2 * sm_count } else { sm_count };
+    let mut splits = if blocks >= sm_count { 1 } else { (slots / blocks).max(1).min(max_splits(min_k)) };
     let k_chunk = (k.div_ceil(splits)).div_ceil(BK).max(1) * BK;
     splits = k.div_ceil(k_chunk).max(1);
     let grid_y = m.div_ceil(tile).max(1);

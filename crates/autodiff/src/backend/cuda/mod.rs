@@ -18,6 +18,7 @@ mod layout;
 mod storage;
 
 pub use device::{availability, describe, is_available, set_checked_launches, stream, synchronize, CudaUnavailable};
+pub use layout::{big_gemm_variant, set_big_gemm_variant, BIG_GEMM_VARIANTS};
 pub use storage::CudaStorage;
 
 /// Launches kernel `$name` of `$family` on `$dev`'s stream with `$cfg` and the

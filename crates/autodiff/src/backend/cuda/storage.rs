@@ -189,7 +189,7 @@ fn matmul<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, m: u
     }
     let plan = layout::plan_gemm(m, n, k, dev.sm_count, T::NAME == "f64");
     let letter = |t: bool| if t { 't' } else { 'n' };
-    let name = format!("matmul_{}_{}{}_{}", if plan.big { "big" } else { "small" }, letter(ta), letter(tb), T::NAME);
+    let name = format!("matmul_{}_{}{}_{}", layout::tiling_name(&plan), letter(ta), letter(tb), T::NAME);
     let (mi, ni, ki, k_chunk) = (m as i32, n as i32, k as i32, plan.k_chunk as i32);
     // 16-byte loads need the contiguous dimension of each operand to be a multiple of 4.
     let vec_a = i32::from(layout::multiple_of_4(if ta { m } else { k }));
