@@ -8,7 +8,8 @@
 //   multiplied;
 // - register blocking: each thread owns a TM×TN micro-tile of C (8×8 in the
 //   big kernel, 4×4 in the small one), so every value read from shared memory
-//   feeds TM or TN fused multiply-adds;
+//   feeds TM or TN fused multiply-adds; in the big kernel each warp's threads
+//   cover a 64×32 sub-tile (see Owner below);
 // - 16-byte vector loads where the layout allows (the caller passes `vec_*`
 //   when the contiguous dimension is a multiple of 4, so every vector is
 //   aligned), scalar loads with bounds checks otherwise and at the edges:
@@ -136,11 +137,7 @@ struct Owner {
 };
 
 // ---- The tile kernel ----
-//
-// SWIZZLE: blocks are numbered down groups of 16 tile rows instead of along
-// whole rows, so the blocks resident at once share fewer panels of A and B
-// and more of them stay in L2 (for products too big for it).
-template <typename T, int BM, int BN, int BK, bool TA, bool TB, int MAP, bool SWIZZLE>
+template <typename T, int BM, int BN, int BK, bool TA, bool TB, int MAP>
 __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C,
                                           int M, int N, int K, int k_chunk, int vec_a, int vec_b, int vec_c) {
     const int TM = BM / 16, TN = BN / 16;
@@ -148,16 +145,7 @@ __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __re
     __shared__ __align__(16) T Bs[2][BK][BN + 4];
 
     const Owner<MAP> own;
-    int tile_m = blockIdx.y, tile_n = blockIdx.x;
-    if (SWIZZLE) {
-        const int group_rows = 16;
-        const int id = blockIdx.y * gridDim.x + blockIdx.x, per_group = group_rows * gridDim.x;
-        const int first = (id / per_group) * group_rows, in_group = id % per_group;
-        const int rows = min((int)gridDim.y - first, group_rows);
-        tile_m = first + in_group % rows;
-        tile_n = in_group / rows;
-    }
-    const int m0 = tile_m * BM, n0 = tile_n * BN;
+    const int m0 = blockIdx.y * BM, n0 = blockIdx.x * BN;
     const int k_begin = blockIdx.z * k_chunk;
     const int k_end = min(K, k_begin + k_chunk);
     const int tiles = k_end > k_begin ? (k_end - k_begin + BK - 1) / BK : 0;
@@ -230,42 +218,35 @@ __device__ __forceinline__ void gemm_tile(const T* __restrict__ A, const T* __re
     }
 }
 
-#define GEMM_ENTRY_WITH(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS, MAP, SWIZZLE)                           \
+#define GEMM_ENTRY(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS, MAP)                                         \
     extern "C" __global__ void __launch_bounds__(THREADS, MIN_BLOCKS)                                      \
         name(const T* __restrict__ A, const T* __restrict__ B, T* __restrict__ C, int M, int N, int K,    \
              int k_chunk, int vec_a, int vec_b, int vec_c) {                                               \
-        gemm_tile<T, BM, BN, BK, TA, TB, MAP, SWIZZLE>(A, B, C, M, N, K, k_chunk, vec_a, vec_b, vec_c);   \
+        gemm_tile<T, BM, BN, BK, TA, TB, MAP>(A, B, C, M, N, K, k_chunk, vec_a, vec_b, vec_c);            \
     }
-#define GEMM_ENTRY(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS) GEMM_ENTRY_WITH(name, T, BM, BN, BK, TA, TB, MIN_BLOCKS, GRID, false)
 
-// Big tiles: 128×128, 8×8 per thread, for products with enough tiles to fill the GPU.
-GEMM_ENTRY(matmul_big_nn_f32, float, 128, 128, 16, false, false, 2)
-GEMM_ENTRY(matmul_big_nt_f32, float, 128, 128, 16, false, true, 2)
-GEMM_ENTRY(matmul_big_tn_f32, float, 128, 128, 16, true, false, 2)
-GEMM_ENTRY(matmul_big_tt_f32, float, 128, 128, 16, true, true, 2)
-// Variants of the big tiles, timed against it by benches/gpu_bench.rs (the
-// bench selects one with `cuda::set_big_gemm_variant`); every variant sums
-// each output over k in the same order, so all give identical bits.
-// bigw: WARP layout; bigws: WARP + SWIZZLE; bigw8: WARP with BK = 8.
-#define BIG_VARIANT(v, BK, MAP, SWIZZLE)                                                       \
-    GEMM_ENTRY_WITH(matmul_##v##_nn_f32, float, 128, 128, BK, false, false, 2, MAP, SWIZZLE) \
-    GEMM_ENTRY_WITH(matmul_##v##_nt_f32, float, 128, 128, BK, false, true, 2, MAP, SWIZZLE)  \
-    GEMM_ENTRY_WITH(matmul_##v##_tn_f32, float, 128, 128, BK, true, false, 2, MAP, SWIZZLE)  \
-    GEMM_ENTRY_WITH(matmul_##v##_tt_f32, float, 128, 128, BK, true, true, 2, MAP, SWIZZLE)
-BIG_VARIANT(bigw, 16, WARP, false)
-BIG_VARIANT(bigws, 16, WARP, true)
-BIG_VARIANT(bigw8, 8, WARP, false)
+// Big tiles: 128×128, 8×8 per thread in the WARP layout, BK = 8, for products
+// with enough tiles to fill the GPU. On an H100 (benches/gpu-check.sh) this
+// ran at 79% of cuBLAS at n = 4096 and 8192, where the GRID layout with
+// BK = 16 (`biggrid`, kept for comparison) ran at 70% and 74%; the WARP
+// layout alone, or a swizzled block order, gained nothing.
+#define BIG(v, BK, MAP)                                                                  \
+    GEMM_ENTRY(matmul_##v##_nn_f32, float, 128, 128, BK, false, false, 2, MAP)          \
+    GEMM_ENTRY(matmul_##v##_nt_f32, float, 128, 128, BK, false, true, 2, MAP)           \
+    GEMM_ENTRY(matmul_##v##_tn_f32, float, 128, 128, BK, true, false, 2, MAP)           \
+    GEMM_ENTRY(matmul_##v##_tt_f32, float, 128, 128, BK, true, true, 2, MAP)
+BIG(big, 8, WARP)
+BIG(biggrid, 16, GRID)
 // Small tiles: 64×64, 4×4 per thread, with split-K, for the thin products of
 // a small batch (64×784·784×512) that would leave most multiprocessors idle.
-GEMM_ENTRY(matmul_small_nn_f32, float, 64, 64, 16, false, false, 1)
-GEMM_ENTRY(matmul_small_nt_f32, float, 64, 64, 16, false, true, 1)
-GEMM_ENTRY(matmul_small_tn_f32, float, 64, 64, 16, true, false, 1)
-GEMM_ENTRY(matmul_small_tt_f32, float, 64, 64, 16, true, true, 1)
+#define SMALL(T, S)                                                                       \
+    GEMM_ENTRY(matmul_small_nn_##S, T, 64, 64, 16, false, false, 1, GRID)                \
+    GEMM_ENTRY(matmul_small_nt_##S, T, 64, 64, 16, false, true, 1, GRID)                 \
+    GEMM_ENTRY(matmul_small_tn_##S, T, 64, 64, 16, true, false, 1, GRID)                 \
+    GEMM_ENTRY(matmul_small_tt_##S, T, 64, 64, 16, true, true, 1, GRID)
+SMALL(float, f32)
 // f64: the small tiles only (an 8×8 double micro-tile would spill registers).
-GEMM_ENTRY(matmul_small_nn_f64, double, 64, 64, 16, false, false, 1)
-GEMM_ENTRY(matmul_small_nt_f64, double, 64, 64, 16, false, true, 1)
-GEMM_ENTRY(matmul_small_tn_f64, double, 64, 64, 16, true, false, 1)
-GEMM_ENTRY(matmul_small_tt_f64, double, 64, 64, 16, true, true, 1)
+SMALL(double, f64)
 
 // out[i] = Σ_z partial[z·mn + i], z ascending: the split-K sum, in a fixed order.
 template <typename T>

@@ -51,12 +51,13 @@ DECL_T(double, f64)
     extern "C" void matmul_##v##_tn_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
     extern "C" void matmul_##v##_tt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
 DECL_BIG(big)
-DECL_BIG(bigw)
-DECL_BIG(bigws)
-DECL_BIG(bigw8)
-// The tilings: 0 small (64×64), then the big (128×128) kernel and its variants.
-static const char* const TILINGS[] = {"small", "big", "bigw", "bigws", "bigw8"};
+DECL_BIG(biggrid)
+// The tilings: 0 small (64×64), then the big (128×128) kernel and its variant.
+static const char* const TILINGS[] = {"small", "big", "biggrid"};
+const int TILING_COUNT = 3;
 extern "C" void cast_f32_to_f64(const float*, double*, u64);
+extern "C" void normal_f32(float*, u64, u64);
+extern "C" void normal_f64(double*, u64, u64);
 extern "C" void cast_f64_to_f32(const double*, float*, u64);
 
 static int failures = 0, checks = 0;
@@ -97,7 +98,7 @@ template <typename T> struct GemmFns;
 template <> struct GemmFns<float> {
     static Gemm32 get(int tiling, bool ta, bool tb) {
 #define ROW(v) {matmul_##v##_nn_f32, matmul_##v##_nt_f32, matmul_##v##_tn_f32, matmul_##v##_tt_f32}
-        static Gemm32 fns[5][4] = {ROW(small), ROW(big), ROW(bigw), ROW(bigws), ROW(bigw8)};
+        static Gemm32 fns[TILING_COUNT][4] = {ROW(small), ROW(big), ROW(biggrid)};
 #undef ROW
         return fns[tiling][ta * 2 + tb];
     }
@@ -286,14 +287,13 @@ int main() {
     for (auto& s : shapes)
         for (int t = 0; t < 4; ++t) {
             const bool ta = t & 2, tb = t & 1;
-            for (int tiling = 0; tiling < 5; ++tiling) check_matmul<float>(s[0], s[1], s[2], ta, tb, tiling, 1);
+            for (int tiling = 0; tiling < TILING_COUNT; ++tiling) check_matmul<float>(s[0], s[1], s[2], ta, tb, tiling, 1);
             check_matmul<double>(s[0], s[1], s[2], ta, tb, 0, 1);
             check_matmul<float>(s[0], s[1], s[2], ta, tb, 0, 3);
             check_matmul<double>(s[0], s[1], s[2], ta, tb, 0, 2);
         }
-    for (int tiling = 1; tiling < 5; ++tiling) {
+    for (int tiling = 1; tiling < TILING_COUNT; ++tiling) {
         check_matmul<float>(257, 300, 130, false, false, tiling, 2);
-        // 17 rows of tiles: the swizzle's last group is partial.
         check_matmul<float>(2100, 20, 260, tiling & 1, false, tiling, 1);
     }
     check_elementwise<float>();
@@ -311,6 +311,32 @@ int main() {
         std::vector<double> w(x.begin(), x.end());
         expect("cast_f32_to_f64", y, w, 0);
         expect("cast_f64_to_f32", z, w, 0);
+    }
+    {
+        // The counter-based normals: the values crates/autodiff/src/backend/counter_rng.rs
+        // pins for stream 42 (the kernel takes the key mix(42)), in f64 and rounded to f32.
+        u64 z = 42;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        const u64 key = z ^ (z >> 31);
+        const std::vector<double> want = {0.986537001437344, 1.160713327879971, 0.277583532828209};
+        auto y64 = poisoned<double>(3);
+        auto y32 = poisoned<float>(3);
+        launch({1}, {256}, [&] { normal_f64(y64.data(), 3, key); });
+        launch({1}, {256}, [&] { normal_f32(y32.data(), 3, key); });
+        expect("normal_f64 (pinned values)", y64, want, 1e-14);
+        expect("normal_f32 (pinned values)", y32, want, 1e-7);
+        const u64 n = 100000;
+        auto big = poisoned<double>(n);
+        launch({7}, {256}, [&] { normal_f64(big.data(), n, key); });
+        double mean = 0, var = 0;
+        for (double v : big) mean += v / n;
+        for (double v : big) var += (v - mean) * (v - mean) / n;
+        ++checks;
+        if (std::abs(mean) > 0.015 || std::abs(var - 1) > 0.02) {
+            ++failures;
+            std::printf("FAIL normal_f64 moments: mean %.4f variance %.4f\n", mean, var);
+        }
     }
     std::printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(mktemp -d)
-for f in matmul unary binary reduce index cast; do
+for f in matmul unary binary reduce index cast random; do
     g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-function -c "emu_$f.cpp" -o "$out/$f.o" &
 done
 g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -c check.cpp -o "$out/check.o" &

@@ -128,6 +128,14 @@ impl Tensor {
         Tensor::from_storage(self.0.value.full_like(shape.numel(), value, self.dtype()), shape)
     }
 
+    /// Standard normal values of `shape`, with this tensor's dtype, on its
+    /// device, from counter-based stream `seed`: the same numbers on every
+    /// device, made where they are used (no host copy). A constant.
+    pub fn randn_like(&self, shape: impl Into<Shape>, seed: u64) -> Tensor {
+        let shape = shape.into();
+        Tensor::from_storage(self.0.value.normal_like(shape.numel(), seed, self.dtype()), shape)
+    }
+
     pub fn zeros_like(&self) -> Tensor {
         self.full_like(self.shape(), 0.0)
     }

@@ -29,7 +29,13 @@ pub fn rademacher(shape: impl Into<Shape>, dtype: DType, rng: &mut impl Rng) -> 
 }
 
 /// Standard normal entries shaped like `x`, with its dtype, on its device:
-/// the noise that is added to `x`.
+/// the noise that is added to `x`. `rng` picks a counter-based stream, and
+/// the values are made on `x`'s device (no host copy), equal on every device.
 pub fn randn_like(x: &Tensor, rng: &mut impl Rng) -> Tensor {
-    randn(x.shape().clone(), x.dtype(), rng).to_device(x.device())
+    randn_on_device_of(x, x.shape().clone(), rng)
+}
+
+/// Standard normal entries of `shape`, with `x`'s dtype, made on `x`'s device (as [`randn_like`]).
+pub fn randn_on_device_of(x: &Tensor, shape: impl Into<Shape>, rng: &mut impl Rng) -> Tensor {
+    x.randn_like(shape, rng.random::<u64>())
 }

@@ -32,11 +32,12 @@ pub enum Projection {
 }
 
 impl Projection {
-    /// `rows` projections of dimension `dim`, with `x`'s dtype, on its device.
+    /// `rows` projections of dimension `dim`, with `x`'s dtype, on its device
+    /// (Gaussian ones are made there; the others are drawn on the host).
     pub fn sample(self, rows: usize, dim: usize, x: &Tensor, rng: &mut StdRng) -> Tensor {
         let dtype = x.dtype();
-        let v = match self {
-            Projection::Gaussian => noise::randn([rows, dim], dtype, rng),
+        let host = match self {
+            Projection::Gaussian => return noise::randn_on_device_of(x, [rows, dim], rng),
             Projection::Rademacher => noise::rademacher([rows, dim], dtype, rng),
             Projection::Sphere => {
                 let g = noise::randn([rows, dim], dtype, rng);
@@ -45,7 +46,7 @@ impl Projection {
                 (&g * &Tensor::from_vec(scale, [rows, 1]).to_dtype(dtype)).detach()
             }
         };
-        v.to_device(x.device())
+        host.to_device(x.device())
     }
 }
 

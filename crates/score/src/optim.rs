@@ -8,10 +8,12 @@ use autodiff::fused::adam_update;
 use autodiff::{no_grad, AdamStep, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
-/// and the norm before clipping.
+/// and the norm before clipping. The squares are summed where the gradients
+/// are, so one value crosses to the host.
 pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, f64) {
     no_grad(|| {
-        let norm = grads.iter().map(|g| g.square().sum().item()).sum::<f64>().sqrt();
+        let squares = grads.iter().map(|g| g.square().sum()).reduce(|a, b| &a + &b);
+        let norm = squares.map_or(0.0, |s| s.item().sqrt());
         match max_norm {
             Some(max) if norm > max && norm.is_finite() => (grads.iter().map(|g| g.scale(max / norm)).collect(), norm),
             _ => (grads.to_vec(), norm),

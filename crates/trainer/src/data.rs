@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use autodiff::{Device, Tensor};
 use mnist::{Checksums, Dataset, FetchOptions, Splits};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 use rand_distr::StandardNormal;
@@ -122,13 +123,39 @@ pub fn stream(seed: u64, purpose: Purpose, index: u64) -> StdRng {
     StdRng::from_seed(key)
 }
 
-/// `batch` images drawn uniformly with replacement, flattened row after row.
-pub fn sample_batch(data: &Dataset, batch: usize, rng: &mut StdRng) -> Vec<f32> {
-    let mut out = Vec::with_capacity(batch * data.dim());
-    for _ in 0..batch {
-        out.extend_from_slice(data.image(rng.random_range(0..data.len())));
+/// `batch` image indices drawn uniformly with replacement.
+pub fn sample_indices(len: usize, batch: usize, rng: &mut StdRng) -> Vec<usize> {
+    (0..batch).map(|_| rng.random_range(0..len)).collect()
+}
+
+/// The training images where the model is. On a GPU they are uploaded once and a minibatch is
+/// gathered there, so a step copies only its row indices to the device; on the CPU the rows
+/// are copied straight out of the data set (no second copy of it is kept).
+pub struct Images<'a> {
+    data: &'a Dataset,
+    on_device: Option<Tensor>,
+}
+
+impl<'a> Images<'a> {
+    pub fn new(data: &'a Dataset, device: Device) -> Images<'a> {
+        let on_device = (device != Device::Cpu)
+            .then(|| Tensor::from_slice(&data.images, [data.len(), data.dim()]).to_device(device));
+        Images { data, on_device }
     }
-    out
+
+    /// The images at `indices`, as a `[indices.len(), dim]` tensor on the device.
+    pub fn rows(&self, indices: &[usize]) -> Tensor {
+        match &self.on_device {
+            Some(all) => all.gather_rows(indices),
+            None => {
+                let mut out = Vec::with_capacity(indices.len() * self.data.dim());
+                for &i in indices {
+                    out.extend_from_slice(self.data.image(i));
+                }
+                Tensor::from_vec(out, [indices.len(), self.data.dim()])
+            }
+        }
+    }
 }
 
 /// Adds σε, ε ~ N(0, I), in place.

@@ -6,7 +6,7 @@
 //! and `optimizer.safetensors`. `trainer eval --model …` scores a saved model again.
 //!
 //! Following one step from here down: [`train::train`] draws a minibatch
-//! ([`data::sample_batch`], [`data::perturb`]), asks [`score::Objective::loss`] for the loss
+//! ([`data::sample_indices`], [`data::Images`], perturbed on the device), asks [`score::Objective::loss`] for the loss
 //! (the exact objective builds the Jacobian diagonal from recorded ops in
 //! `score::trace::structured_diagonal`), differentiates it with [`autodiff::grad`], clips, and
 //! takes an Adam step ([`score::optim::Adam`]).

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use autodiff::{grad, DType, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use score::optim::{clip_grad_norm, Adam, Optimizer};
-use score::{Mlp, MlpConfig, ScoreError, ScoreModel};
+use score::{noise, Mlp, MlpConfig, ScoreError, ScoreModel};
 
 use crate::checkpoint::{self, ModelInfo, TrainingState};
 use crate::config::TrainConfig;
@@ -130,6 +130,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
     let (dim, img_rows, img_cols) = (train_set.dim(), train_set.rows, train_set.cols);
     let objective = config.objective();
     let heldout = data::heldout(test_set, config.noise_sigma, None);
+    let images = data::Images::new(train_set, device);
     let scale = eval::score_scale(&config);
 
     // Checkpoints are read to the CPU; the run itself happens on `device`.
@@ -182,11 +183,12 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         }
         let began = Instant::now();
         let mut rng = data::stream(config.seed, Purpose::Batch, step);
-        let mut x = data::sample_batch(train_set, config.batch, &mut rng);
+        let indices = data::sample_indices(train_set.len(), config.batch, &mut rng);
+        let mut x = images.rows(&indices);
         if !config.objective_adds_noise() {
-            data::perturb(&mut x, config.noise_sigma, &mut rng);
+            // x + σε, made on the device.
+            x = &x + &noise::randn_like(&x, &mut rng).scale(config.noise_sigma);
         }
-        let x = Tensor::from_vec(x, [config.batch, dim]).to_device(device);
         let diverged =
             |what: &'static str, value: f64, last_checkpoint: Option<u64>| TrainError::Diverged {
                 step,

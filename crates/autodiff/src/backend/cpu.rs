@@ -5,7 +5,7 @@
 use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
-use super::{fast_math, AdamStep, BackendStorage, Binary, Device, Unary};
+use super::{counter_rng, fast_math, AdamStep, BackendStorage, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
 use crate::shape::Shape;
 
@@ -487,6 +487,13 @@ impl BackendStorage for CpuStorage {
         match dtype {
             DType::F32 => CpuStorage::F32(Array1::from_elem(len, value as f32)),
             DType::F64 => CpuStorage::F64(Array1::from_elem(len, value)),
+        }
+    }
+    fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
+        let draw = |i: usize| counter_rng::normal(seed, i as u64);
+        match dtype {
+            DType::F32 => CpuStorage::F32(Array1::from_vec((0..len).into_par_iter().map(|i| draw(i) as f32).collect())),
+            DType::F64 => CpuStorage::F64(Array1::from_vec((0..len).into_par_iter().map(draw).collect())),
         }
     }
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self {

@@ -12,6 +12,7 @@
 //! at run time is an error value ([`cuda::CudaUnavailable`], from [`Device::cuda`]).
 
 pub mod cpu;
+pub mod counter_rng;
 mod fast_math;
 pub mod cuda;
 
@@ -102,6 +103,9 @@ pub trait BackendStorage: Sized {
     fn full(&self, len: usize, value: f64, dtype: DType) -> Self;
     /// A `rows×cols` matrix of zeros with a 1 at `(r, hot[r])` for each row.
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self;
+    /// `len` standard normals of counter-based stream `seed`
+    /// ([`counter_rng::normal`]): the same values on every backend.
+    fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self;
 
     fn unary(&self, op: Unary) -> Self;
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
@@ -231,6 +235,10 @@ impl Storage {
     /// A `rows×cols` one-hot matrix (see [`BackendStorage::one_hot`]) on the same device as `self`.
     pub fn one_hot_like(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Storage {
         dispatch!(self, s => s.one_hot(rows, cols, hot, dtype))
+    }
+    /// Standard normals (see [`BackendStorage::normal`]) on the same device as `self`.
+    pub fn normal_like(&self, len: usize, seed: u64, dtype: DType) -> Storage {
+        dispatch!(self, s => s.normal(len, seed, dtype))
     }
     pub fn unary(&self, op: Unary) -> Storage {
         dispatch!(self, s => s.unary(op))

@@ -109,6 +109,7 @@ pub(crate) enum Family {
     Reduce,
     Index,
     Cast,
+    Random,
 }
 
 impl Family {
@@ -120,6 +121,7 @@ impl Family {
             Family::Reduce => "reduce.cu",
             Family::Index => "index.cu",
             Family::Cast => "cast.cu",
+            Family::Random => "random.cu",
         }
     }
 
@@ -131,6 +133,7 @@ impl Family {
             Family::Reduce => include_str!("../../../../../kernels/reduce.cu"),
             Family::Index => include_str!("../../../../../kernels/index.cu"),
             Family::Cast => include_str!("../../../../../kernels/cast.cu"),
+            Family::Random => include_str!("../../../../../kernels/random.cu"),
         }
     }
 }

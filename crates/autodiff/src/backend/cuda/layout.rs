@@ -102,10 +102,10 @@ pub(crate) fn pattern(small: &Shape, big: &Shape) -> Pattern {
     }
 }
 
-/// The kernels of kernels/matmul.cu that tile 128×128 (see its comments):
-/// `big` and the variants that benches/gpu_bench.rs times against it. They
-/// give identical bits, so the choice moves speed only.
-pub const BIG_GEMM_VARIANTS: [&str; 4] = ["big", "bigw", "bigws", "bigw8"];
+/// The kernels of kernels/matmul.cu that tile 128×128: `big` (the default)
+/// and `biggrid`, the layout it replaced, which benches/gpu_bench.rs times
+/// against it. They give identical bits, so the choice moves speed only.
+pub const BIG_GEMM_VARIANTS: [&str; 2] = ["big", "biggrid"];
 
 static BIG_GEMM: AtomicUsize = AtomicUsize::new(DEFAULT_BIG_GEMM);
 const DEFAULT_BIG_GEMM: usize = 0;

@@ -12,7 +12,7 @@ use cudarc::driver::{CudaSlice, LaunchConfig};
 use super::device::{self, CudaDevice, CudaUnavailable, Family, GpuElem, IndexKind};
 use super::launch;
 use super::layout::{self, Pattern};
-use crate::backend::{BackendStorage, Binary, CpuStorage, Device, Unary};
+use crate::backend::{counter_rng, BackendStorage, Binary, CpuStorage, Device, Unary};
 use crate::dtype::DType;
 use crate::shape::Shape;
 
@@ -351,6 +351,15 @@ fn one_hot<T: GpuElem>(dev: &CudaDevice, rows: usize, cols: usize, hot: &[usize]
     y
 }
 
+fn normal<T: GpuElem>(dev: &CudaDevice, len: usize, seed: u64) -> CudaSlice<T> {
+    let mut y = dev.alloc::<T>(len);
+    if len > 0 {
+        let (n, key) = (len as u64, counter_rng::mix(seed));
+        launch!(dev, Family::Random, kernel_name::<T>("normal"), dev.grid_1d(n), &mut y, &n, &key);
+    }
+    y
+}
+
 fn full<T: GpuElem>(dev: &CudaDevice, len: usize, value: f64) -> CudaSlice<T> {
     let mut y = dev.alloc::<T>(len);
     if len > 0 {
@@ -402,6 +411,13 @@ impl BackendStorage for CudaStorage {
         let buf = match dtype {
             DType::F32 => Buf::F32(Arc::new(full::<f32>(&self.dev, len, value))),
             DType::F64 => Buf::F64(Arc::new(full::<f64>(&self.dev, len, value))),
+        };
+        self.with(buf, len)
+    }
+    fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
+        let buf = match dtype {
+            DType::F32 => Buf::F32(Arc::new(normal::<f32>(&self.dev, len, seed))),
+            DType::F64 => Buf::F64(Arc::new(normal::<f64>(&self.dev, len, seed))),
         };
         self.with(buf, len)
     }

@@ -1,0 +1,34 @@
+// Counter-based standard normals: the kernels behind `BackendStorage::normal`.
+// Value i of stream `seed` is a pure function of (seed, i), the same function
+// as crates/autodiff/src/backend/counter_rng.rs, so the GPU makes the same
+// noise as the CPU without a copy. Named normal_<dtype>.
+//
+// Self-contained (no #include): compiled at run time by NVRTC.
+
+typedef unsigned long long u64;
+
+#define GRID_STRIDE(i, n) \
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
+
+// SplitMix64's finaliser.
+__device__ __forceinline__ u64 mix(u64 z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Box–Muller on the two 32-bit halves of one hash, in f64 as on the CPU.
+__device__ __forceinline__ double normal_at(u64 key, u64 i) {
+    const u64 h = mix(key + (i + 1) * 0x9E3779B97F4A7C15ull);
+    const double u1 = ((double)(h >> 32) + 1.0) * (1.0 / 4294967296.0);
+    const double u2 = (double)(h & 0xFFFFFFFFull) * (1.0 / 4294967296.0);
+    return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
+}
+
+// `key` is mix(seed), computed once on the host.
+extern "C" __global__ void normal_f32(float* __restrict__ y, u64 n, u64 key) {
+    GRID_STRIDE(i, n) y[i] = (float)normal_at(key, i);
+}
+extern "C" __global__ void normal_f64(double* __restrict__ y, u64 n, u64 key) {
+    GRID_STRIDE(i, n) y[i] = normal_at(key, i);
+}
