@@ -345,6 +345,60 @@ gpu_test!(score_matching_step_gives_the_same_numbers_on_both_devices, |dev| {
     }
 });
 
+gpu_test!(fused_adam_matches_the_cpu, |dev| {
+    use gradgrad::autodiff::{fused::adam_update, AdamStep};
+    let mut r = rng(12);
+    let h = AdamStep { lr: 1e-2, beta1: 0.9, beta2: 0.999, eps: 1e-8, correction1: 1.0 - 0.9f64.powi(3), correction2: 1.0 - 0.999f64.powi(3) };
+    for dtype in [DType::F32, DType::F64] {
+        for n in [1, 7, 1000] {
+            let [p, g, m] = [0, 1, 2].map(|_| uniform(&mut r, &[n], -1.0, 1.0).to_dtype(dtype));
+            let v = uniform(&mut r, &[n], 0.0, 1.0).to_dtype(dtype);
+            let cpu = adam_update(&p, &g, &m, &v, h);
+            let on = |t: &Tensor| t.to_device(dev);
+            let gpu = adam_update(&on(&p), &on(&g), &on(&m), &on(&v), h);
+            let tol = if dtype == DType::F32 { 1e-6 } else { 1e-14 };
+            for (what, c, g) in [("p", &cpu.0, &gpu.0), ("m", &cpu.1, &gpu.1), ("v", &cpu.2, &gpu.2)] {
+                assert_eq!(g.device(), dev);
+                let e = rel_err(&g.to_vec_f64(), &c.to_vec_f64());
+                assert!(e <= tol, "adam {what} {dtype} n={n}: {e:.2e}");
+            }
+        }
+    }
+});
+
+gpu_test!(a_training_step_copies_nothing_but_the_loss_and_the_gradient_norm, |dev| {
+    use gradgrad::score::optim::{clip_grad_norm, Adam, Optimizer};
+    use gradgrad::score::{Activation, Mlp, MlpConfig, Objective, ScoreModel, TraceStrategy};
+    use rand::{rngs::StdRng, SeedableRng};
+    let config = MlpConfig { dim: 40, hidden: 24, hidden_layers: 2, activation: Activation::Softplus, output_activation: None, dtype: DType::F32 };
+    let x = uniform(&mut rng(11), &[16, 40], 0.0, 1.0).to_dtype(DType::F32).to_device(dev);
+    for objective in [
+        Objective::Exact { strategy: TraceStrategy::Auto },
+        Objective::SsmVr { projections: 1, distribution: Default::default() },
+        Objective::Dsm { sigma: 0.1 },
+    ] {
+        let mut model = Mlp::new(&config, 3).to_device(dev);
+        let mut adam = Adam::new(1e-3);
+        let mut rng = StdRng::seed_from_u64(5);
+        let mut step = || {
+            let out = objective.loss(&model, &x, &mut rng).unwrap();
+            let loss = out.loss.item();
+            let params = model.parameters();
+            let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
+            let (grads, norm) = clip_grad_norm(&grads, Some(1e4));
+            model = model.with_parameters(&adam.step(&params, &grads));
+            assert!(loss.is_finite() && norm.is_finite());
+        };
+        step(); // the first step uploads its one-hot index lists, cached after
+        let before = cuda::transfers();
+        step();
+        let after = cuda::transfers();
+        assert_eq!(after.uploads - before.uploads, 0, "{}: uploads in a step ({before:?} → {after:?})", objective.name());
+        assert_eq!(after.downloads - before.downloads, 2, "{}: downloads in a step ({before:?} → {after:?})", objective.name());
+        assert_eq!(after.download_bytes - before.download_bytes, 8, "{}: two f32 scalars", objective.name());
+    }
+});
+
 /// Runs everywhere: detection answers without panicking, consistently.
 #[test]
 fn detection_never_panics_and_falls_back_to_the_cpu() {

@@ -58,6 +58,9 @@ const int TILING_COUNT = 3;
 extern "C" void cast_f32_to_f64(const float*, double*, u64);
 extern "C" void normal_f32(float*, u64, u64);
 extern "C" void normal_f64(double*, u64, u64);
+extern "C" void adam_f32(const float*, const float*, const float*, const float*, float*, float*, float*, u64, float, float, float, float, float, float, float);
+extern "C" void adam_f64(const double*, const double*, const double*, const double*, double*, double*, double*, u64, double, double, double, double, double, double, double);
+
 extern "C" void cast_f64_to_f32(const double*, float*, u64);
 
 static int failures = 0, checks = 0;
@@ -281,6 +284,25 @@ template <typename T> void check_index() {
     }
 }
 
+// Adam's update against the formula, in f64, at step t = 3.
+template <typename T, typename F> void check_adam(F kernel) {
+    const u64 n = 1001;
+    auto p = randn<T>(n), g = randn<T>(n), m = randn<T>(n), v = randn<T>(n, 0.0, 2.0);
+    const double b1 = 0.9, b2 = 0.999, lr = 1e-2, eps = 1e-8, c1 = 1 - b1 * b1 * b1, c2 = 1 - b2 * b2 * b2;
+    auto po = poisoned<T>(n), mo = poisoned<T>(n), vo = poisoned<T>(n);
+    launch({3}, {256}, [&] { kernel(p.data(), g.data(), m.data(), v.data(), po.data(), mo.data(), vo.data(), n, (T)b1, (T)b2, (T)(1 - b1), (T)(1 - b2), (T)(lr / c1), (T)(1 / c2), (T)eps); });
+    std::vector<double> wp(n), wm(n), wv(n);
+    for (u64 i = 0; i < n; ++i) {
+        wm[i] = b1 * m[i] + (1 - b1) * g[i];
+        wv[i] = b2 * v[i] + (1 - b2) * g[i] * g[i];
+        wp[i] = p[i] - lr / c1 * wm[i] / (std::sqrt(wv[i] / c2) + eps);
+    }
+    const std::string s = name_of<T>();
+    expect("adam_" + s + " m", mo, wm, tol_of<T>());
+    expect("adam_" + s + " v", vo, wv, tol_of<T>());
+    expect("adam_" + s + " p", po, wp, tol_of<T>());
+}
+
 int main() {
     // The matrix products: every transpose, vector and scalar paths, edges, split-K.
     const int shapes[][3] = {{1, 1, 1}, {7, 33, 5}, {33, 7, 65}, {130, 67, 129}, {64, 100, 128}, {128, 64, 132}, {3, 0, 5}};
@@ -338,6 +360,8 @@ int main() {
             std::printf("FAIL normal_f64 moments: mean %.4f variance %.4f\n", mean, var);
         }
     }
+    check_adam<float>(adam_f32);
+    check_adam<double>(adam_f64);
     std::printf("%d passed, %d failed\n", checks - failures, failures);
     return failures == 0 ? 0 : 1;
 }

@@ -6,10 +6,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 out=$(mktemp -d)
-for f in matmul unary binary reduce index cast random; do
+pids=()
+for f in matmul unary binary reduce index cast random adam; do
     g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-function -c "emu_$f.cpp" -o "$out/$f.o" &
+    pids+=($!)
 done
 g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -c check.cpp -o "$out/check.o" &
-wait
+pids+=($!)
+for p in "${pids[@]}"; do wait "$p"; done  # each compile's status counts (set -e)
 g++ -pthread "$out"/*.o -o "$out/check"
 "$out/check"

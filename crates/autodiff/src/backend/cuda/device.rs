@@ -15,6 +15,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::panic::catch_unwind;
+use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -86,6 +87,41 @@ fn probe() -> Result<usize, CudaUnavailable> {
     Ok(count)
 }
 
+/// Host↔device copies made by this thread so far, over all devices: what a
+/// test reads to hold a training step to "no copy but the loss". (Copies
+/// happen on the thread that asks for them, so threads do not mix counts.)
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Transfers {
+    pub uploads: u64,
+    pub upload_bytes: u64,
+    pub downloads: u64,
+    pub download_bytes: u64,
+}
+
+thread_local! {
+    static TRANSFERS: Cell<Transfers> = Cell::new(Transfers::default());
+}
+
+/// The copies this thread has made so far (see [`Transfers`]).
+pub fn transfers() -> Transfers {
+    TRANSFERS.with(Cell::get)
+}
+
+/// Counts one copy of `bytes` to the device (`up`) or to the host.
+pub(crate) fn count_transfer(up: bool, bytes: usize) {
+    TRANSFERS.with(|t| {
+        let mut c = t.get();
+        if up {
+            c.uploads += 1;
+            c.upload_bytes += bytes as u64;
+        } else {
+            c.downloads += 1;
+            c.download_bytes += bytes as u64;
+        }
+        t.set(c);
+    });
+}
+
 static CHECKED: AtomicBool = AtomicBool::new(false);
 
 /// A test knob: when on, every kernel's output buffer is filled with NaN
@@ -110,6 +146,7 @@ pub(crate) enum Family {
     Index,
     Cast,
     Random,
+    Adam,
 }
 
 impl Family {
@@ -122,6 +159,7 @@ impl Family {
             Family::Index => "index.cu",
             Family::Cast => "cast.cu",
             Family::Random => "random.cu",
+            Family::Adam => "adam.cu",
         }
     }
 
@@ -134,6 +172,7 @@ impl Family {
             Family::Index => include_str!("../../../../../kernels/index.cu"),
             Family::Cast => include_str!("../../../../../kernels/cast.cu"),
             Family::Random => include_str!("../../../../../kernels/random.cu"),
+            Family::Adam => include_str!("../../../../../kernels/adam.cu"),
         }
     }
 }
@@ -323,6 +362,7 @@ impl CudaDevice {
             return buf.clone();
         }
         let data = build();
+        count_transfer(true, 4 * data.len().max(1));
         let buf = if data.is_empty() { self.stream.clone_htod(&[0u32]) } else { self.stream.clone_htod(&data) };
         let buf = Arc::new(buf.unwrap_or_else(|e| panic!("cuda:{}: uploading {} indices: {e:?}", self.ordinal, data.len())));
         if cache.entries.len() == INDEX_CACHE_ENTRIES {

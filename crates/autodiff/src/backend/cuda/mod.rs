@@ -17,7 +17,7 @@ mod device;
 mod layout;
 mod storage;
 
-pub use device::{availability, describe, is_available, set_checked_launches, stream, synchronize, CudaUnavailable};
+pub use device::{availability, describe, is_available, set_checked_launches, stream, synchronize, transfers, CudaUnavailable, Transfers};
 pub use layout::{big_gemm_variant, set_big_gemm_variant, BIG_GEMM_VARIANTS};
 pub use storage::CudaStorage;
 

@@ -12,7 +12,7 @@ use cudarc::driver::{CudaSlice, LaunchConfig};
 use super::device::{self, CudaDevice, CudaUnavailable, Family, GpuElem, IndexKind};
 use super::launch;
 use super::layout::{self, Pattern};
-use crate::backend::{counter_rng, BackendStorage, Binary, CpuStorage, Device, Unary};
+use crate::backend::{counter_rng, AdamStep, BackendStorage, Binary, CpuStorage, Device, Unary};
 use crate::dtype::DType;
 use crate::shape::Shape;
 
@@ -112,6 +112,7 @@ fn upload<T: GpuElem>(dev: &CudaDevice, data: &[T]) -> CudaSlice<T> {
     if data.is_empty() {
         return dev.alloc(0);
     }
+    device::count_transfer(true, std::mem::size_of_val(data));
     dev.stream.clone_htod(data).unwrap_or_else(|e| panic!("cuda:{}: copying {} values to the device: {e:?}", dev.ordinal, data.len()))
 }
 
@@ -119,6 +120,7 @@ fn download<T: GpuElem>(dev: &CudaDevice, s: &CudaSlice<T>, len: usize) -> Vec<T
     if len == 0 {
         return Vec::new();
     }
+    device::count_transfer(false, len * std::mem::size_of::<T>());
     let values = dev.stream.clone_dtoh(&s.slice(0..len));
     let synced = dev.stream.synchronize();
     match (values, synced) {
@@ -351,6 +353,19 @@ fn one_hot<T: GpuElem>(dev: &CudaDevice, rows: usize, cols: usize, hot: &[usize]
     y
 }
 
+/// One fused Adam pass; returns (p', m', v').
+fn adam<T: GpuElem>(dev: &CudaDevice, p: &CudaSlice<T>, g: &CudaSlice<T>, m: &CudaSlice<T>, v: &CudaSlice<T>, n: usize, h: AdamStep) -> [CudaSlice<T>; 3] {
+    let (mut po, mut mo, mut vo) = (dev.alloc::<T>(n), dev.alloc::<T>(n), dev.alloc::<T>(n));
+    if n > 0 {
+        let c = T::from_f64;
+        let (b1, b2, nb1, nb2) = (c(h.beta1), c(h.beta2), c(1.0 - h.beta1), c(1.0 - h.beta2));
+        let (step, inv_c2, eps) = (c(h.lr / h.correction1), c(1.0 / h.correction2), c(h.eps));
+        let n64 = n as u64;
+        launch!(dev, Family::Adam, kernel_name::<T>("adam"), dev.grid_1d(n64), p, g, m, v, &mut po, &mut mo, &mut vo, &n64, &b1, &b2, &nb1, &nb2, &step, &inv_c2, &eps);
+    }
+    [po, mo, vo]
+}
+
 fn normal<T: GpuElem>(dev: &CudaDevice, len: usize, seed: u64) -> CudaSlice<T> {
     let mut y = dev.alloc::<T>(len);
     if len > 0 {
@@ -413,6 +428,25 @@ impl BackendStorage for CudaStorage {
             DType::F64 => Buf::F64(Arc::new(full::<f64>(&self.dev, len, value))),
         };
         self.with(buf, len)
+    }
+    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
+        for (name, other) in [("grad", grad), ("m", m), ("v", v)] {
+            self.check_same_device(other, "adam_update");
+            assert_eq!(other.len, self.len, "adam_update: {name} has {} values, the parameter {}", other.len, self.len);
+        }
+        let n = self.len;
+        let wrap = |b: Buf| self.with(b, n);
+        match (&self.buf, &grad.buf, &m.buf, &v.buf) {
+            (Buf::F32(p), Buf::F32(g), Buf::F32(m), Buf::F32(v)) => {
+                let [p, m, v] = adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F32(Arc::new(b)));
+                (wrap(p), wrap(m), wrap(v))
+            }
+            (Buf::F64(p), Buf::F64(g), Buf::F64(m), Buf::F64(v)) => {
+                let [p, m, v] = adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F64(Arc::new(b)));
+                (wrap(p), wrap(m), wrap(v))
+            }
+            _ => panic!("adam_update: dtypes differ"),
+        }
     }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
         let buf = match dtype {

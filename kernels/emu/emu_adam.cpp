@@ -1,0 +1,2 @@
+#include "cuda_emu.h"
+#include "../adam.cu"
