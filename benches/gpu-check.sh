@@ -92,7 +92,8 @@ cpu, gpu = rows("cpu"), rows("gpu")
 worst = max(abs(float(a["loss"]) - float(b["loss"])) / abs(float(a["loss"])) for a, b in zip(cpu, gpu))
 print(f"ROW|trainer|dsm loss, 20 steps, GPU vs CPU|max rel diff {worst:.1e}|-|-|{len(cpu)} steps compared")
 PY
-        tr 150 --device cuda --steps 3000 --eval-every 1000 --out /tmp/tr-dsm
+        echo "-- the default run (no flags but the data and the output folder)"
+        tr 180 --out /tmp/tr-default
         echo "rc=$?"
         tr 150 --device cuda --objective exact --steps 1000 --eval-every 500 --out /tmp/tr-exact
         echo "rc=$?"
