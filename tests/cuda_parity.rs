@@ -382,7 +382,7 @@ gpu_test!(a_training_step_copies_nothing_but_the_loss_and_the_gradient_norm, |de
         let mut rng = StdRng::seed_from_u64(5);
         let mut step = || {
             let out = objective.loss(&model, &x, &mut rng).unwrap();
-            let loss = out.loss.item();
+            let loss = out.value;
             let params = model.parameters();
             let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
             let (grads, norm) = clip_grad_norm(&grads, Some(1e4));

@@ -64,6 +64,8 @@ pub enum Objective {
 pub struct LossOutput {
     /// The scalar to differentiate.
     pub loss: Tensor,
+    /// Its value, read once (the step's one read of it) and checked finite.
+    pub value: f64,
     /// The trace strategy used (`Exact` only).
     pub strategy: Option<TraceStrategy>,
     /// The sample variance of the per-projection trace estimates `vᵀJv`,
@@ -98,12 +100,12 @@ impl Objective {
     /// The loss on batch `x`, recorded so that `grad(loss, parameters)` trains the model.
     pub fn loss(&self, model: &dyn ScoreModel, x: &Tensor, rng: &mut StdRng) -> Result<LossOutput, ScoreError> {
         check_dimensions(self.name(), model, x)?;
-        let out = match self {
+        let (loss, strategy, trace_variance) = match self {
             Objective::Exact { strategy } => {
                 let diag = score_and_diagonal(model, x, *strategy, true)?;
                 check_square(self.name(), x, &diag.score)?;
                 let loss = per_sample_mean(&diag.diagonal.sum() + &diag.score.square().sum().scale(0.5), x);
-                LossOutput { loss, strategy: Some(diag.strategy), trace_variance: None }
+                (loss, Some(diag.strategy), None)
             }
             Objective::Ssm { projections, distribution } | Objective::SsmVr { projections, distribution } | Objective::Hutchinson { projections, distribution } => {
                 let sliced = sliced_terms(self.name(), model, x, *projections, *distribution, rng)?;
@@ -117,14 +119,14 @@ impl Objective {
                     Objective::Hutchinson { .. } => trace_variance(&sliced.vjv, *projections, x.dims()[0]),
                     _ => None,
                 };
-                LossOutput { loss, strategy: None, trace_variance }
+                (loss, None, trace_variance)
             }
             Objective::Dsm { sigma } => {
                 let eps = noise::randn_like(x, rng);
                 let s = model.score(&(x + &eps.scale(*sigma)));
                 check_square(self.name(), x, &s)?;
                 let residual = &s + &eps.scale(1.0 / sigma);
-                LossOutput { loss: per_sample_mean(residual.square().sum().scale(0.5), x), strategy: None, trace_variance: None }
+                (per_sample_mean(residual.square().sum().scale(0.5), x), None, None)
             }
             Objective::AnnealDsm { sigmas } => {
                 assert!(!sigmas.is_empty(), "anneal-dsm: the σ ladder is empty");
@@ -135,14 +137,14 @@ impl Objective {
                 let s = model.score(&(x + &(&eps * &sigma)));
                 check_square(self.name(), x, &s)?;
                 // With s(x̃, σ) = s(x̃)/σ and λ(σ) = σ², the weighted residual is s(x̃) + ε.
-                LossOutput { loss: per_sample_mean((&s + &eps).square().sum().scale(0.5), x), strategy: None, trace_variance: None }
+                (per_sample_mean((&s + &eps).square().sum().scale(0.5), x), None, None)
             }
         };
-        let value = out.loss.item();
+        let value = loss.item();
         if !value.is_finite() {
             return Err(ScoreError::NonFinite { objective: self.name().to_string(), value });
         }
-        Ok(out)
+        Ok(LossOutput { loss, value, strategy, trace_variance })
     }
 }
 

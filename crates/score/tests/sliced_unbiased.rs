@@ -14,7 +14,7 @@ fn setup() -> (Mlp, Tensor) {
 /// Mean and standard error of `n` independent draws of the objective.
 fn estimate(objective: &Objective, model: &Mlp, x: &Tensor, n: usize, seed: u64) -> (f64, f64) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let draws: Vec<f64> = (0..n).map(|_| objective.loss(model, x, &mut rng).unwrap().loss.item()).collect();
+    let draws: Vec<f64> = (0..n).map(|_| objective.loss(model, x, &mut rng).unwrap().value).collect();
     let mean = draws.iter().sum::<f64>() / n as f64;
     let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     (mean, (var / n as f64).sqrt())

@@ -213,7 +213,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
             }
             Err(e) => return Err(e.into()),
         };
-        let loss = out.loss.item();
+        let loss = out.value;
         let params = model.parameters();
         let grads = grad(&[out.loss], &params, None, false);
         let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
