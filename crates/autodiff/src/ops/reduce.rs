@@ -1,5 +1,6 @@
 //! Broadcasting and summation: a pair of ops, each the other's adjoint.
 
+use super::cotangent;
 use crate::backend::Storage;
 use crate::op::Op;
 use crate::shape::Shape;
@@ -16,8 +17,8 @@ impl Op for BroadcastTo {
     fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
         (x[0].storage().broadcast_to(x[0].shape(), &self.0), self.0.clone())
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.sum_to(x[0].shape()))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        vec![Some(cotangent::unbroadcast(gy, x[0].shape(), y.rank()))]
     }
 }
 
@@ -31,8 +32,8 @@ impl Op for SumTo {
     fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
         (x[0].storage().sum_to(x[0].shape(), &self.0), self.0.clone())
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.broadcast_to(x[0].shape()))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        vec![Some(cotangent::rebroadcast(gy, x[0].shape(), y.rank()))]
     }
 }
 
