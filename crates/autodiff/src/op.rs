@@ -6,6 +6,8 @@
 //! an ordinary graph, which can itself be differentiated: every op is
 //! differentiable to every order with no extra code.
 
+use std::rc::Rc;
+
 use crate::backend::Storage;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -15,8 +17,9 @@ pub(crate) trait Op {
     fn name(&self) -> String;
 
     /// The output value and shape. Panics, naming the op and the shapes, when
-    /// the inputs do not fit.
-    fn forward(&self, inputs: &[&Tensor]) -> (Storage, Shape);
+    /// the inputs do not fit. The value is shared, so an op that moves no
+    /// data (a reshape) can hand on its input's buffer.
+    fn forward(&self, inputs: &[&Tensor]) -> (Rc<Storage>, Shape);
 
     /// Given the inputs `x`, the output `y` and the cotangent `gy` (shaped like
     /// `y`), returns one cotangent per input, shaped like that input; `None`

@@ -14,9 +14,9 @@ impl Op for Reshape {
     fn name(&self) -> String {
         format!("reshape({})", self.0)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        // Row-major buffers reshape for free; only the (cheap) handle is copied.
-        ((*x[0].storage_rc()).clone(), self.0.clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        // Row-major buffers reshape for free: the new node shares the buffer.
+        (x[0].storage_rc(), self.0.clone())
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         vec![Some(gy.reshape(cotangent::prefixed(cotangent::prefix(gy, y.rank()), x[0].shape())))]
@@ -34,13 +34,13 @@ impl Op for Slice {
     fn name(&self) -> String {
         format!("slice(axis {}, {}..{})", self.axis, self.start, self.start + self.len)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, n, inner) = x.shape().split_at_axis(self.axis);
         assert!(self.start + self.len <= n, "{}: out of range for shape {}", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.len;
-        (x.storage().slice_axis(outer, n, inner, self.start, self.len), Shape::new(dims))
+        (x.storage().slice_axis(outer, n, inner, self.start, self.len).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         let axis = cotangent::axis(gy, y.rank(), self.axis);
@@ -59,13 +59,13 @@ impl Op for Pad {
     fn name(&self) -> String {
         format!("pad(axis {}, at {} of {})", self.axis, self.start, self.total)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, len, inner) = x.shape().split_at_axis(self.axis);
         assert!(self.start + len <= self.total, "{}: shape {} does not fit", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.total;
-        (x.storage().pad_axis(outer, len, inner, self.start, self.total), Shape::new(dims))
+        (x.storage().pad_axis(outer, len, inner, self.start, self.total).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         let axis = cotangent::axis(gy, y.rank(), self.axis);
@@ -94,7 +94,7 @@ impl Op for GatherRows {
     fn name(&self) -> String {
         format!("gather_rows({} rows, axis {})", self.indices.len(), self.axis)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, rows, inner) = x.shape().split_at_axis(self.axis);
         if let Some(&bad) = self.indices.iter().find(|&&i| i >= rows) {
@@ -102,7 +102,7 @@ impl Op for GatherRows {
         }
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.indices.len();
-        (x.storage().gather_rows(inner, &flat_rows(&self.indices, outer, rows)), Shape::new(dims))
+        (x.storage().gather_rows(inner, &flat_rows(&self.indices, outer, rows)).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         let axis = cotangent::axis(gy, y.rank(), self.axis);
@@ -126,14 +126,14 @@ impl Op for ScatterAddRows {
     fn name(&self) -> String {
         format!("scatter_add_rows({} rows into {}, axis {})", self.indices.len(), self.rows, self.axis)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, n, inner) = x.shape().split_at_axis(self.axis);
         assert_eq!(n, self.indices.len(), "{}: shape {} has the wrong row count", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.rows;
         let flat = flat_rows(&self.indices, outer, self.rows);
-        (x.storage().scatter_add_rows(inner, &flat, outer * self.rows), Shape::new(dims))
+        (x.storage().scatter_add_rows(inner, &flat, outer * self.rows).into(), Shape::new(dims))
     }
     fn vjp(&self, _x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         let axis = cotangent::axis(gy, y.rank(), self.axis);

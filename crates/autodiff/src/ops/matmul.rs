@@ -6,6 +6,8 @@
 //! `cotangent.rs`) flow through the products unchanged: `ḡA = ḡC·Bᵀ` and
 //! `ḡB = Aᵀ·ḡC` simply come out batched.
 
+use std::rc::Rc;
+
 use super::cotangent;
 use crate::backend::{BatchedMatmul, Storage};
 use crate::op::Op;
@@ -31,7 +33,7 @@ impl Op for MatMul {
         format!("matmul(a{}·b{})", t(self.trans_a), t(self.trans_b))
     }
 
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let (a, b) = (x[0], x[1]);
         let name = || self.name(); // formatted only on the way to a panic
         // Ranks ≥ 2 were checked by `matmul_t`, the only way in.
@@ -46,10 +48,10 @@ impl Op for MatMul {
         let shape = Shape::new([batch, &[m, n]].concat());
         let (count, a_count, b_count) = (product(batch), product(a_batch), product(b_batch));
         if count == 0 {
-            return (a.storage().full_like(0, 0.0, a.dtype()), shape);
+            return (a.storage().full_like(0, 0.0, a.dtype()).into(), shape);
         }
         let dims = BatchedMatmul { batch: count, a_count, b_count, m, k: ka, n, trans_a: self.trans_a, trans_b: self.trans_b };
-        (a.storage().batched_matmul(b.storage(), dims), shape)
+        (a.storage().batched_matmul(b.storage(), dims).into(), shape)
     }
 
     fn vjp(&self, x: &[Tensor], y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
@@ -108,12 +110,12 @@ impl Op for Transpose {
         "transpose".into()
     }
 
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         assert!(x.rank() >= 2, "transpose: needs a matrix (or a batch of them), got shape {}", x.shape());
         let (batch, &[r, c]) = split_matrix(x.dims());
         let storage = x.storage().batched_transpose(product(batch), r, c);
-        (storage, Shape::new([batch, &[c, r]].concat()))
+        (storage.into(), Shape::new([batch, &[c, r]].concat()))
     }
 
     fn vjp(&self, _x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
