@@ -138,7 +138,9 @@ fn matmul_in_every_transpose_and_both_operand_positions() {
 #[test]
 fn batched_matmul_shapes() {
     let mut r = rng(4);
-    let cases: [(&str, Vec<usize>, Vec<usize>, bool, bool); 8] = [
+    // (name, shape of a, shape of b, transpose a, transpose b)
+    type Case = (&'static str, Vec<usize>, Vec<usize>, bool, bool);
+    let cases: [Case; 8] = [
         ("[P,B,N]·[N,K]", vec![3, 2, 4], vec![4, 5], false, false),
         ("[B,K]ᵀ·[P,B,N]", vec![2, 5], vec![3, 2, 4], true, false),
         ("[P,B,N]·[K,N]ᵀ", vec![3, 2, 4], vec![5, 4], false, true),

@@ -369,7 +369,7 @@ gpu_test!(a_batch_of_cotangents_matches_the_cpu, |dev| {
         let on = |t: &Tensor| t.to_device(device).requires_grad();
         let (x, w1, w2, v) = (on(&x), on(&w1), on(&w2), on(&v));
         let y = (x.matmul(&w1).softplus().matmul(&w2) + &x.sum_axis(1).reshape([7, 1])).tanh();
-        let g = grad(std::slice::from_ref(&y), &[x.clone(), w1.clone()], Some(&[v.clone()]), true);
+        let g = grad(std::slice::from_ref(&y), &[x.clone(), w1.clone()], Some(std::slice::from_ref(&v)), true);
         assert_eq!((g[0].dims(), g[1].dims()), (&[4, 7, 5][..], &[4, 5, 9][..]));
         let pairing = g[0].square().sum() + g[1].sum();
         let gg = grad(&[pairing], &[x, w1, w2, v], None, false);

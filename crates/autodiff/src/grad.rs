@@ -20,8 +20,8 @@ use crate::tensor::Tensor;
 ///   tape's length ([`tape::live_nodes`]) is unchanged and the gradients are
 ///   constants.
 /// - An input that the outputs do not depend on gets a zero gradient (a
-///   constant of its shape): that is the derivative, and it composes into
-///   losses without special cases.
+///   constant of its shape, after the cotangents' leading axes): that is the
+///   derivative, and it composes into losses without special cases.
 /// - Inputs may be leaves or intermediate recorded tensors (`∂s/∂h` for a
 ///   hidden layer `h`, say). The graph is left intact: it can be
 ///   differentiated again, as often as wanted.

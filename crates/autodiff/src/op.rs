@@ -21,9 +21,12 @@ pub(crate) trait Op {
     /// data (a reshape) can hand on its input's buffer.
     fn forward(&self, inputs: &[&Tensor]) -> (Rc<Storage>, Shape);
 
-    /// Given the inputs `x`, the output `y` and the cotangent `gy` (shaped like
-    /// `y`), returns one cotangent per input, shaped like that input; `None`
-    /// is a zero (or an input that needs none: see `needs`).
+    /// Given the inputs `x`, the output `y` and the cotangent `gy`, returns one
+    /// cotangent per input; `None` is a zero (or an input that needs none: see
+    /// `needs`). `gy` is shaped `[P..., *y.shape]`, with k ≥ 0 extra leading
+    /// axes when a batch of cotangents flows back at once, and each result must
+    /// be `[P..., *input.shape]`: a rule counts `gy`'s axes from the end (the
+    /// helpers in `ops/cotangent.rs` do it for reductions and named axes).
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>>;
 
     /// Bytes the op itself keeps for its backward pass (indices, say), beyond
