@@ -64,10 +64,53 @@ fn check(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], prefix:
     }
 }
 
-/// Every check with one leading axis, with two, and with none (the plain case).
+/// A cotangent that is the same along some axes of `y` (size 1 there) gives
+/// the gradients of the same cotangent spelled out: shared along `y`'s first
+/// axis (the rows of a batch), along a matrix's rows, and along all axes. Both orders, the second
+/// also with respect to the small cotangent itself.
+fn check_shared(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], prefix: &[usize]) {
+    let xs: Vec<Tensor> = inputs.iter().map(Tensor::requires_grad).collect();
+    let y = f(&xs);
+    if y.rank() == 0 {
+        return;
+    }
+    let shared_along = |axis: usize| {
+        let mut tail = y.dims().to_vec();
+        tail[axis] = 1;
+        tail
+    };
+    // Along the first axis, along a matrix's rows (for a batch of them), along all.
+    let tails = [shared_along(0), shared_along(y.rank().saturating_sub(2)), vec![1; y.rank()]];
+    let mut r = rng(name.len() as u64 + 11 * prefix.len() as u64);
+    for tail in tails {
+        if tail == y.dims() {
+            continue;
+        }
+        let small = uniform(&mut r, &[prefix, &tail].concat(), -1.0, 1.0).requires_grad();
+        let spelled = small.broadcast_to(&[prefix, y.dims()].concat().into());
+        let what = format!("{name} {prefix:?}, cotangent {}", small.shape());
+        let from_small = grad(&[y.clone()], &xs, Some(&[small.clone()]), true);
+        let from_spelled = grad(&[y.clone()], &xs, Some(&[spelled]), true);
+        for (i, (a, b)) in from_small.iter().zip(&from_spelled).enumerate() {
+            assert_eq!(a.dims(), &[prefix, xs[i].dims()].concat()[..], "{what}: gradient {i} shape");
+            assert_close(&a.to_vec_f64(), &b.to_vec_f64(), TOL, &format!("{what}: ∂/∂x{i}"));
+        }
+        let weights: Vec<Tensor> = from_small.iter().map(|g| uniform(&mut r, g.dims(), -1.0, 1.0)).collect();
+        let wrt: Vec<Tensor> = xs.iter().cloned().chain([small.clone()]).collect();
+        let a = grad(&[pairing(&from_small, &weights)], &wrt, None, false);
+        let b = grad(&[pairing(&from_spelled, &weights)], &wrt, None, false);
+        for (i, (a, b)) in a.iter().zip(&b).enumerate() {
+            assert_close(&a.to_vec_f64(), &b.to_vec_f64(), TOL, &format!("{what}: second order, wrt input {i} (the last is the cotangent)"));
+        }
+    }
+}
+
+/// Every check with one leading axis, with two, and with none (the plain
+/// case); and with cotangents shared along axes of the output.
 fn check_prefixes(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor]) {
     for prefix in [&[3][..], &[2, 2], &[]] {
         check(name, &f, inputs, prefix);
+        check_shared(name, &f, inputs, prefix);
     }
 }
 
@@ -248,7 +291,7 @@ fn an_input_the_outputs_ignore_gets_zeros_with_the_prefix() {
 }
 
 #[test]
-#[should_panic(expected = "grad: grad_output 0 has shape [2, 3]; it must be the output's shape [2] with optional leading axes")]
+#[should_panic(expected = "grad: grad_output 0 has shape [2, 3]; it must be the output's shape [2] (or broadcast to it) with optional leading axes")]
 fn a_cotangent_that_does_not_end_in_the_outputs_shape_is_refused() {
     let x = Tensor::ones([2], DType::F64).requires_grad();
     grad(&[x.square()], &[x.clone()], Some(&[Tensor::ones([2, 3], DType::F64)]), false);

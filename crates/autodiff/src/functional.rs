@@ -120,8 +120,10 @@ pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: Di
         }
         DiagonalStrategy::Batched => {
             // E[i, b, j] = δ_ij: cotangent i is eᵢ on every sample, so with
-            // rows independent, g[i, b, j] = ∂f(x)_{b,i} / ∂x_{b,j}.
-            let e = x.one_hot(d * b, d, |row| row / b).reshape([d, b, d]);
+            // rows independent, g[i, b, j] = ∂f(x)_{b,i} / ∂x_{b,j}. Passed as
+            // [D, 1, D], the same for every sample, so the output layer's
+            // backward product is D×D·D×H rather than (D·B)×D·D×H.
+            let e = x.one_hot(d, d, |i| i).reshape([d, 1, d]);
             let g = grad(&[y.clone()], &[x], Some(&[e]), create_graph).remove(0);
             // diag[b, i] = g[i, b, i]: gathered straight out of the flat
             // [D·B·D] buffer, recorded (its adjoint is a scatter), so the

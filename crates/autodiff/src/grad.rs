@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::shape::Shape;
 use crate::tape;
 use crate::tensor::Tensor;
 
@@ -14,7 +15,10 @@ use crate::tensor::Tensor;
 ///   extra leading axes, `[P..., *output.shape]`, the same `P...` for every
 ///   output of the call. Then each gradient is `[P..., *input.shape]`, entry
 ///   `p` being the gradient for cotangents `p`: many VJPs in one backward
-///   pass, e.g. every row of a Jacobian at once.
+///   pass, e.g. every row of a Jacobian at once. After the prefix, a
+///   cotangent may have size 1 where it is the same along an output axis
+///   (`[D, 1, D]` for an output `[B, D]`: D cotangents, each shared by all B
+///   rows); the backward pass keeps it that small as far as the rules allow.
 /// - `create_graph`: record the backward pass, so the returned gradients are
 ///   differentiable again (to any order). Without it nothing is recorded: the
 ///   tape's length ([`tape::live_nodes`]) is unchanged and the gradients are
@@ -29,8 +33,8 @@ pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
     if let Some(gs) = grad_outputs {
         assert_eq!(gs.len(), outputs.len(), "grad: {} grad_outputs for {} outputs", gs.len(), outputs.len());
         for (i, (g, out)) in gs.iter().zip(outputs).enumerate() {
-            let fits = g.rank() >= out.rank() && g.dims()[g.rank() - out.rank()..] == *out.dims();
-            assert!(fits, "grad: grad_output {i} has shape {}; it must be the output's shape {} with optional leading axes", g.shape(), out.shape());
+            let fits = g.rank() >= out.rank() && broadcasts_along(&g.dims()[g.rank() - out.rank()..], out.dims());
+            assert!(fits, "grad: grad_output {i} has shape {}; it must be the output's shape {} (or broadcast to it) with optional leading axes", g.shape(), out.shape());
             let same_prefix = cotangent_prefix(g, out) == cotangent_prefix(&gs[0], &outputs[0]);
             assert!(same_prefix, "grad: grad_outputs 0 and {i} have shapes {} and {} for outputs of shapes {} and {}: their leading axes differ", gs[0].shape(), g.shape(), outputs[0].shape(), out.shape());
         }
@@ -85,14 +89,27 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
             if !need {
                 continue;
             }
-            let fits = gx.rank() == prefix.len() + x.rank() && gx.dims()[..prefix.len()] == prefix[..] && gx.dims()[prefix.len()..] == *x.dims();
+            let fits = gx.rank() == prefix.len() + x.rank() && gx.dims()[..prefix.len()] == prefix[..] && broadcasts_along(&gx.dims()[prefix.len()..], x.dims());
             assert!(fits, "{}: VJP gave shape {} for an input of shape {} and cotangent axes {prefix:?}", grad_fn.op.name(), gx.shape(), x.shape());
             tape::with_order(pass_order, || accumulate(&mut grads, x.id(), gx));
         }
     }
 
-    let zeros = |x: &Tensor| x.full_like([&prefix[..], x.dims()].concat(), 0.0);
-    inputs.iter().map(|x| grads.get(&x.id()).cloned().unwrap_or_else(|| zeros(x))).collect()
+    // A gradient that is still the same along some axis (from a cotangent that
+    // was) is spelled out now: the caller gets `[P..., *x.shape]`.
+    let full = |x: &Tensor| Shape::new([&prefix[..], x.dims()].concat());
+    inputs
+        .iter()
+        .map(|x| match grads.get(&x.id()) {
+            Some(g) => g.broadcast_to(&full(x)),
+            None => x.full_like(full(x), 0.0),
+        })
+        .collect()
+}
+
+/// Whether `dims` equals `target` but for 1s, axis by axis (a same-rank broadcast).
+fn broadcasts_along(dims: &[usize], target: &[usize]) -> bool {
+    dims.len() == target.len() && dims.iter().zip(target).all(|(&d, &t)| d == t || d == 1)
 }
 
 /// The leading axes of cotangent `g` beyond the shape of `output` (checked to fit).

@@ -19,7 +19,8 @@ impl Op for Reshape {
         (x[0].storage_rc(), self.0.clone())
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.reshape(cotangent::prefixed(cotangent::prefix(gy, y.rank()), x[0].shape())))]
+        let gy = cotangent::full(gy, y);
+        vec![Some(gy.reshape(cotangent::prefixed(cotangent::prefix(&gy, y.rank()), x[0].shape())))]
     }
 }
 
@@ -43,6 +44,7 @@ impl Op for Slice {
         (x.storage().slice_axis(outer, n, inner, self.start, self.len).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
         let axis = cotangent::axis(gy, y.rank(), self.axis);
         vec![Some(gy.pad_axis(axis, self.start, x[0].dims()[self.axis]))]
     }
@@ -68,6 +70,7 @@ impl Op for Pad {
         (x.storage().pad_axis(outer, len, inner, self.start, self.total).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
         let axis = cotangent::axis(gy, y.rank(), self.axis);
         vec![Some(gy.narrow(axis, self.start, x[0].dims()[self.axis]))]
     }
@@ -105,6 +108,7 @@ impl Op for GatherRows {
         (x.storage().gather_rows(inner, &flat_rows(&self.indices, outer, rows)).into(), Shape::new(dims))
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
         let axis = cotangent::axis(gy, y.rank(), self.axis);
         let scatter = ScatterAddRows { indices: self.indices.clone(), axis, rows: x[0].dims()[self.axis] };
         vec![Some(Tensor::apply(scatter, &[gy]))]
@@ -136,6 +140,7 @@ impl Op for ScatterAddRows {
         (x.storage().scatter_add_rows(inner, &flat, outer * self.rows).into(), Shape::new(dims))
     }
     fn vjp(&self, _x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
         let axis = cotangent::axis(gy, y.rank(), self.axis);
         vec![Some(Tensor::apply(GatherRows { indices: self.indices.clone(), axis }, &[gy]))]
     }

@@ -56,13 +56,19 @@ impl Op for MatMul {
 
     fn vjp(&self, x: &[Tensor], y: &Tensor, g: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
         let (a, b) = (&x[0], &x[1]);
+        // ḡA contracts the cotangent over C's columns, so a cotangent with one
+        // row for all rows of C (size 1 there) stays one row; ḡB contracts over
+        // C's rows and needs them all.
+        let g_full = needs[1].then(|| cotangent::full(g, y));
+        let g_rows = if rows_only_broadcast(g, y) { g.clone() } else { cotangent::full(g, y) };
+        let (gr, gf) = (&g_rows, g_full.as_ref().unwrap_or(g));
         // From dC = dA·B + A·dB for C = A·B: ḡA = ḡC·Bᵀ, ḡB = Aᵀ·ḡC; each
         // transposed case is the same identity with the transposes moved over.
         let (ga, gb) = match (self.trans_a, self.trans_b) {
-            (false, false) => ((g, b, false, true), (a, g, true, false)),
-            (true, false) => ((b, g, false, true), (a, g, false, false)),
-            (false, true) => ((g, b, false, false), (g, a, true, false)),
-            (true, true) => ((b, g, true, true), (g, a, true, true)),
+            (false, false) => ((gr, b, false, true), (a, gf, true, false)),
+            (true, false) => ((b, gr, false, true), (a, gf, false, false)),
+            (false, true) => ((gr, b, false, false), (gf, a, true, false)),
+            (true, true) => ((b, gr, true, true), (gf, a, true, true)),
         };
         vec![needs[0].then(|| operand_grad(ga, a, y)), needs[1].then(|| operand_grad(gb, b, y))]
     }
@@ -80,7 +86,15 @@ fn operand_grad((l, r, tl, tr): (&Tensor, &Tensor, bool, bool), operand: &Tensor
     if operand.rank() == 2 && batch_axes > 0 && (tl, tr) == (true, false) && l.rank() >= y.rank() && r.rank() >= y.rank() {
         return stack_batch_rows(l, batch_axes).matmul_t(&stack_batch_rows(r, batch_axes), true, false);
     }
-    cotangent::unbroadcast(&l.matmul_t(r, tl, tr), operand.shape(), y.rank())
+    // The operand's matrix, repeated over y's batch axes, is what it was broadcast to.
+    let repeated = Shape::new([&y.dims()[..batch_axes], &operand.dims()[operand.rank() - 2..]].concat());
+    cotangent::unbroadcast(&l.matmul_t(r, tl, tr), operand.shape(), &repeated)
+}
+
+/// Whether cotangent `g` of `y` is full but for, perhaps, size 1 along `y`'s rows.
+fn rows_only_broadcast(g: &Tensor, y: &Tensor) -> bool {
+    let (tail, rank) = (&g.dims()[g.rank() - y.rank()..], y.rank());
+    tail[..rank - 2] == y.dims()[..rank - 2] && tail[rank - 1] == y.dims()[rank - 1]
 }
 
 /// `t`, shaped `[prefix, *batch, R, C]` with `batch_axes` batch axes, as

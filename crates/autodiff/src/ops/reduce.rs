@@ -24,7 +24,7 @@ impl Op for BroadcastTo {
         (x[0].storage().broadcast_to(x[0].shape(), &self.0).into(), self.0.clone())
     }
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(cotangent::unbroadcast(gy, x[0].shape(), y.rank()))]
+        vec![Some(cotangent::unbroadcast(gy, x[0].shape(), y.shape()))]
     }
 }
 
