@@ -304,11 +304,16 @@ fn gemm_split<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMu
 /// across the threads, or side by side when there are many small ones.
 fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: usize) -> Vec<T> {
     let size = rows * cols;
-    if batch == 1 || size == 0 || size >= PAR_THRESHOLD {
-        return x.chunks(size.max(1)).take(batch).flat_map(|m| transpose_fn(m, rows, cols)).collect();
+    if batch == 1 || size == 0 {
+        return transpose_fn(x, rows, cols);
     }
     let mut out = vec![T::zero(); batch * size];
-    out.par_chunks_mut(size).zip(x.par_chunks(size)).for_each(|(o, m)| o.copy_from_slice(&transpose_fn(m, rows, cols)));
+    let each = |(o, m): (&mut [T], &[T])| o.copy_from_slice(&transpose_fn(m, rows, cols));
+    if size >= PAR_THRESHOLD {
+        out.chunks_mut(size).zip(x.chunks(size)).for_each(each);
+    } else {
+        out.par_chunks_mut(size).zip(x.par_chunks(size)).for_each(each);
+    }
     out
 }
 
@@ -628,6 +633,43 @@ mod tests {
                 for j in 0..n {
                     approx::assert_relative_eq!(c[i * n + j], naive(i, j), epsilon = 1e-12);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_matmul_matches_a_loop_of_products() {
+        let (m, k, n) = (3, 4, 5);
+        let mat = |count: usize, size: usize, seed: f64| (0..count * size).map(|i| (i as f64 * seed).sin()).collect::<Vec<f64>>();
+        // (batch, a_count, b_count): a stacked batch against one b (one GEMM),
+        // one a against a batch, both batched, and a repeating suffix batch.
+        for (batch, a_count, b_count) in [(6, 6, 1), (6, 1, 6), (6, 6, 6), (6, 3, 6), (6, 6, 2)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (a, b) = (mat(a_count, m * k, 0.7), mat(b_count, k * n, 1.3));
+                let dims = BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a: ta, trans_b: tb };
+                let c = batched_matmul_fn(&a, &b, dims);
+                for p in 0..batch {
+                    let ap = &a[(p % a_count) * m * k..][..m * k];
+                    let bp = &b[(p % b_count) * k * n..][..k * n];
+                    let expected = matmul_fn(ap, bp, m, k, n, ta, tb);
+                    for (x, y) in c[p * m * n..(p + 1) * m * n].iter().zip(&expected) {
+                        approx::assert_relative_eq!(x, y, epsilon = 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_transpose_matches_one_transpose_per_matrix() {
+        // Small matrices (in parallel across the batch) and large ones (one
+        // after the other, each split across the threads).
+        for (batch, rows, cols) in [(5, 3, 7), (2, 300, 200), (1, 17, 9)] {
+            let x: Vec<f64> = (0..batch * rows * cols).map(|i| i as f64).collect();
+            let t = batched_transpose_fn(&x, batch, rows, cols);
+            for p in 0..batch {
+                let size = rows * cols;
+                assert_eq!(t[p * size..(p + 1) * size], transpose_fn(&x[p * size..(p + 1) * size], rows, cols)[..], "matrix {p} of {batch}");
             }
         }
     }
