@@ -399,6 +399,47 @@ gpu_test!(a_training_step_copies_nothing_but_the_loss_and_the_gradient_norm, |de
     }
 });
 
+gpu_test!(batched_matmul_and_transpose_match_the_cpu, |dev| {
+    // Leading axes are batch axes: a shared operand (one big product on the
+    // CPU), a per-entry loop, and batch axes that broadcast.
+    let mut r = rng(11);
+    let cases: &[(&[usize], &[usize], bool, bool)] = &[
+        (&[5, 33, 7], &[7, 20], false, false),
+        (&[5, 33, 7], &[20, 7], false, true),
+        (&[5, 7, 33], &[7, 20], true, false),
+        (&[33, 7], &[5, 7, 20], false, false),
+        (&[5, 33, 7], &[5, 7, 20], false, false),
+        (&[2, 1, 33, 7], &[3, 20, 7], false, true),
+    ];
+    for &(sa, sb, ta, tb) in cases {
+        let (a, b) = (uniform(&mut r, sa, -1.0, 1.0), uniform(&mut r, sb, -1.0, 1.0));
+        check_parity(&format!("matmul {sa:?}·{sb:?} ta={ta} tb={tb}"), dev, |x| x[0].matmul_t(&x[1], ta, tb).square(), vec![a, b]);
+    }
+    check_parity("transpose [5, 33, 7]", dev, |x| x[0].t().square(), vec![uniform(&mut r, &[5, 33, 7], -1.0, 1.0)]);
+});
+
+gpu_test!(a_batch_of_cotangents_matches_the_cpu, |dev| {
+    // grad with a cotangent [P, *y.shape] through a small MLP: the VJP rules
+    // with a leading axis, run on the device, first and second order.
+    let mut r = rng(12);
+    let (x, w1, w2) = (uniform(&mut r, &[7, 5], -1.0, 1.0), uniform(&mut r, &[5, 9], -1.0, 1.0), uniform(&mut r, &[9, 5], -1.0, 1.0));
+    let v = uniform(&mut r, &[4, 7, 5], -1.0, 1.0);
+    let run = |device: Device| {
+        let on = |t: &Tensor| t.to_device(device).requires_grad();
+        let (x, w1, w2, v) = (on(&x), on(&w1), on(&w2), on(&v));
+        let y = (x.matmul(&w1).softplus().matmul(&w2) + &x.sum_axis(1).reshape([7, 1])).tanh();
+        let g = grad(std::slice::from_ref(&y), &[x.clone(), w1.clone()], Some(std::slice::from_ref(&v)), true);
+        assert_eq!((g[0].dims(), g[1].dims()), (&[4, 7, 5][..], &[4, 5, 9][..]));
+        let pairing = g[0].square().sum() + g[1].sum();
+        let gg = grad(&[pairing], &[x, w1, w2, v], None, false);
+        g.iter().chain(&gg).map(Tensor::to_vec_f64).collect::<Vec<_>>()
+    };
+    for (i, (gpu, cpu)) in run(dev).iter().zip(&run(Device::Cpu)).enumerate() {
+        let e = rel_err(gpu, cpu);
+        assert!(e <= 1e-10, "batched cotangents on {dev}: result {i} differs by {e:.3e}");
+    }
+});
+
 /// Runs everywhere: detection answers without panicking, consistently.
 #[test]
 fn detection_never_panics_and_falls_back_to_the_cpu() {

@@ -98,6 +98,14 @@ fn matmul_in_every_transpose() {
     check("a·bᵀ", |x| x[0].matmul_t(&x[1], false, true), &[a.clone(), bt.clone()]);
     check("aᵀ·bᵀ", |x| x[0].matmul_t(&x[1], true, true), &[at, bt]);
     check("transpose", |x| x[0].t(), &[a.clone()]);
+    // Leading batch axes: a shared right operand (one stacked product), a
+    // shared left one, and two batches whose axes broadcast.
+    let batch_a = uniform(&mut r, &[2, m, k], -1.0, 1.0);
+    let batch_b = uniform(&mut r, &[3, 1, k, n], -1.0, 1.0);
+    check("[2,m,k]·[k,n]", |x| x[0].matmul(&x[1]).tanh(), &[batch_a.clone(), b.clone()]);
+    check("[m,k]·[3,1,k,n]", |x| x[0].matmul(&x[1]).tanh(), &[a.clone(), batch_b.clone()]);
+    check("[2,m,k]·[3,1,k,n]", |x| x[0].matmul(&x[1]).tanh(), &[batch_a.clone(), batch_b]);
+    check("[2,m,k] transposed", |x| x[0].t().square(), &[batch_a]);
     // A nonlinear composition, so second derivatives are not trivially zero.
     check("tanh(a·b)", |x| x[0].matmul(&x[1]).tanh(), &[a, b]);
 }

@@ -84,26 +84,31 @@ pub enum DiagonalStrategy {
     /// each with a one-hot cotangent, keeping entry `i` of pass `i`. Works for
     /// any `f`; costs D backward passes.
     Loop,
-    /// All D one-hot cotangents in one backward pass over the batch repeated D
-    /// times. Precondition: `f` treats batch rows independently (no batch
-    /// statistics, no mixing of samples), so row `(i, b)` of the repeated
-    /// batch only sees sample `b`. One pass, D times the memory.
+    /// One forward pass and one backward pass carrying all D one-hot
+    /// cotangents at once, as a cotangent with a leading axis (`vmap` over the
+    /// cotangent, see [`grad`]): each layer's backward product becomes one
+    /// `[D·B, ·]` matrix product. Precondition: `f` treats batch rows
+    /// independently (no batch statistics, no mixing of samples), since
+    /// cotangent `eᵢ` is set on every sample at once. D times the memory of
+    /// one backward pass.
     Batched,
 }
 
 /// `(f(x), diag)`: the value of `f: [B, D] → [B, D]` and the diagonal of its
 /// per-sample Jacobian, `[B, D]` with entry `(b, i) = ∂f(x)_{b,i} / ∂x_{b,i}`.
-/// With `create_graph` both are differentiable (to the parameters `f` closes
-/// over, say), so they can sit inside a training loss such as
-/// `tr(∂s/∂x) + ½‖s‖²`.
+/// `f` must map `D` inputs to `D` outputs per sample; the
+/// [`Batched`](DiagonalStrategy::Batched) strategy also needs the samples
+/// (rows) to be independent. With `create_graph` both results are
+/// differentiable (to the parameters `f` closes over, say), so they can sit
+/// inside a training loss such as `tr(∂s/∂x) + ½‖s‖²`.
 pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: DiagonalStrategy, create_graph: bool) -> (Tensor, Tensor) {
     assert_eq!(x.rank(), 2, "jacobian_diagonal: input must be [batch, dim], got shape {}", x.shape());
     let (b, d) = (x.dims()[0], x.dims()[1]);
     let x = as_variable(x);
-    match strategy {
+    let y = recorded(&f, &x);
+    assert_eq!(y.shape(), x.shape(), "jacobian_diagonal: f maps shape {} to {}; it must map R^D to R^D", x.shape(), y.shape());
+    let diagonal = match strategy {
         DiagonalStrategy::Loop => {
-            let y = recorded(&f, &x);
-            assert_eq!(y.shape(), x.shape(), "jacobian_diagonal: f maps shape {} to {}; it must map R^D to R^D", x.shape(), y.shape());
             let columns: Vec<Tensor> = (0..d)
                 .map(|i| {
                     let e = x.one_hot(b, d, |_| i);
@@ -111,18 +116,21 @@ pub fn jacobian_diagonal(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, strategy: Di
                     g.narrow(1, i, 1)
                 })
                 .collect();
-            (y, concat(&columns, 1))
+            concat(&columns, 1)
         }
         DiagonalStrategy::Batched => {
-            // Row i·B + b of the repeated batch is sample b, paired with cotangent eᵢ.
-            let repeat: Vec<usize> = (0..d).flat_map(|_| 0..b).collect();
-            let xr = with_grad_enabled(true, || x.gather_rows(&repeat));
-            let y = recorded(&f, &xr);
-            assert_eq!(y.shape(), xr.shape(), "jacobian_diagonal: f maps shape {} to {}; it must map R^D to R^D", xr.shape(), y.shape());
-            let e = x.one_hot(d * b, d, |row| row / b);
-            let g = grad(&[y.clone()], &[xr], Some(&[e.clone()]), create_graph).remove(0);
-            // Every block of B rows holds f(x); the first one is the value.
-            (y.narrow(0, 0, b), g.mask(&e).sum_axis(1).reshape([d, b]).t())
+            // E[i, b, j] = δ_ij: cotangent i is eᵢ on every sample, so with
+            // rows independent, g[i, b, j] = ∂f(x)_{b,i} / ∂x_{b,j}. Passed as
+            // [D, 1, D], the same for every sample, so the output layer's
+            // backward product is D×D·D×H rather than (D·B)×D·D×H.
+            let e = x.one_hot(d, d, |i| i).reshape([d, 1, d]);
+            let g = grad(&[y.clone()], &[x], Some(&[e]), create_graph).remove(0);
+            // diag[b, i] = g[i, b, i]: gathered straight out of the flat
+            // [D·B·D] buffer, recorded (its adjoint is a scatter), so the
+            // diagonal stays differentiable without a D-times-larger mask.
+            let picks: Vec<usize> = (0..b).flat_map(|s| (0..d).map(move |i| (i * b + s) * d + i)).collect();
+            g.reshape([d * b * d, 1]).gather_rows(&picks).reshape([b, d])
         }
-    }
+    };
+    (y, diagonal)
 }

@@ -2,6 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::shape::Shape;
 use crate::tape;
 use crate::tensor::Tensor;
 
@@ -10,19 +11,33 @@ use crate::tensor::Tensor;
 ///
 /// - `grad_outputs`: one cotangent per output, shaped like it; `None` means
 ///   ones, allowed only for scalar outputs.
+/// - Batched cotangents (`vmap` over the cotangent): a cotangent may carry
+///   extra leading axes, `[P..., *output.shape]`, the same `P...` for every
+///   output of the call. Then each gradient is `[P..., *input.shape]`, entry
+///   `p` being the gradient for cotangents `p`: many VJPs in one backward
+///   pass, e.g. every row of a Jacobian at once. After the prefix, a
+///   cotangent may have size 1 where it is the same along an output axis
+///   (`[D, 1, D]` for an output `[B, D]`: D cotangents, each shared by all B
+///   rows); the backward pass keeps it that small as far as the rules allow.
 /// - `create_graph`: record the backward pass, so the returned gradients are
 ///   differentiable again (to any order). Without it nothing is recorded: the
 ///   tape's length ([`tape::live_nodes`]) is unchanged and the gradients are
 ///   constants.
 /// - An input that the outputs do not depend on gets a zero gradient (a
-///   constant of its shape): that is the derivative, and it composes into
-///   losses without special cases.
+///   constant of its shape, after the cotangents' leading axes): that is the
+///   derivative, and it composes into losses without special cases.
 /// - Inputs may be leaves or intermediate recorded tensors (`∂s/∂h` for a
 ///   hidden layer `h`, say). The graph is left intact: it can be
 ///   differentiated again, as often as wanted.
 pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, create_graph: bool) -> Vec<Tensor> {
-    if let Some(g) = grad_outputs {
-        assert_eq!(g.len(), outputs.len(), "grad: {} grad_outputs for {} outputs", g.len(), outputs.len());
+    if let Some(gs) = grad_outputs {
+        assert_eq!(gs.len(), outputs.len(), "grad: {} grad_outputs for {} outputs", gs.len(), outputs.len());
+        for (i, (g, out)) in gs.iter().zip(outputs).enumerate() {
+            let fits = g.rank() >= out.rank() && broadcasts_along(&g.dims()[g.rank() - out.rank()..], out.dims());
+            assert!(fits, "grad: grad_output {i} has shape {}; it must be the output's shape {} (or broadcast to it) with optional leading axes", g.shape(), out.shape());
+            let same_prefix = cotangent_prefix(g, out) == cotangent_prefix(&gs[0], &outputs[0]);
+            assert!(same_prefix, "grad: grad_outputs 0 and {i} have shapes {} and {} for outputs of shapes {} and {}: their leading axes differ", gs[0].shape(), g.shape(), outputs[0].shape(), out.shape());
+        }
     }
     tape::with_grad_enabled(create_graph, || backward(outputs, inputs, grad_outputs))
 }
@@ -39,13 +54,15 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
     // This pass differentiates values of order ≤ k, so what it records is of order k + 1.
     let pass_order = nodes.iter().map(Tensor::order).max().unwrap_or(0) + 1;
 
+    // The cotangents' extra leading axes, shared by every gradient.
+    let prefix: Vec<usize> = match (grad_outputs, outputs.first()) {
+        (Some(g), Some(out)) => cotangent_prefix(&g[0], out).to_vec(),
+        _ => Vec::new(),
+    };
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
     for (i, out) in outputs.iter().enumerate() {
         let seed = match grad_outputs {
-            Some(g) => {
-                assert_eq!(g[i].shape(), out.shape(), "grad: grad_output {i} has shape {} for an output of shape {}", g[i].shape(), out.shape());
-                g[i].clone()
-            }
+            Some(g) => g[i].clone(),
             None => {
                 assert_eq!(out.numel(), 1, "grad: output {i} has shape {}; pass grad_outputs for a non-scalar output", out.shape());
                 out.ones_like()
@@ -72,12 +89,32 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
             if !need {
                 continue;
             }
-            assert_eq!(gx.shape(), x.shape(), "{}: VJP gave shape {} for an input of shape {}", grad_fn.op.name(), gx.shape(), x.shape());
+            let fits = gx.rank() == prefix.len() + x.rank() && gx.dims()[..prefix.len()] == prefix[..] && broadcasts_along(&gx.dims()[prefix.len()..], x.dims());
+            assert!(fits, "{}: VJP gave shape {} for an input of shape {} and cotangent axes {prefix:?}", grad_fn.op.name(), gx.shape(), x.shape());
             tape::with_order(pass_order, || accumulate(&mut grads, x.id(), gx));
         }
     }
 
-    inputs.iter().map(|x| grads.get(&x.id()).cloned().unwrap_or_else(|| x.zeros_like())).collect()
+    // A gradient that is still the same along some axis (from a cotangent that
+    // was) is spelled out now: the caller gets `[P..., *x.shape]`.
+    let full = |x: &Tensor| Shape::new([&prefix[..], x.dims()].concat());
+    inputs
+        .iter()
+        .map(|x| match grads.get(&x.id()) {
+            Some(g) => g.broadcast_to(&full(x)),
+            None => x.full_like(full(x), 0.0),
+        })
+        .collect()
+}
+
+/// Whether `dims` equals `target` but for 1s, axis by axis (a same-rank broadcast).
+fn broadcasts_along(dims: &[usize], target: &[usize]) -> bool {
+    dims.len() == target.len() && dims.iter().zip(target).all(|(&d, &t)| d == t || d == 1)
+}
+
+/// The leading axes of cotangent `g` beyond the shape of `output` (checked to fit).
+fn cotangent_prefix<'a>(g: &'a Tensor, output: &Tensor) -> &'a [usize] {
+    &g.dims()[..g.rank() - output.rank()]
 }
 
 /// Adds `g` into the gradient slot `id`: fan-out sums its cotangents.

@@ -65,8 +65,9 @@
 //! ## Pieces
 //! - [`Tensor`]: values with their recorded history; ops are its methods and
 //!   `+ - * /` (NumPy broadcasting).
-//! - [`grad()`]: the backward pass; [`functional`]: VJP, JVP, HVP, Jacobian,
-//!   Hessian and [`jacobian_diagonal`].
+//! - [`grad()`]: the backward pass, also for a batch of cotangents at once
+//!   (extra leading axes, `vmap` over the cotangent); [`functional`]: VJP,
+//!   JVP, HVP, Jacobian, Hessian and [`jacobian_diagonal`].
 //! - [`gradcheck`] and [`gradgradcheck`]: finite-difference checks in f64.
 //! - [`dump()`] / [`to_dot`]: the tape as text or Graphviz; [`detect_anomaly`]:
 //!   the first op that produced a NaN/Inf.

@@ -6,6 +6,8 @@
 //! an ordinary graph, which can itself be differentiated: every op is
 //! differentiable to every order with no extra code.
 
+use std::rc::Rc;
+
 use crate::backend::Storage;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
@@ -15,12 +17,16 @@ pub(crate) trait Op {
     fn name(&self) -> String;
 
     /// The output value and shape. Panics, naming the op and the shapes, when
-    /// the inputs do not fit.
-    fn forward(&self, inputs: &[&Tensor]) -> (Storage, Shape);
+    /// the inputs do not fit. The value is shared, so an op that moves no
+    /// data (a reshape) can hand on its input's buffer.
+    fn forward(&self, inputs: &[&Tensor]) -> (Rc<Storage>, Shape);
 
-    /// Given the inputs `x`, the output `y` and the cotangent `gy` (shaped like
-    /// `y`), returns one cotangent per input, shaped like that input; `None`
-    /// is a zero (or an input that needs none: see `needs`).
+    /// Given the inputs `x`, the output `y` and the cotangent `gy`, returns one
+    /// cotangent per input; `None` is a zero (or an input that needs none: see
+    /// `needs`). `gy` is shaped `[P..., *y.shape]`, with k ≥ 0 extra leading
+    /// axes when a batch of cotangents flows back at once, and each result must
+    /// be `[P..., *input.shape]`: a rule counts `gy`'s axes from the end (the
+    /// helpers in `ops/cotangent.rs` do it for reductions and named axes).
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>>;
 
     /// Bytes the op itself keeps for its backward pass (indices, say), beyond

@@ -79,7 +79,7 @@ impl Tensor {
         Tensor(Rc::new(Node {
             id: tape::next_id(),
             shape,
-            value: Rc::new(value),
+            value,
             requires_grad: record,
             grad_fn,
             order,

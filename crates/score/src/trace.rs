@@ -1,8 +1,8 @@
 //! The exact Jacobian diagonal of a score model, by three strategies.
 //!
 //! - `Loop`: the original write-up's D backward passes (engine).
-//! - `Batched`: all D one-hot cotangents in one backward pass over the batch
-//!   repeated D times (engine).
+//! - `Batched`: one forward pass, and one backward pass carrying all D
+//!   one-hot cotangents as a cotangent with a leading axis (engine).
 //! - `StructureAware`: for MLPs, the Jacobian propagated layer by layer, in
 //!   the spirit of BackPACK. The D one-hot cotangents through the output layer
 //!   are the rows of `W_L`, one sample-independent `D×H` matrix; each

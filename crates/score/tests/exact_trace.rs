@@ -59,16 +59,18 @@ fn one_hidden_layer_every_strategy_equals_the_closed_form() {
 }
 
 #[test]
-fn three_layers_structure_aware_equals_the_loop_values_and_gradients() {
+fn three_layers_structure_aware_and_batched_equal_the_loop_values_and_gradients() {
     let (b, d, h) = (3, 5, 7);
     for output in [None, Some(Activation::Sigmoid)] {
         let model = mlp(d, h, 3, Activation::Tanh, output, 3);
         let x = batch(b, d, 4);
         let (loop_values, loop_grads) = trace_and_grads(&model, &x, TraceStrategy::Loop);
-        let (values, grads) = trace_and_grads(&model, &x, TraceStrategy::StructureAware);
-        assert_close(&values, &loop_values, 1e-10, "3-layer trace");
-        for (p, (g, r)) in grads.iter().zip(&loop_grads).enumerate() {
-            assert_close(g, r, 1e-10, &format!("3-layer ∂trace/∂param {p} ({output:?})"));
+        for strategy in [TraceStrategy::StructureAware, TraceStrategy::Batched] {
+            let (values, grads) = trace_and_grads(&model, &x, strategy);
+            assert_close(&values, &loop_values, 1e-10, &format!("3-layer trace, {strategy}"));
+            for (p, (g, r)) in grads.iter().zip(&loop_grads).enumerate() {
+                assert_close(g, r, 1e-10, &format!("3-layer ∂trace/∂param {p} ({output:?}), {strategy}"));
+            }
         }
     }
 }

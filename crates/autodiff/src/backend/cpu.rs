@@ -5,7 +5,7 @@
 use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
-use super::{counter_rng, fast_math, AdamStep, BackendStorage, Binary, Device, Unary};
+use super::{counter_rng, fast_math, AdamStep, BackendStorage, BatchedMatmul, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
 use crate::shape::Shape;
 
@@ -225,24 +225,53 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
     }
 }
 
+/// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
+/// view of its `cols×rows` storage, not a copy (matrixmultiply takes strides).
+fn matrix_view<T>(buf: &[T], rows: usize, cols: usize, trans: bool) -> ArrayView2<'_, T> {
+    if trans {
+        ArrayView2::from_shape((rows, cols).strides((1, rows)), buf)
+    } else {
+        ArrayView2::from_shape((rows, cols), buf)
+    }
+    .expect("matmul: operand buffer does not match its shape")
+}
+
 fn matmul_fn<T: Element>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
-    // A transposed operand is a strided view, not a copy: matrixmultiply takes strides.
-    let av = if ta {
-        ArrayView2::from_shape((m, k).strides((1, m)), a)
-    } else {
-        ArrayView2::from_shape((m, k), a)
-    }
-    .expect("matmul: lhs buffer does not match its shape");
-    let bv = if tb {
-        ArrayView2::from_shape((k, n).strides((1, k)), b)
-    } else {
-        ArrayView2::from_shape((k, n), b)
-    }
-    .expect("matmul: rhs buffer does not match its shape");
     let mut out = vec![T::zero(); m * n];
     let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
     let pieces = rayon::current_num_threads().next_power_of_two();
-    gemm_split(av, bv, cv, pieces);
+    gemm_split(matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), cv, pieces);
+    out
+}
+
+/// A batch of products (see [`BatchedMatmul`]). When the `a` matrices stack
+/// into one `[batch·m, k]` matrix against a shared `b`, that is one big GEMM
+/// (the batched-cotangent backward pass through a layer); otherwise rayon
+/// runs the products side by side, or, for a batch smaller than the thread
+/// count, one after the other, each split across the threads.
+fn batched_matmul_fn<T: Element>(a: &[T], b: &[T], dims: BatchedMatmul) -> Vec<T> {
+    let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
+    if batch == 1 || (a_count == batch && b_count == 1 && !trans_a) {
+        return matmul_fn(a, b, batch * m, k, n, trans_a, trans_b);
+    }
+    let mut out = vec![T::zero(); batch * m * n];
+    if out.is_empty() {
+        return out;
+    }
+    let threads = rayon::current_num_threads();
+    let product = |pieces: usize| {
+        move |(p, c): (usize, &mut [T])| {
+            let ap = &a[(p % a_count) * m * k..][..m * k];
+            let bp = &b[(p % b_count) * k * n..][..k * n];
+            let cv = ArrayViewMut2::from_shape((m, n), c).unwrap();
+            gemm_split(matrix_view(ap, m, k, trans_a), matrix_view(bp, k, n, trans_b), cv, pieces);
+        }
+    };
+    if batch >= threads {
+        out.par_chunks_mut(m * n).enumerate().for_each(product(1));
+    } else {
+        out.chunks_mut(m * n).enumerate().for_each(product(threads.next_power_of_two()));
+    }
     out
 }
 
@@ -269,6 +298,23 @@ fn gemm_split<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMu
         let (c0, c1) = c.split_at(Axis(1), mid);
         rayon::join(|| gemm_split(a, b0, c0, pieces / 2), || gemm_split(a, b1, c1, pieces / 2));
     }
+}
+
+/// Transposes of `batch` stacked matrices: one after the other, each split
+/// across the threads, or side by side when there are many small ones.
+fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: usize) -> Vec<T> {
+    let size = rows * cols;
+    if batch == 1 || size == 0 {
+        return transpose_fn(x, rows, cols);
+    }
+    let mut out = vec![T::zero(); batch * size];
+    let each = |(o, m): (&mut [T], &[T])| o.copy_from_slice(&transpose_fn(m, rows, cols));
+    if size >= PAR_THRESHOLD {
+        out.chunks_mut(size).zip(x.chunks(size)).for_each(each);
+    } else {
+        out.par_chunks_mut(size).zip(x.par_chunks(size)).for_each(each);
+    }
+    out
 }
 
 fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
@@ -521,6 +567,12 @@ impl BackendStorage for CpuStorage {
     fn transpose(&self, rows: usize, cols: usize) -> Self {
         map1!(self, x => transpose_fn(x, rows, cols))
     }
+    fn batched_matmul(&self, rhs: &Self, dims: BatchedMatmul) -> Self {
+        map2!(self, rhs, (a, b) => batched_matmul_fn(a, b, dims))
+    }
+    fn batched_transpose(&self, batch: usize, rows: usize, cols: usize) -> Self {
+        map1!(self, x => batched_transpose_fn(x, batch, rows, cols))
+    }
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self {
         map1!(self, x => broadcast_fn(x, from, to))
     }
@@ -588,6 +640,43 @@ mod tests {
                 for j in 0..n {
                     approx::assert_relative_eq!(c[i * n + j], naive(i, j), epsilon = 1e-12);
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_matmul_matches_a_loop_of_products() {
+        let (m, k, n) = (3, 4, 5);
+        let mat = |count: usize, size: usize, seed: f64| (0..count * size).map(|i| (i as f64 * seed).sin()).collect::<Vec<f64>>();
+        // (batch, a_count, b_count): a stacked batch against one b (one GEMM),
+        // one a against a batch, both batched, and a repeating suffix batch.
+        for (batch, a_count, b_count) in [(6, 6, 1), (6, 1, 6), (6, 6, 6), (6, 3, 6), (6, 6, 2)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let (a, b) = (mat(a_count, m * k, 0.7), mat(b_count, k * n, 1.3));
+                let dims = BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a: ta, trans_b: tb };
+                let c = batched_matmul_fn(&a, &b, dims);
+                for p in 0..batch {
+                    let ap = &a[(p % a_count) * m * k..][..m * k];
+                    let bp = &b[(p % b_count) * k * n..][..k * n];
+                    let expected = matmul_fn(ap, bp, m, k, n, ta, tb);
+                    for (x, y) in c[p * m * n..(p + 1) * m * n].iter().zip(&expected) {
+                        approx::assert_relative_eq!(x, y, epsilon = 1e-12);
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn batched_transpose_matches_one_transpose_per_matrix() {
+        // Small matrices (in parallel across the batch) and large ones (one
+        // after the other, each split across the threads).
+        for (batch, rows, cols) in [(5, 3, 7), (2, 300, 200), (1, 17, 9)] {
+            let x: Vec<f64> = (0..batch * rows * cols).map(|i| i as f64).collect();
+            let t = batched_transpose_fn(&x, batch, rows, cols);
+            for p in 0..batch {
+                let size = rows * cols;
+                assert_eq!(t[p * size..(p + 1) * size], transpose_fn(&x[p * size..(p + 1) * size], rows, cols)[..], "matrix {p} of {batch}");
             }
         }
     }

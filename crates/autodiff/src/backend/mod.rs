@@ -88,7 +88,7 @@ impl fmt::Display for Device {
 
 /// The kernels a device provides. Buffers are contiguous and row-major; each
 /// method documents the shapes it assumes, and callers (the ops) check them.
-pub trait BackendStorage: Sized {
+pub trait BackendStorage: Sized + Clone {
     fn dtype(&self) -> DType;
     fn device(&self) -> Device;
     fn len(&self) -> usize;
@@ -114,6 +114,37 @@ pub trait BackendStorage: Sized {
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool) -> Self;
     /// The transpose of a `rows×cols` matrix.
     fn transpose(&self, rows: usize, cols: usize) -> Self;
+    /// `dims.batch` products `op(a_p) · op(b_p)`, stacked into `[batch, m, n]`
+    /// (see [`BatchedMatmul`] for which matrices each product takes). The
+    /// default is one [`matmul`](Self::matmul) when the products stack into
+    /// one (every `a_p` untransposed and distinct, `b` shared: a `[batch·m, k]`
+    /// matrix times `op(b)`), else a loop of them; a backend may run the loop
+    /// as one batched kernel.
+    fn batched_matmul(&self, rhs: &Self, dims: BatchedMatmul) -> Self {
+        let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
+        if batch == 1 {
+            return self.matmul(rhs, m, k, n, trans_a, trans_b);
+        }
+        if a_count == batch && b_count == 1 && !trans_a {
+            return self.matmul(rhs, batch * m, k, n, false, trans_b);
+        }
+        let products: Vec<Self> = (0..batch)
+            .map(|p| {
+                let (a, b) = (matrix_of_batch(self, a_count, m * k, p), matrix_of_batch(rhs, b_count, k * n, p));
+                a.matmul(&b, m, k, n, trans_a, trans_b)
+            })
+            .collect();
+        stack(&products, m * n)
+    }
+    /// The transposes of `batch` stacked `rows×cols` matrices. The default
+    /// loops over [`transpose`](Self::transpose).
+    fn batched_transpose(&self, batch: usize, rows: usize, cols: usize) -> Self {
+        if batch == 1 {
+            return self.transpose(rows, cols);
+        }
+        let parts: Vec<Self> = (0..batch).map(|p| matrix_of_batch(self, batch, rows * cols, p).transpose(rows, cols)).collect();
+        stack(&parts, rows * cols)
+    }
     /// NumPy broadcast from `from` to `to` (`from.broadcasts_to(to)`).
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self;
     /// The adjoint of `broadcast_to`: sums `from` down to `to`.
@@ -142,6 +173,47 @@ pub trait BackendStorage: Sized {
         let step = affine(&m.binary(&denom, Binary::Div), h.lr / h.correction1, 0.0);
         (self.binary(&step, Binary::Sub), m, v)
     }
+}
+
+/// The sizes of [`BackendStorage::batched_matmul`]: `batch` products of an
+/// `m×k` and a `k×n` matrix (after the transposes). `a` holds `a_count`
+/// matrices back to back and product `p` takes matrix `p % a_count`, so one
+/// matrix (`a_count = 1`) is shared by every product, and a batch that is the
+/// trailing part of the output's batch axes repeats; likewise `b`. Both
+/// counts divide `batch`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchedMatmul {
+    pub batch: usize,
+    pub a_count: usize,
+    pub b_count: usize,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    pub trans_a: bool,
+    pub trans_b: bool,
+}
+
+/// Matrix `p % count` of `count` stacked matrices of `size` elements (the
+/// buffer itself when there is one).
+fn matrix_of_batch<S: BackendStorage>(s: &S, count: usize, size: usize, p: usize) -> S {
+    if count == 1 {
+        s.clone()
+    } else {
+        s.slice_axis(1, count, size, p % count, 1)
+    }
+}
+
+/// Buffers of `size` elements each, one after the other, composed from
+/// `pad_axis` and `add`: halves are joined recursively, so each element is
+/// copied O(log parts) times.
+fn stack<S: BackendStorage>(parts: &[S], size: usize) -> S {
+    if parts.len() == 1 {
+        return parts[0].clone();
+    }
+    let (n, mid) = (parts.len(), parts.len() / 2);
+    let head = stack(&parts[..mid], size).pad_axis(1, mid, size, 0, n);
+    let tail = stack(&parts[mid..], size).pad_axis(1, n - mid, size, mid, n);
+    head.binary(&tail, Binary::Add)
 }
 
 /// Adam's numbers for one update; `correction1 = 1 − β₁ᵗ`, `correction2 = 1 − β₂ᵗ`.
@@ -251,6 +323,12 @@ impl Storage {
     }
     pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.transpose(rows, cols))
+    }
+    pub fn batched_matmul(&self, rhs: &Storage, dims: BatchedMatmul) -> Storage {
+        dispatch2!(self, rhs, "matmul", (a, b) => a.batched_matmul(b, dims))
+    }
+    pub fn batched_transpose(&self, batch: usize, rows: usize, cols: usize) -> Storage {
+        dispatch!(self, s => s.batched_transpose(batch, rows, cols))
     }
     pub fn broadcast_to(&self, from: &Shape, to: &Shape) -> Storage {
         dispatch!(self, s => s.broadcast_to(from, to))

@@ -4,6 +4,8 @@
 //! op (`broadcast_to`) applied first, so its adjoint (`sum_to`) is reached by
 //! the ordinary backward pass and each rule here stays one line.
 
+use std::rc::Rc;
+
 use std::ops;
 
 use crate::backend::{Binary, Storage};
@@ -18,8 +20,8 @@ impl Op for BinaryOp {
         format!("{:?}", self.0).to_lowercase()
     }
 
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        (x[0].storage().binary(x[1].storage(), self.0), x[0].shape().clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        (x[0].storage().binary(x[1].storage(), self.0).into(), x[0].shape().clone())
     }
 
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {

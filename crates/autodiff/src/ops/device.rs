@@ -4,6 +4,8 @@
 //! (`x.to_device(gpu)` … `.to_device(Device::Cpu)`), and gradients of every
 //! order flow across: the VJP of a move is the opposite move, itself recorded.
 
+use std::rc::Rc;
+
 use crate::backend::{Device, Storage};
 use crate::op::Op;
 use crate::shape::Shape;
@@ -15,8 +17,8 @@ impl Op for ToDevice {
     fn name(&self) -> String {
         format!("to_device({})", self.0)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        (x[0].storage().to_device(self.0), x[0].shape().clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        (x[0].storage().to_device(self.0).into(), x[0].shape().clone())
     }
     fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
         vec![Some(gy.to_device(x[0].device()))]

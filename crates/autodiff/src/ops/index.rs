@@ -2,6 +2,7 @@
 
 use std::rc::Rc;
 
+use super::cotangent;
 use crate::backend::Storage;
 use crate::op::Op;
 use crate::shape::Shape;
@@ -13,12 +14,13 @@ impl Op for Reshape {
     fn name(&self) -> String {
         format!("reshape({})", self.0)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        // Row-major buffers reshape for free; only the (cheap) handle is copied.
-        ((*x[0].storage_rc()).clone(), self.0.clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        // Row-major buffers reshape for free: the new node shares the buffer.
+        (x[0].storage_rc(), self.0.clone())
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.reshape(x[0].shape().clone()))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = cotangent::full(gy, y);
+        vec![Some(gy.reshape(cotangent::prefixed(cotangent::prefix(&gy, y.rank()), x[0].shape())))]
     }
 }
 
@@ -33,16 +35,18 @@ impl Op for Slice {
     fn name(&self) -> String {
         format!("slice(axis {}, {}..{})", self.axis, self.start, self.start + self.len)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, n, inner) = x.shape().split_at_axis(self.axis);
         assert!(self.start + self.len <= n, "{}: out of range for shape {}", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.len;
-        (x.storage().slice_axis(outer, n, inner, self.start, self.len), Shape::new(dims))
+        (x.storage().slice_axis(outer, n, inner, self.start, self.len).into(), Shape::new(dims))
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.pad_axis(self.axis, self.start, x[0].dims()[self.axis]))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
+        let axis = cotangent::axis(gy, y.rank(), self.axis);
+        vec![Some(gy.pad_axis(axis, self.start, x[0].dims()[self.axis]))]
     }
 }
 
@@ -57,64 +61,91 @@ impl Op for Pad {
     fn name(&self) -> String {
         format!("pad(axis {}, at {} of {})", self.axis, self.start, self.total)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
         let (outer, len, inner) = x.shape().split_at_axis(self.axis);
         assert!(self.start + len <= self.total, "{}: shape {} does not fit", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
         dims[self.axis] = self.total;
-        (x.storage().pad_axis(outer, len, inner, self.start, self.total), Shape::new(dims))
+        (x.storage().pad_axis(outer, len, inner, self.start, self.total).into(), Shape::new(dims))
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.narrow(self.axis, self.start, x[0].dims()[self.axis]))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
+        let axis = cotangent::axis(gy, y.rank(), self.axis);
+        vec![Some(gy.narrow(axis, self.start, x[0].dims()[self.axis]))]
     }
 }
 
-/// Rows `indices` of a tensor (along axis 0), repeats allowed.
-struct GatherRows(Rc<Vec<usize>>);
+/// The row indices of a gather along `axis` of a tensor viewed as `[outer,
+/// rows, inner]`, as the backend's gather sees them: rows of the `[outer·rows,
+/// inner]` matrix. Along axis 0 (outer = 1) they are `indices` themselves.
+fn flat_rows(indices: &Rc<Vec<usize>>, outer: usize, rows: usize) -> Rc<Vec<usize>> {
+    if outer == 1 {
+        return indices.clone();
+    }
+    Rc::new((0..outer).flat_map(|o| indices.iter().map(move |&i| o * rows + i)).collect())
+}
+
+/// Entries `indices` of `axis` (repeats allowed). The public op gathers along
+/// axis 0; a cotangent with leading axes gathers along a later one.
+struct GatherRows {
+    indices: Rc<Vec<usize>>,
+    axis: usize,
+}
 
 impl Op for GatherRows {
     fn name(&self) -> String {
-        format!("gather_rows({} rows)", self.0.len())
+        format!("gather_rows({} rows, axis {})", self.indices.len(), self.axis)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
-        let (rows, inner) = (x.dims()[0], x.dims()[1..].iter().product());
-        if let Some(&bad) = self.0.iter().find(|&&i| i >= rows) {
-            panic!("gather_rows: index {bad} out of range for shape {}", x.shape());
+        let (outer, rows, inner) = x.shape().split_at_axis(self.axis);
+        if let Some(&bad) = self.indices.iter().find(|&&i| i >= rows) {
+            panic!("{}: index {bad} out of range for shape {}", self.name(), x.shape());
         }
         let mut dims = x.dims().to_vec();
-        dims[0] = self.0.len();
-        (x.storage().gather_rows(inner, &self.0), Shape::new(dims))
+        dims[self.axis] = self.indices.len();
+        (x.storage().gather_rows(inner, &flat_rows(&self.indices, outer, rows)).into(), Shape::new(dims))
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(Tensor::apply(ScatterAddRows(self.0.clone(), x[0].dims()[0]), &[gy]))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
+        let axis = cotangent::axis(gy, y.rank(), self.axis);
+        let scatter = ScatterAddRows { indices: self.indices.clone(), axis, rows: x[0].dims()[self.axis] };
+        vec![Some(Tensor::apply(scatter, &[gy]))]
     }
     fn saved_bytes(&self) -> usize {
-        self.0.len() * std::mem::size_of::<usize>()
+        self.indices.len() * std::mem::size_of::<usize>()
     }
 }
 
-/// The adjoint of a gather: row `i` is added into row `indices[i]` of zeros.
-struct ScatterAddRows(Rc<Vec<usize>>, usize);
+/// The adjoint of a gather: entry `i` of `axis` is added into entry
+/// `indices[i]` of zeros `rows` long.
+struct ScatterAddRows {
+    indices: Rc<Vec<usize>>,
+    axis: usize,
+    rows: usize,
+}
 
 impl Op for ScatterAddRows {
     fn name(&self) -> String {
-        format!("scatter_add_rows({} rows into {})", self.0.len(), self.1)
+        format!("scatter_add_rows({} rows into {}, axis {})", self.indices.len(), self.rows, self.axis)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
         let x = x[0];
-        assert_eq!(x.dims()[0], self.0.len(), "{}: shape {} has the wrong row count", self.name(), x.shape());
-        let inner = x.dims()[1..].iter().product();
+        let (outer, n, inner) = x.shape().split_at_axis(self.axis);
+        assert_eq!(n, self.indices.len(), "{}: shape {} has the wrong row count", self.name(), x.shape());
         let mut dims = x.dims().to_vec();
-        dims[0] = self.1;
-        (x.storage().scatter_add_rows(inner, &self.0, self.1), Shape::new(dims))
+        dims[self.axis] = self.rows;
+        let flat = flat_rows(&self.indices, outer, self.rows);
+        (x.storage().scatter_add_rows(inner, &flat, outer * self.rows).into(), Shape::new(dims))
     }
-    fn vjp(&self, _x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(Tensor::apply(GatherRows(self.0.clone()), &[gy]))]
+    fn vjp(&self, _x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = &cotangent::full(gy, y);
+        let axis = cotangent::axis(gy, y.rank(), self.axis);
+        vec![Some(Tensor::apply(GatherRows { indices: self.indices.clone(), axis }, &[gy]))]
     }
     fn saved_bytes(&self) -> usize {
-        self.0.len() * std::mem::size_of::<usize>()
+        self.indices.len() * std::mem::size_of::<usize>()
     }
 }
 
@@ -150,7 +181,7 @@ impl Tensor {
     /// Rows `indices` (repeats allowed): a minibatch, or a batch repeated.
     pub fn gather_rows(&self, indices: &[usize]) -> Tensor {
         assert!(self.rank() >= 1, "gather_rows: needs rank ≥ 1, got a scalar");
-        Tensor::apply(GatherRows(Rc::new(indices.to_vec())), &[self])
+        Tensor::apply(GatherRows { indices: Rc::new(indices.to_vec()), axis: 0 }, &[self])
     }
 
     /// Elementwise mask: `self * mask`, where `mask` is a constant (0/1,

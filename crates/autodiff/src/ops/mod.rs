@@ -4,6 +4,7 @@
 
 mod binary;
 mod cast;
+mod cotangent;
 mod device;
 mod index;
 mod matmul;

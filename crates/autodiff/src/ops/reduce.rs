@@ -1,5 +1,8 @@
 //! Broadcasting and summation: a pair of ops, each the other's adjoint.
 
+use std::rc::Rc;
+
+use super::cotangent;
 use crate::backend::Storage;
 use crate::op::Op;
 use crate::shape::Shape;
@@ -13,11 +16,15 @@ impl Op for BroadcastTo {
     fn name(&self) -> String {
         format!("broadcast_to({})", self.0)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        (x[0].storage().broadcast_to(x[0].shape(), &self.0), self.0.clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        // Adding leading 1s moves no data: share the buffer.
+        if x[0].numel() == self.0.numel() {
+            return (x[0].storage_rc(), self.0.clone());
+        }
+        (x[0].storage().broadcast_to(x[0].shape(), &self.0).into(), self.0.clone())
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.sum_to(x[0].shape()))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        vec![Some(cotangent::unbroadcast(gy, x[0].shape(), y.shape()))]
     }
 }
 
@@ -28,11 +35,15 @@ impl Op for SumTo {
     fn name(&self) -> String {
         format!("sum_to({})", self.0)
     }
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        (x[0].storage().sum_to(x[0].shape(), &self.0), self.0.clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        // Dropping 1s moves no data: share the buffer.
+        if x[0].numel() == self.0.numel() {
+            return (x[0].storage_rc(), self.0.clone());
+        }
+        (x[0].storage().sum_to(x[0].shape(), &self.0).into(), self.0.clone())
     }
-    fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
-        vec![Some(gy.broadcast_to(x[0].shape()))]
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        vec![Some(cotangent::rebroadcast(gy, x[0].shape(), y.rank()))]
     }
 }
 

@@ -1,5 +1,7 @@
 //! Elementwise functions of one tensor and their derivatives.
 
+use std::rc::Rc;
+
 use crate::backend::{Storage, Unary};
 use crate::op::Op;
 use crate::shape::Shape;
@@ -16,8 +18,8 @@ impl Op for UnaryOp {
         }
     }
 
-    fn forward(&self, x: &[&Tensor]) -> (Storage, Shape) {
-        (x[0].storage().unary(self.0), x[0].shape().clone())
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        (x[0].storage().unary(self.0).into(), x[0].shape().clone())
     }
 
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
