@@ -341,8 +341,8 @@ int main() {
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         const u64 key = z ^ (z >> 31);
-        const std::vector<double> want = {0.986537001437344, 1.160713327879971, 0.277583532828209};
-        auto y64 = poisoned<double>(3);
+        const std::vector<double> want = {0.986537001437344, 0.247740002611006, 1.160713327879971};
+        auto y64 = poisoned<double>(3);  // odd: the last pair is cut short
         auto y32 = poisoned<float>(3);
         launch({1}, {256}, [&] { normal_f64(y64.data(), 3, key); });
         launch({1}, {256}, [&] { normal_f32(y32.data(), 3, key); });

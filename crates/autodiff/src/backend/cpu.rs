@@ -536,10 +536,18 @@ impl BackendStorage for CpuStorage {
         }
     }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
-        let draw = |i: usize| counter_rng::normal(seed, i as u64);
+        let key = counter_rng::mix(seed);
         match dtype {
-            DType::F32 => CpuStorage::F32(Array1::from_vec((0..len).into_par_iter().map(|i| draw(i) as f32).collect())),
-            DType::F64 => CpuStorage::F64(Array1::from_vec((0..len).into_par_iter().map(draw).collect())),
+            DType::F32 => {
+                let mut out = vec![0f32; len];
+                counter_rng::fill(&mut out, key, |v| v as f32);
+                CpuStorage::F32(Array1::from_vec(out))
+            }
+            DType::F64 => {
+                let mut out = vec![0f64; len];
+                counter_rng::fill(&mut out, key, |v| v);
+                CpuStorage::F64(Array1::from_vec(out))
+            }
         }
     }
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self {
