@@ -10,7 +10,8 @@
 # Budget: about 6 minutes on an H100 (each step has its own timeout). Full logs
 # land in $OUT (the device tool's output folder) or /tmp/gpu-check.
 # GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps;
-# PARITY_S, MEMCHECK_S, BENCH_S, TORCH_S override the steps' time limits (seconds).
+# PARITY_S, MEMCHECK_S, BENCH_S, TORCH_S override the steps' time limits (seconds);
+# GPU_CHECK_ONLY="2 6" runs only those numbered steps (a short re-check).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,11 +37,12 @@ PY
 export LD_LIBRARY_PATH="${libdirs}${LD_LIBRARY_PATH:-}"
 echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 
-status() { if [ "$1" -eq 0 ]; then echo ok; elif [ "$1" -eq 124 ]; then echo "TIMEOUT"; else echo "FAILED (exit $1)"; fi; }
+want() { [ -z "${GPU_CHECK_ONLY:-}" ] || [[ " $GPU_CHECK_ONLY " == *" $1 "* ]]; }
+status() { if [ "$1" = skip ]; then echo skipped; elif [ "$1" -eq 0 ]; then echo ok; elif [ "$1" -eq 124 ]; then echo "TIMEOUT"; else echo "FAILED (exit $1)"; fi; }
 
 echo "== 1. kernel resources (nvcc -Xptxas -v, sm_90): registers, shared memory, spills"
-ptxas_status="skipped (no nvcc)"
-if command -v nvcc >/dev/null; then
+ptxas_status="skipped"
+if want 1 && command -v nvcc >/dev/null; then
     : > "$OUT/ptxas.log"
     for f in kernels/*.cu; do
         timeout 120 nvcc -arch=sm_90 -std=c++17 -Xptxas -v -c "$f" -o /dev/null >> "$OUT/ptxas.log" 2>&1
@@ -52,14 +54,18 @@ if command -v nvcc >/dev/null; then
 fi
 
 echo "== 2. parity tests (every op, forward + first + second order, vs the CPU)"
-timeout ${PARITY_S:-240} "$BIN/cuda_parity" --test-threads=2 2>&1 | tee "$OUT/parity.log"
-parity_rc=${PIPESTATUS[0]}
+parity_rc=skip
+: > "$OUT/parity.log"
+if want 2; then
+    timeout ${PARITY_S:-240} "$BIN/cuda_parity" --test-threads=2 2>&1 | tee "$OUT/parity.log"
+    parity_rc=${PIPESTATUS[0]}
+fi
 parity_line=$(grep -E "^test result" "$OUT/parity.log" | tail -1)
 skips=$(grep -c "skipped: no CUDA device" "$OUT/parity.log")
 
 echo "== 3. compute-sanitizer memcheck on a subset (out-of-bounds reads poisoning cannot see)"
 sanitizer_status="skipped"
-if [ -z "${GPU_CHECK_QUICK:-}" ] && command -v compute-sanitizer >/dev/null; then
+if want 3 && [ -z "${GPU_CHECK_QUICK:-}" ] && command -v compute-sanitizer >/dev/null; then
     timeout ${MEMCHECK_S:-150} compute-sanitizer --tool memcheck --error-exitcode 9 "$BIN/cuda_parity" --test-threads=1 \
         matmul gathers slices broadcasts casts > "$OUT/memcheck.log" 2>&1
     rc=$?
@@ -69,16 +75,24 @@ fi
 
 echo "== 4. timings: hand-written kernels vs cuBLAS / copy, training step GPU vs CPU"
 [ -n "${GPU_CHECK_QUICK:-}" ] && export GPU_BENCH_SKIP_CPU=1
-timeout ${BENCH_S:-240} "$BIN/gpu_bench" 2>&1 | tee "$OUT/bench.log"
-bench_rc=${PIPESTATUS[0]}
+bench_rc=skip
+: > "$OUT/bench.log"
+if want 4; then
+    timeout ${BENCH_S:-240} "$BIN/gpu_bench" 2>&1 | tee "$OUT/bench.log"
+    bench_rc=${PIPESTATUS[0]}
+fi
 
 echo "== 5. PyTorch on the same GPU"
-PYTHONUNBUFFERED=1 timeout ${TORCH_S:-200} python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
-torch_rc=${PIPESTATUS[0]}
+torch_rc=skip
+: > "$OUT/torch.log"
+if want 5; then
+    PYTHONUNBUFFERED=1 timeout ${TORCH_S:-200} python3 benches/gpu_torch.py 2>&1 | tee "$OUT/torch.log"
+    torch_rc=${PIPESTATUS[0]}
+fi
 
 echo "== 6. the trainer on real MNIST: GPU against CPU (same seed: same batches and noise)"
-trainer_status="skipped (no trainer or data in $BIN)"
-if [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
+trainer_status="skipped (or no trainer or data in $BIN)"
+if want 6 && [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
     tr() { timeout "$1" "$BIN/trainer" --data "$BIN/mnist" "${@:2}"; }
     {
         tr 120 --device cpu --steps 20 --eval-every 20 --out /tmp/tr-cpu

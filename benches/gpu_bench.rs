@@ -182,7 +182,7 @@ fn training_steps(dev: Device) {
                 training_step(objective, &mut cpu_model, &x_host, &mut rng);
                 t.elapsed().as_secs_f64() * 1e3
             };
-            row("training step ms", &label, format!("{gpu_ms:.1}"), format!("{cpu_ms:.0} (CPU, 1 step)"), format!("{:.1}× faster", cpu_ms / gpu_ms), "torch rows below");
+            row("training step ms", &label, format!("{gpu_ms:.2}"), format!("{cpu_ms:.0} (CPU, 1 step)"), format!("{:.1}× faster", cpu_ms / gpu_ms), "torch rows below");
         }
     }
 }
