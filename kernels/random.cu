@@ -1,11 +1,15 @@
 // Counter-based standard normals: the kernels behind `BackendStorage::normal`.
 // Value i of stream `seed` is a pure function of (seed, i), the same function
-// as crates/autodiff/src/backend/counter_rng.rs, so the GPU makes the same
-// noise as the CPU without a copy. Named normal_<dtype>.
+// as crates/autodiff/src/backend/counter_rng.rs, computed with the same f32
+// operations in the same order (IEEE +, −, ×, ÷, sqrt and explicit fmaf; the
+// backend compiles this file with --fmad=false so nothing else gets fused), so
+// the GPU makes the CPU's noise bit for bit, without a copy. Named normal_<dtype>;
+// an f64 tensor gets the f32 values widened.
 //
 // Self-contained (no #include): compiled at run time by NVRTC.
 
 typedef unsigned long long u64;
+typedef unsigned int u32;
 
 #define GRID_STRIDE(i, n) \
     for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (u64)gridDim.x * blockDim.x)
@@ -17,27 +21,69 @@ __device__ __forceinline__ u64 mix(u64 z) {
     return z ^ (z >> 31);
 }
 
-// Box–Muller on the two 32-bit halves of hash j, in f64 as on the CPU:
-// values 2j and 2j + 1 are r·cos θ and r·sin θ.
-__device__ __forceinline__ void normal_pair(u64 key, u64 j, double* c, double* s) {
+// ln x for x in (0, 1]: x = m·2^e, m in [√½, √2), ln m = 2·atanh((m − 1)/(m + 1)).
+__device__ __forceinline__ float ln01(float x) {
+    const u32 bits = __float_as_uint(x);
+    int e = (int)((bits >> 23) & 0xFF) - 127;
+    float m = __uint_as_float((bits & 0x007FFFFFu) | 0x3F800000u);
+    if (m > 1.41421356237309504880f) {
+        m *= 0.5f;
+        e += 1;
+    }
+    const float s = (m - 1.0f) / (m + 1.0f);
+    const float s2 = s * s;
+    float p = fmaf(s2, 1.0f / 9.0f, 1.0f / 7.0f);
+    p = fmaf(s2, p, 1.0f / 5.0f);
+    p = fmaf(s2, p, 1.0f / 3.0f);
+    p = fmaf(s2, p, 1.0f);
+    return fmaf((float)e, 0.693147180559945309417f, 2.0f * s * p);
+}
+
+// (cos t, sin t) for |t| ≤ π/4 by their Taylor series.
+__device__ __forceinline__ void cos_sin(float t, float* c, float* s) {
+    const float t2 = t * t;
+    float a = fmaf(t2, -1.0f / 3628800.0f, 1.0f / 40320.0f);
+    a = fmaf(t2, a, -1.0f / 720.0f);
+    a = fmaf(t2, a, 1.0f / 24.0f);
+    a = fmaf(t2, a, -0.5f);
+    *c = fmaf(t2, a, 1.0f);
+    float b = fmaf(t2, 1.0f / 362880.0f, -1.0f / 5040.0f);
+    b = fmaf(t2, b, 1.0f / 120.0f);
+    b = fmaf(t2, b, -1.0f / 6.0f);
+    b = fmaf(t2, b, 1.0f);
+    *s = t * b;
+}
+
+// Values 2j and 2j + 1: radius from 24 bits of the hash's high half, angle
+// from its low half (quadrant, then an offset in (−π/4, π/4)).
+__device__ __forceinline__ void normal_pair(u64 key, u64 j, float* z0, float* z1) {
     const u64 h = mix(key + (j + 1) * 0x9E3779B97F4A7C15ull);
-    const double u1 = ((double)(h >> 32) + 1.0) * (1.0 / 4294967296.0);
-    const double u2 = (double)(h & 0xFFFFFFFFull) * (1.0 / 4294967296.0);
-    const double r = sqrt(-2.0 * log(u1));
-    double sn, cs;
-    sincos(6.283185307179586 * u2, &sn, &cs);
-    *c = r * cs;
-    *s = r * sn;
+    const u32 hi = (u32)(h >> 32), lo = (u32)h;
+    const float u = (float)((hi >> 8) + 1) * (1.0f / 16777216.0f);
+    const float r = sqrtf(-2.0f * ln01(u));
+    const u32 q = lo >> 30;
+    const float f = ((float)((lo >> 6) & 0x00FFFFFFu) + 0.5f) * (1.0f / 16777216.0f);
+    float c, s;
+    cos_sin((f - 0.5f) * 1.57079632679489661923f, &c, &s);
+    float x, y;
+    switch (q) {
+        case 0: x = c; y = s; break;
+        case 1: x = -s; y = c; break;
+        case 2: x = -c; y = -s; break;
+        default: x = s; y = -c; break;
+    }
+    *z0 = r * x;
+    *z1 = r * y;
 }
 
 // One thread per pair; `key` is mix(seed), computed once on the host.
 template <typename T>
 __device__ __forceinline__ void normal(T* __restrict__ y, u64 n, u64 key) {
     GRID_STRIDE(j, (n + 1) / 2) {
-        double c, s;
-        normal_pair(key, j, &c, &s);
-        y[2 * j] = (T)c;
-        if (2 * j + 1 < n) y[2 * j + 1] = (T)s;
+        float a, b;
+        normal_pair(key, j, &a, &b);
+        y[2 * j] = (T)a;
+        if (2 * j + 1 < n) y[2 * j + 1] = (T)b;
     }
 }
 

@@ -231,11 +231,10 @@ gpu_test!(casts_and_one_hot_match_the_cpu, |dev| {
         let (fc, fg) = (cpu.full_like([33, 2], 0.25), gpu.full_like([33, 2], 0.25));
         assert_eq!(fg.device(), dev);
         assert_eq!(fc.to_vec_f64(), fg.to_vec_f64(), "full_like {dtype}");
-        // Counter-based noise: made on the device, the CPU's numbers (f64 math on both).
+        // Counter-based noise: made on the device, the CPU's numbers bit for bit.
         let (nc, ng) = (cpu.randn_like([1001, 3], 99), gpu.randn_like([1001, 3], 99));
         assert_eq!(ng.device(), dev, "randn_like is created on the tensor's device");
-        let tol = if dtype == DType::F32 { 1e-7 } else { 1e-14 };
-        assert!(rel_err(&ng.to_vec_f64(), &nc.to_vec_f64()) < tol, "randn_like {dtype}");
+        assert_eq!(ng.to_vec_f64(), nc.to_vec_f64(), "randn_like {dtype}: the same bits on both devices");
     }
     // Through the other dtype and back: both cast kernels, in both passes.
     let through_other = |x: &[Tensor]| {

@@ -35,6 +35,8 @@ inline float4 make_float4(float a, float b, float c, float d) { return {a, b, c,
 inline double2 make_double2(double a, double b) { return {a, b}; }
 
 inline int min(int a, int b) { return a < b ? a : b; }
+inline unsigned __float_as_uint(float x) { unsigned u; std::memcpy(&u, &x, 4); return u; }
+inline float __uint_as_float(unsigned u) { float x; std::memcpy(&x, &u, 4); return x; }
 inline unsigned long long min(unsigned long long a, unsigned long long b) { return a < b ? a : b; }
 using std::exp; using std::log; using std::log1p; using std::tanh; using std::fabs; using std::fmax; using std::sqrt;
 

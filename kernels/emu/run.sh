@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 out=$(mktemp -d)
 pids=()
 for f in matmul unary binary reduce index cast random adam; do
-    g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -Wno-unused-function -c "emu_$f.cpp" -o "$out/$f.o" &
+    g++ -std=c++20 -O1 -ffp-contract=off -pthread -Wall -Wno-unknown-pragmas -Wno-unused-function -c "emu_$f.cpp" -o "$out/$f.o" &
     pids+=($!)
 done
 g++ -std=c++20 -O1 -pthread -Wall -Wno-unknown-pragmas -c check.cpp -o "$out/check.o" &

@@ -540,12 +540,12 @@ impl BackendStorage for CpuStorage {
         match dtype {
             DType::F32 => {
                 let mut out = vec![0f32; len];
-                counter_rng::fill(&mut out, key, |v| v as f32);
+                counter_rng::fill(&mut out, key, |v| v);
                 CpuStorage::F32(Array1::from_vec(out))
             }
             DType::F64 => {
                 let mut out = vec![0f64; len];
-                counter_rng::fill(&mut out, key, |v| v);
+                counter_rng::fill(&mut out, key, f64::from);
                 CpuStorage::F64(Array1::from_vec(out))
             }
         }

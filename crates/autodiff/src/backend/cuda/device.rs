@@ -184,8 +184,13 @@ fn ptx(family: Family, arch: &str) -> Result<Ptx, String> {
     if let Some(p) = cache.get(&(family, arch.to_string())) {
         return Ok(p.clone());
     }
+    let mut options = vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()];
+    if family == Family::Random {
+        // Only the fused multiply-adds written out: the CPU's arithmetic, bit for bit.
+        options.push("--fmad=false".into());
+    }
     let opts = CompileOptions {
-        options: vec![format!("--gpu-architecture={arch}"), "--std=c++17".into()],
+        options,
         name: Some(family.file().into()),
         ..Default::default()
     };
