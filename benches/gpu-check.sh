@@ -91,8 +91,10 @@ if want 5; then
 fi
 
 echo "== 6. the trainer on real MNIST: GPU against CPU (same seed: same batches and noise)"
-trainer_status="skipped (or no trainer or data in $BIN)"
-if want 6 && [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
+trainer_status="skipped"
+if want 6 && ! { [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; }; then
+    trainer_status="skipped (no trainer or data in $BIN)"
+elif want 6; then
     tr() { timeout "$1" "$BIN/trainer" --data "$BIN/mnist" "${@:2}"; }
     {
         tr 120 --device cpu --steps 20 --eval-every 20 --out /tmp/tr-cpu

@@ -138,9 +138,7 @@ fn sigmoid_bandwidth(dev: Device) {
 /// The score crate's softplus MLP `784 → 512 (→ 512) → 784`, on `device`.
 fn score_mlp(hidden_layers: usize, device: Device) -> Mlp {
     let config = MlpConfig { dim: 784, hidden: 512, hidden_layers, activation: Activation::Softplus, output_activation: None, dtype: DType::F32 };
-    let model = Mlp::new(&config, 1);
-    let on_device: Vec<Tensor> = model.parameters().iter().map(|p| p.to_device(device)).collect();
-    model.with_parameters(&on_device)
+    Mlp::new(&config, 1).to_device(device)
 }
 
 /// One training step of `objective`: forward, loss, gradients to every

@@ -2,7 +2,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::shape::Shape;
+use crate::ops::cotangent;
 use crate::tape;
 use crate::tensor::Tensor;
 
@@ -35,7 +35,7 @@ pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
         for (i, (g, out)) in gs.iter().zip(outputs).enumerate() {
             let fits = g.rank() >= out.rank() && broadcasts_along(&g.dims()[g.rank() - out.rank()..], out.dims());
             assert!(fits, "grad: grad_output {i} has shape {}; it must be the output's shape {} (or broadcast to it) with optional leading axes", g.shape(), out.shape());
-            let same_prefix = cotangent_prefix(g, out) == cotangent_prefix(&gs[0], &outputs[0]);
+            let same_prefix = cotangent::prefix(g, out.rank()) == cotangent::prefix(&gs[0], outputs[0].rank());
             assert!(same_prefix, "grad: grad_outputs 0 and {i} have shapes {} and {} for outputs of shapes {} and {}: their leading axes differ", gs[0].shape(), g.shape(), outputs[0].shape(), out.shape());
         }
     }
@@ -56,7 +56,7 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
 
     // The cotangents' extra leading axes, shared by every gradient.
     let prefix: Vec<usize> = match (grad_outputs, outputs.first()) {
-        (Some(g), Some(out)) => cotangent_prefix(&g[0], out).to_vec(),
+        (Some(g), Some(out)) => cotangent::prefix(&g[0], out.rank()).to_vec(),
         _ => Vec::new(),
     };
     let mut grads: HashMap<u64, Tensor> = HashMap::new();
@@ -97,7 +97,7 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
 
     // A gradient that is still the same along some axis (from a cotangent that
     // was) is spelled out now: the caller gets `[P..., *x.shape]`.
-    let full = |x: &Tensor| Shape::new([&prefix[..], x.dims()].concat());
+    let full = |x: &Tensor| cotangent::prefixed(&prefix, x.shape());
     inputs
         .iter()
         .map(|x| match grads.get(&x.id()) {
@@ -110,11 +110,6 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
 /// Whether `dims` equals `target` but for 1s, axis by axis (a same-rank broadcast).
 fn broadcasts_along(dims: &[usize], target: &[usize]) -> bool {
     dims.len() == target.len() && dims.iter().zip(target).all(|(&d, &t)| d == t || d == 1)
-}
-
-/// The leading axes of cotangent `g` beyond the shape of `output` (checked to fit).
-fn cotangent_prefix<'a>(g: &'a Tensor, output: &Tensor) -> &'a [usize] {
-    &g.dims()[..g.rank() - output.rank()]
 }
 
 /// Adds `g` into the gradient slot `id`: fan-out sums its cotangents.

@@ -32,21 +32,19 @@ pub enum Projection {
 }
 
 impl Projection {
-    /// `rows` projections of dimension `dim`, with `x`'s dtype, on its device
-    /// (Gaussian ones are made there; the others are drawn on the host).
+    /// `rows` projections of dimension `dim`, with `x`'s dtype, on its device.
     pub fn sample(self, rows: usize, dim: usize, x: &Tensor, rng: &mut StdRng) -> Tensor {
-        let dtype = x.dtype();
-        let host = match self {
-            Projection::Gaussian => return noise::randn_on_device_of(x, [rows, dim], rng),
-            Projection::Rademacher => noise::rademacher([rows, dim], dtype, rng),
+        match self {
+            Projection::Gaussian => noise::randn_on_device_of(x, [rows, dim], rng),
+            Projection::Rademacher => noise::rademacher([rows, dim], x.dtype(), rng).to_device(x.device()),
             Projection::Sphere => {
-                let g = noise::randn([rows, dim], dtype, rng);
-                let norms = g.square().sum_axis(1).to_vec_f64();
-                let scale: Vec<f64> = norms.iter().map(|n| (dim as f64 / n).sqrt()).collect();
-                (&g * &Tensor::from_vec(scale, [rows, 1]).to_dtype(dtype)).detach()
+                // Gaussian rows scaled to norm √D.
+                let g = noise::randn_on_device_of(x, [rows, dim], rng);
+                let squared_norms = g.square().sum_axis(1).reshape([rows, 1]);
+                let scale = (&squared_norms.full_like([rows, 1], dim as f64) / &squared_norms).sqrt();
+                (&g * &scale).detach()
             }
-        };
-        host.to_device(x.device())
+        }
     }
 }
 

@@ -74,10 +74,12 @@ fn small_args(data: &Path, out: &Path) -> Vec<String> {
     args
 }
 
+/// Runs the trainer with any GPU hidden, so every test sees the same machine.
 fn trainer(args: &[String]) -> Output {
     Command::new(BIN)
         .args(args)
         .env_remove("MNIST_DIR")
+        .env("GRADGRAD_NO_CUDA", "1")
         .output()
         .expect("the trainer binary runs")
 }
@@ -567,13 +569,7 @@ fn cuda_without_a_gpu_is_a_clear_error() {
     let mut args = small_args(&tmp.path().join("data"), &tmp.path().join("run"));
     let at = args.iter().position(|a| a == "cpu").unwrap();
     args[at] = "cuda".into();
-    // Hide any GPU this machine has: the answer must be the same everywhere.
-    let run = Command::new(BIN)
-        .args(&args)
-        .env_remove("MNIST_DIR")
-        .env("GRADGRAD_NO_CUDA", "1")
-        .output()
-        .expect("the trainer binary runs");
+    let run = trainer(&args);
     assert_ne!(run.status.code(), Some(0));
     assert!(
         text(&run.stderr).contains("CUDA requested but not available: "),

@@ -10,6 +10,8 @@
 //! and compiled for the GPU without contracting `a·b + c` on its own. The values
 //! are f32 (an f64 tensor gets them widened): noise needs no more.
 
+use crate::dtype::Element;
+
 const GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// SplitMix64's finaliser: a bijection of u64 that scrambles every bit.
@@ -24,10 +26,9 @@ pub(crate) fn mix(mut z: u64) -> u64 {
 /// values `2j` and `2j + 1` are its cosine and sine (|z| < 5.8).
 pub fn normal(seed: u64, i: u64) -> f32 {
     let (c, s) = normal_pair(mix(seed), i / 2);
-    if i % 2 == 0 {
-        c
-    } else {
-        s
+    match i % 2 {
+        0 => c,
+        _ => s,
     }
 }
 
@@ -84,8 +85,10 @@ pub(crate) fn normal_pair(key: u64, j: u64) -> (f32, f32) {
     (r * flip(a, (q ^ (q >> 1)) & 1), r * flip(b, q >> 1))
 }
 
-/// `out[i]` = value `i` of the stream with key `key`, in parallel blocks of pairs.
-pub(crate) fn fill<T: Send>(out: &mut [T], key: u64, cast: impl Fn(f32) -> T + Sync) {
+/// `out[i]` = value `i` of the stream with key `key` (widened for f64), in
+/// parallel blocks of pairs.
+pub(crate) fn fill<T: Element>(out: &mut [T], key: u64) {
+    let cast = |v: f32| T::from_f64(f64::from(v));
     use rayon::prelude::*;
     const BLOCK: usize = 8192; // values per task, even
     out.par_chunks_mut(BLOCK).enumerate().for_each(|(b, block)| {

@@ -308,7 +308,7 @@ fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: us
         return transpose_fn(x, rows, cols);
     }
     let mut out = vec![T::zero(); batch * size];
-    let each = |(o, m): (&mut [T], &[T])| o.copy_from_slice(&transpose_fn(m, rows, cols));
+    let each = |(o, m): (&mut [T], &[T])| transpose_into(m, rows, cols, o);
     if size >= PAR_THRESHOLD {
         out.chunks_mut(size).zip(x.chunks(size)).for_each(each);
     } else {
@@ -318,13 +318,19 @@ fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: us
 }
 
 fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = vec![T::zero(); rows * cols];
+    transpose_into(x, rows, cols, &mut out);
+    out
+}
+
+/// The transpose of the `rows×cols` matrix `x`, written into `out`.
+fn transpose_into<T: Element>(x: &[T], rows: usize, cols: usize, out: &mut [T]) {
     // Blocks of B output rows (input columns): each block reads B contiguous
     // values per input row and writes B rows sequentially, cache-friendly both
     // ways, and blocks run in parallel.
     const B: usize = 16;
-    let mut out = vec![T::zero(); rows * cols];
     if rows == 0 || cols == 0 {
-        return out;
+        return;
     }
     let fill = |(block, dst): (usize, &mut [T])| {
         let c0 = block * B;
@@ -341,7 +347,6 @@ fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
     } else {
         out.chunks_mut(B * rows).enumerate().for_each(fill);
     }
-    out
 }
 
 /// Strides of `from` laid against the dims of `to`: 0 where `from` is broadcast.
@@ -536,18 +541,14 @@ impl BackendStorage for CpuStorage {
         }
     }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
-        let key = counter_rng::mix(seed);
+        fn draw<T: Element>(len: usize, seed: u64) -> Vec<T> {
+            let mut out = vec![T::zero(); len];
+            counter_rng::fill(&mut out, counter_rng::mix(seed));
+            out
+        }
         match dtype {
-            DType::F32 => {
-                let mut out = vec![0f32; len];
-                counter_rng::fill(&mut out, key, |v| v);
-                CpuStorage::F32(Array1::from_vec(out))
-            }
-            DType::F64 => {
-                let mut out = vec![0f64; len];
-                counter_rng::fill(&mut out, key, f64::from);
-                CpuStorage::F64(Array1::from_vec(out))
-            }
+            DType::F32 => CpuStorage::from_vec(draw::<f32>(len, seed)),
+            DType::F64 => CpuStorage::from_vec(draw::<f64>(len, seed)),
         }
     }
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self {

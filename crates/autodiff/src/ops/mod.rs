@@ -4,7 +4,7 @@
 
 mod binary;
 mod cast;
-mod cotangent;
+pub(crate) mod cotangent;
 mod device;
 mod index;
 mod matmul;

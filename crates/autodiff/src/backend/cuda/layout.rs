@@ -107,8 +107,8 @@ pub(crate) fn pattern(small: &Shape, big: &Shape) -> Pattern {
 /// against it. They give identical bits, so the choice moves speed only.
 pub const BIG_GEMM_VARIANTS: [&str; 2] = ["big", "biggrid"];
 
-static BIG_GEMM: AtomicUsize = AtomicUsize::new(DEFAULT_BIG_GEMM);
-const DEFAULT_BIG_GEMM: usize = 0;
+/// The index in [`BIG_GEMM_VARIANTS`] in use; `big` until a benchmark says otherwise.
+static BIG_GEMM: AtomicUsize = AtomicUsize::new(0);
 
 /// Which of [`BIG_GEMM_VARIANTS`] large f32 products use from now on, in this
 /// process (a tuning knob for benchmarks). Panics on an unknown name.
