@@ -150,7 +150,7 @@ fn training_step(objective: &Objective, model: &mut Mlp, x: &Tensor, rng: &mut S
     let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
     let updated: Vec<Tensor> = no_grad(|| params.iter().zip(&grads).map(|(p, g)| p - &g.scale(1e-3)).collect());
     *model = model.with_parameters(&updated);
-    out.value
+    out.value().expect("the loss is finite")
 }
 
 fn training_steps(dev: Device) {

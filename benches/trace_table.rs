@@ -57,7 +57,7 @@ fn step(objective: &Objective, model: &Mlp, x: &Tensor, rng: &mut StdRng) -> f64
     let out = objective.loss(model, x, rng).expect("loss");
     let grads = grad(std::slice::from_ref(&out.loss), &model.parameters(), None, false);
     std::hint::black_box(grads);
-    out.value
+    out.value().expect("the loss is finite")
 }
 
 /// (median ms, peak MB above the baseline) over a few repetitions.

@@ -1,4 +1,5 @@
-// Counter-based standard normals: the kernels behind `BackendStorage::normal`.
+// Counter-based randomness: the kernels behind `BackendStorage::normal` and
+// `BackendStorage::sample_rows`.
 // Value i of stream `seed` is a pure function of (seed, i), the same function
 // as crates/autodiff/src/backend/counter_rng.rs, computed with the same f32
 // operations in the same order (IEEE +, −, ×, ÷, sqrt and explicit fmaf; the
@@ -20,6 +21,9 @@ __device__ __forceinline__ u64 mix(u64 z) {
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
 }
+
+// Hash i of the stream with key `key`: SplitMix64's (i + 1)-th output.
+__device__ __forceinline__ u64 hash(u64 key, u64 i) { return mix(key + (i + 1) * 0x9E3779B97F4A7C15ull); }
 
 // ln x for x in (0, 1]: x = m·2^e, m in [√½, √2), ln m = 2·atanh((m − 1)/(m + 1)).
 __device__ __forceinline__ float ln01(float x) {
@@ -57,7 +61,7 @@ __device__ __forceinline__ void cos_sin(float t, float* c, float* s) {
 // Values 2j and 2j + 1: radius from 24 bits of the hash's high half, angle
 // from its low half (quadrant, then an offset in (−π/4, π/4)).
 __device__ __forceinline__ void normal_pair(u64 key, u64 j, float* z0, float* z1) {
-    const u64 h = mix(key + (j + 1) * 0x9E3779B97F4A7C15ull);
+    const u64 h = hash(key, j);
     const u32 hi = (u32)(h >> 32), lo = (u32)h;
     const float u = (float)((hi >> 8) + 1) * (1.0f / 16777216.0f);
     const float r = sqrtf(-2.0f * ln01(u));
@@ -89,3 +93,26 @@ __device__ __forceinline__ void normal(T* __restrict__ y, u64 n, u64 key) {
 
 extern "C" __global__ void normal_f32(float* __restrict__ y, u64 n, u64 key) { normal(y, n, key); }
 extern "C" __global__ void normal_f64(double* __restrict__ y, u64 n, u64 key) { normal(y, n, key); }
+
+// Row r of y ([count, inner]) is row uniform_index(r) of x ([rows, inner]):
+// the high half of hash r scaled to rows (rows ≤ 2^32), integers only, as
+// counter_rng::uniform_index picks it. One thread per element; its row's hash
+// is recomputed, a few integer multiplies against a memory-bound copy.
+template <typename T>
+__device__ __forceinline__ void sample_rows(const T* __restrict__ x, T* __restrict__ y, u64 count, u64 rows, u64 inner,
+                                            u64 key) {
+    GRID_STRIDE(i, count * inner) {
+        const u64 r = i / inner;
+        const u64 row = ((hash(key, r) >> 32) * rows) >> 32;
+        y[i] = x[row * inner + (i - r * inner)];
+    }
+}
+
+extern "C" __global__ void sample_rows_f32(const float* __restrict__ x, float* __restrict__ y, u64 count, u64 rows,
+                                           u64 inner, u64 key) {
+    sample_rows(x, y, count, rows, inner, key);
+}
+extern "C" __global__ void sample_rows_f64(const double* __restrict__ x, double* __restrict__ y, u64 count, u64 rows,
+                                           u64 inner, u64 key) {
+    sample_rows(x, y, count, rows, inner, key);
+}

@@ -180,3 +180,28 @@ fn gathering_no_rows_differentiates_to_zero() {
     let g = grad1(&none.sum(), &x, false);
     assert_eq!(g.to_vec_f64(), vec![0.0; 6]);
 }
+
+#[test]
+fn sampled_rows_are_the_counter_streams_rows_and_a_constant() {
+    use gradgrad::autodiff::backend::counter_rng::uniform_index;
+    let data: Vec<f32> = (0..7 * 3).map(|v| v as f32).collect();
+    let x = Tensor::from_vec(data, [7, 1, 3]);
+    let batch = x.sample_rows(50, 11);
+    assert_eq!(batch.dims(), &[50, 1, 3]);
+    assert!(!batch.requires_grad_flag() && !batch.is_recorded());
+    let values = batch.to_vec_f64();
+    for r in 0..50 {
+        let row = uniform_index(11, r as u64, 7) as f64;
+        assert_eq!(values[r * 3..r * 3 + 3], [3.0 * row, 3.0 * row + 1.0, 3.0 * row + 2.0], "row {r}");
+    }
+    let drawn: std::collections::BTreeSet<u64> = (0..50).map(|r| uniform_index(11, r, 7)).collect();
+    assert_eq!(drawn.len(), 7, "50 draws from 7 rows reach them all");
+    assert_ne!(x.sample_rows(50, 12).to_vec_f64(), values, "another seed, another batch");
+    assert_eq!(x.sample_rows(0, 11).dims(), &[0, 1, 3]);
+}
+
+#[test]
+#[should_panic(expected = "sample_rows: the sample is a constant")]
+fn sampling_rows_of_a_tensor_that_requires_grad_is_refused() {
+    Tensor::from_vec(vec![1.0f64; 6], [2, 3]).requires_grad().sample_rows(4, 0);
+}

@@ -58,6 +58,8 @@ const int TILING_COUNT = 3;
 extern "C" void cast_f32_to_f64(const float*, double*, u64);
 extern "C" void normal_f32(float*, u64, u64);
 extern "C" void normal_f64(double*, u64, u64);
+extern "C" void sample_rows_f32(const float*, float*, u64, u64, u64, u64);
+extern "C" void sample_rows_f64(const double*, double*, u64, u64, u64, u64);
 extern "C" void adam_f32(const float*, const float*, const float*, const float*, float*, float*, float*, u64, float, float, float, float, float, float, float);
 extern "C" void adam_f64(const double*, const double*, const double*, const double*, double*, double*, double*, u64, double, double, double, double, double, double, double);
 
@@ -365,6 +367,44 @@ int main() {
             ++failures;
             std::printf("FAIL normal_f64 moments: mean %.4f variance %.4f\n", mean, var);
         }
+    }
+    {
+        // Minibatch rows: the indices counter_rng.rs pins for stream 42 over 60 000
+        // rows, then a gather of awkward size against them.
+        u64 z = 42;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        const u64 key = z ^ (z >> 31);
+        const u64 want_rows[4] = {35767, 9621, 9983, 2881};
+        const u64 rows = 60000;
+        std::vector<float> x(rows);
+        for (u64 i = 0; i < rows; ++i) x[i] = (float)i;
+        auto y = poisoned<float>(4);
+        launch({1}, {256}, [&] { sample_rows_f32(x.data(), y.data(), 4, rows, 1, key); });
+        for (int i = 0; i < 4; ++i) {
+            ++checks;
+            if (y[i] != (float)want_rows[i]) {
+                ++failures;
+                std::printf("FAIL sample_rows row %d: %.0f, want %llu\n", i, y[i], want_rows[i]);
+            }
+        }
+        auto hash = [](u64 key, u64 i) {  // SplitMix64's (i + 1)-th output, written out again
+            u64 h = key + (i + 1) * 0x9E3779B97F4A7C15ull;
+            h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+            h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+            return h ^ (h >> 31);
+        };
+        const u64 n = 33, count = 257, inner = 7;
+        std::vector<double> a(n * inner);
+        for (u64 i = 0; i < a.size(); ++i) a[i] = (double)i;
+        auto b = poisoned<double>(count * inner);
+        launch({3}, {64}, [&] { sample_rows_f64(a.data(), b.data(), count, n, inner, key); });
+        std::vector<double> want(count * inner);
+        for (u64 r = 0; r < count; ++r) {
+            const u64 row = ((hash(key, r) >> 32) * n) >> 32;
+            for (u64 j = 0; j < inner; ++j) want[r * inner + j] = a[row * inner + j];
+        }
+        expect("sample_rows_f64 257 of 33 rows", b, want, 0);
     }
     check_adam<float>(adam_f32);
     check_adam<double>(adam_f64);

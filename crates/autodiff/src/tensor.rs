@@ -242,6 +242,20 @@ impl Tensor {
         self.to_vec_f64()[0]
     }
 
+    /// The values of several one-element tensors, in one device→host copy:
+    /// they are joined on their device first (cast to the first one's dtype),
+    /// so a GPU training step can read its loss and its gradient norm together.
+    pub fn items(scalars: &[&Tensor]) -> Vec<f64> {
+        let Some(first) = scalars.first() else { return Vec::new() };
+        for t in scalars {
+            assert_eq!(t.numel(), 1, "items: tensor of shape {} has more than one element", t.shape());
+        }
+        crate::tape::no_grad(|| {
+            let flat: Vec<Tensor> = scalars.iter().map(|t| t.to_dtype(first.dtype()).reshape([1])).collect();
+            crate::ops::concat(&flat, 0).to_vec_f64()
+        })
+    }
+
     /// Whether every value is finite.
     pub fn all_finite(&self) -> bool {
         self.to_vec_f64().iter().all(|v| v.is_finite())

@@ -107,7 +107,7 @@ fn train(mixture: &GaussianMixture, objective: &Objective) -> (Mlp, f64, Option<
         optimizer.set_learning_rate(LR * (0.55 + 0.45 * (std::f64::consts::PI * progress).cos()));
         let (x, _) = mixture.sample(BATCH, &mut rng);
         let out = objective.loss(&model, &x, &mut rng).unwrap_or_else(|e| panic!("step {step}: {e}"));
-        trace_variance.extend(out.trace_variance);
+        trace_variance.extend(out.trace_variance.as_ref().map(Tensor::item));
         let params = model.parameters();
         let grads = grad(&[out.loss], &params, None, false);
         let (grads, _) = clip_grad_norm(&grads, Some(10.0));

@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-use autodiff::{grad, Tensor};
+use autodiff::{grad, no_grad, Tensor};
 use rand::{rngs::StdRng, Rng};
 
 use crate::error::ScoreError;
@@ -58,17 +58,33 @@ pub enum Objective {
     AnnealDsm { sigmas: Vec<f64> },
 }
 
-/// A loss and what was learnt computing it.
+/// A loss and what was learnt computing it. Nothing here has been read from
+/// the device: a GPU step reads its loss once, when the caller asks.
 pub struct LossOutput {
     /// The scalar to differentiate.
     pub loss: Tensor,
-    /// Its value, read once (the step's one read of it) and checked finite.
-    pub value: f64,
+    /// The objective's name, for errors.
+    pub objective: &'static str,
     /// The trace strategy used (`Exact` only).
     pub strategy: Option<TraceStrategy>,
     /// The sample variance of the per-projection trace estimates `vᵀJv`,
-    /// averaged over the batch (`Hutchinson` with ≥ 2 projections).
-    pub trace_variance: Option<f64>,
+    /// averaged over the batch, as a scalar (`Hutchinson` with ≥ 2 projections).
+    pub trace_variance: Option<Tensor>,
+}
+
+impl LossOutput {
+    /// The loss's value, read (one copy from the device) and checked finite.
+    pub fn value(&self) -> Result<f64, ScoreError> {
+        self.check_finite(self.loss.item())
+    }
+
+    /// `value`, a loss value read by the caller (with others, in one copy), if it is finite.
+    pub fn check_finite(&self, value: f64) -> Result<f64, ScoreError> {
+        match value.is_finite() {
+            true => Ok(value),
+            false => Err(ScoreError::NonFinite { objective: self.objective.to_string(), value }),
+        }
+    }
 }
 
 impl fmt::Display for Objective {
@@ -138,11 +154,7 @@ impl Objective {
                 (per_sample_mean((&s + &eps).square().sum().scale(0.5), x), None, None)
             }
         };
-        let value = loss.item();
-        if !value.is_finite() {
-            return Err(ScoreError::NonFinite { objective: self.name().to_string(), value });
-        }
-        Ok(LossOutput { loss, value, strategy, trace_variance })
+        Ok(LossOutput { loss, objective: self.name(), strategy, trace_variance })
     }
 }
 
@@ -188,18 +200,15 @@ fn sliced_terms(name: &str, model: &dyn ScoreModel, x: &Tensor, projections: usi
     Ok(Sliced { score, projected_score, vjv })
 }
 
-fn trace_variance(vjv: &Tensor, projections: usize, b: usize) -> Option<f64> {
+fn trace_variance(vjv: &Tensor, projections: usize, b: usize) -> Option<Tensor> {
     if projections < 2 {
         return None;
     }
-    let values = vjv.to_vec_f64(); // row m·B + i
-    let mut total = 0.0;
-    for i in 0..b {
-        let samples: Vec<f64> = (0..projections).map(|m| values[m * b + i]).collect();
-        let mean = samples.iter().sum::<f64>() / projections as f64;
-        total += samples.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / (projections - 1) as f64;
-    }
-    Some(total / b as f64)
+    no_grad(|| {
+        let estimates = vjv.reshape([projections, b]); // row m holds projection m's estimates
+        let deviation = &estimates - &estimates.mean_axis(0);
+        Some(deviation.square().sum().scale(1.0 / ((projections - 1) * b) as f64))
+    })
 }
 
 /// A summed loss divided by the number of rows of `rows_of`.

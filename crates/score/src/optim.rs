@@ -8,16 +8,25 @@ use autodiff::fused::adam_update;
 use autodiff::{no_grad, AdamStep, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
-/// and the norm before clipping. The squares are summed where the gradients
-/// are, so one value crosses to the host.
-pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, f64) {
+/// and the norm before clipping, as a scalar tensor where the gradients are.
+/// Nothing is read back: the factor min(1, max/‖g‖) is a device scalar,
+/// written `1 − relu(1 − max/‖g‖)`, which is exactly 1 when ‖g‖ ≤ max, so an
+/// unclipped step keeps its gradients bit for bit. Read the norm together with
+/// the loss ([`Tensor::items`]).
+pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, Tensor) {
     no_grad(|| {
-        let squares = grads.iter().map(|g| g.square().sum()).reduce(|a, b| &a + &b);
-        let norm = squares.map_or(0.0, |s| s.item().sqrt());
-        match max_norm {
-            Some(max) if norm > max && norm.is_finite() => (grads.iter().map(|g| g.scale(max / norm)).collect(), norm),
-            _ => (grads.to_vec(), norm),
-        }
+        let Some(squares) = grads.iter().map(|g| g.square().sum()).reduce(|a, b| &a + &b) else {
+            return (Vec::new(), Tensor::scalar(0.0, autodiff::DType::F64));
+        };
+        let norm = squares.sqrt();
+        let clipped = match max_norm {
+            Some(max) => {
+                let factor = norm.powi(-1).scale(max).affine(-1.0, 1.0).relu().affine(-1.0, 1.0);
+                grads.iter().map(|g| g * &factor).collect()
+            }
+            None => grads.to_vec(),
+        };
+        (clipped, norm)
     })
 }
 

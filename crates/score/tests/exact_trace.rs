@@ -145,9 +145,12 @@ fn objectives_check_dimensions_and_name_themselves() {
 fn non_finite_losses_are_reported_with_the_objective_name() {
     let model = mlp(2, 3, 1, Activation::Softplus, None, 9);
     let x = Tensor::from_vec(vec![f64::NAN, 0.0], [1, 2]);
-    let err = Objective::SsmVr { projections: 1, distribution: score::Projection::Gaussian }.loss(&model, &x, &mut StdRng::seed_from_u64(0));
-    match err {
-        Err(ScoreError::NonFinite { objective, .. }) => assert_eq!(objective, "ssm-vr"),
+    let out = Objective::SsmVr { projections: 1, distribution: score::Projection::Gaussian }.loss(&model, &x, &mut StdRng::seed_from_u64(0)).unwrap();
+    match out.value() {
+        Err(ScoreError::NonFinite { objective, value }) => assert!(objective == "ssm-vr" && value.is_nan()),
         _ => panic!("NaN input gave a finite loss"),
     }
+    // A value read by the caller (with the gradient norm, in one copy) is checked the same way.
+    assert_eq!(out.check_finite(2.5).unwrap(), 2.5);
+    assert!(matches!(out.check_finite(f64::INFINITY), Err(ScoreError::NonFinite { .. })));
 }

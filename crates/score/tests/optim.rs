@@ -41,8 +41,22 @@ fn sgd_with_momentum_and_clipping_by_norm() {
     let p = sgd.step(&p, &g); // v = 2, p = 1 − 1 = 0
     let p = sgd.step(&p, &g); // v = 0.9·2 + 2 = 3.8, p = 0 − 1.9
     assert!((p[0].item() + 1.9).abs() < 1e-15);
-    let (clipped, norm) = clip_grad_norm(&[Tensor::from_vec(vec![3.0f64, 4.0], [2])], Some(1.0));
-    assert_eq!(norm, 5.0);
-    let c = clipped[0].to_vec_f64();
-    assert!((c[0] - 0.6).abs() < 1e-15 && (c[1] - 0.8).abs() < 1e-15, "{c:?}");
+    // ‖(3, 4, 12)‖ = 13 over two tensors, clipped to 1.
+    let grads = [Tensor::from_vec(vec![3.0f64, 4.0], [2]), Tensor::from_vec(vec![12.0f64], [1, 1])];
+    let (clipped, norm) = clip_grad_norm(&grads, Some(1.0));
+    assert_eq!(norm.item(), 13.0);
+    let c: Vec<f64> = clipped.iter().flat_map(Tensor::to_vec_f64).collect();
+    for (got, want) in c.iter().zip([3.0 / 13.0, 4.0 / 13.0, 12.0 / 13.0]) {
+        assert!((got - want).abs() < 1e-15, "{c:?}");
+    }
+    assert_eq!(clipped[1].dims(), &[1, 1]);
+    // Under the bound, and without one, the gradients come back bit for bit.
+    let small = [Tensor::from_vec(vec![0.1f32, -0.3], [2])];
+    for max_norm in [Some(1.0), Some(0.1f32.hypot(0.3) as f64 * 1.0001), None] {
+        let (same, norm) = clip_grad_norm(&small, max_norm);
+        assert_eq!(same[0].to_vec_f64(), small[0].to_vec_f64(), "max_norm {max_norm:?}");
+        assert!((norm.item() - 0.1f64.hypot(0.3)).abs() < 1e-7);
+    }
+    let (none, norm) = clip_grad_norm(&[], Some(1.0));
+    assert!(none.is_empty() && norm.item() == 0.0);
 }

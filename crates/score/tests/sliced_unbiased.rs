@@ -14,7 +14,7 @@ fn setup() -> (Mlp, Tensor) {
 /// Mean and standard error of `n` independent draws of the objective.
 fn estimate(objective: &Objective, model: &Mlp, x: &Tensor, n: usize, seed: u64) -> (f64, f64) {
     let mut rng = StdRng::seed_from_u64(seed);
-    let draws: Vec<f64> = (0..n).map(|_| objective.loss(model, x, &mut rng).unwrap().value).collect();
+    let draws: Vec<f64> = (0..n).map(|_| objective.loss(model, x, &mut rng).unwrap().value().unwrap()).collect();
     let mean = draws.iter().sum::<f64>() / n as f64;
     let var = draws.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     (mean, (var / n as f64).sqrt())
@@ -44,7 +44,7 @@ fn hutchinson_reports_a_variance_that_matches_the_spread_of_its_estimates() {
     let (model, x) = setup();
     let mut rng = StdRng::seed_from_u64(5);
     let out = Objective::Hutchinson { projections: 64, distribution: Projection::Gaussian }.loss(&model, &x, &mut rng).unwrap();
-    let reported = out.trace_variance.expect("hutchinson reports a variance");
+    let reported = out.trace_variance.expect("hutchinson reports a variance").item();
     // For Gaussian v, Var(vᵀJv) = ‖J‖_F² + tr(J²) = 2‖sym(J)‖_F²: compute it per sample.
     let expected: f64 = (0..3)
         .map(|b| {

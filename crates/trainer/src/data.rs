@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use autodiff::backend::counter_rng::uniform_index;
 use autodiff::{Device, Tensor};
 use mnist::{Checksums, Dataset, FetchOptions, Splits};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -123,14 +124,10 @@ pub fn stream(seed: u64, purpose: Purpose, index: u64) -> StdRng {
     StdRng::from_seed(key)
 }
 
-/// `batch` image indices drawn uniformly with replacement.
-pub fn sample_indices(len: usize, batch: usize, rng: &mut StdRng) -> Vec<usize> {
-    (0..batch).map(|_| rng.random_range(0..len)).collect()
-}
-
-/// The training images where the model is. On a GPU they are uploaded once and a minibatch is
-/// gathered there, so a step copies only its row indices to the device; on the CPU the rows
-/// are copied straight out of the data set (no second copy of it is kept).
+/// The training images where the model is. On a GPU they are uploaded once and each minibatch
+/// is drawn there, its row indices made on the device, so a step copies nothing to it; on the
+/// CPU the rows are copied straight out of the data set (no second copy of it is kept). Both
+/// draw the same rows for the same seed.
 pub struct Images<'a> {
     data: &'a Dataset,
     on_device: Option<Tensor>,
@@ -143,16 +140,18 @@ impl<'a> Images<'a> {
         Images { data, on_device }
     }
 
-    /// The images at `indices`, as a `[indices.len(), dim]` tensor on the device.
-    pub fn rows(&self, indices: &[usize]) -> Tensor {
+    /// `count` images drawn uniformly with replacement by counter-based stream `seed`
+    /// ([`Tensor::sample_rows`]), as a `[count, dim]` tensor on the device.
+    pub fn sample(&self, count: usize, seed: u64) -> Tensor {
         match &self.on_device {
-            Some(all) => all.gather_rows(indices),
+            Some(all) => all.sample_rows(count, seed),
             None => {
-                let mut out = Vec::with_capacity(indices.len() * self.data.dim());
-                for &i in indices {
+                let mut out = Vec::with_capacity(count * self.data.dim());
+                for r in 0..count as u64 {
+                    let i = uniform_index(seed, r, self.data.len() as u64) as usize;
                     out.extend_from_slice(self.data.image(i));
                 }
-                Tensor::from_vec(out, [indices.len(), self.data.dim()])
+                Tensor::from_vec(out, [count, self.data.dim()])
             }
         }
     }

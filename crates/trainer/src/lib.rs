@@ -1,12 +1,12 @@
 //! # trainer: score matching on MNIST
 //!
 //! `cargo run -p trainer` finds or fetches MNIST, trains an MLP score model `s(x) ≈ ∇ log p(x)`
-//! by one of the `score` crate's objectives on the CPU, and leaves a run folder with
+//! by one of the `score` crate's objectives on the CPU or a GPU, and leaves a run folder with
 //! `config.json`, `metrics.csv`, `loss.png`, `samples.png`, `denoise.png`, `model.safetensors`
 //! and `optimizer.safetensors`. `trainer eval --model …` scores a saved model again.
 //!
 //! Following one step from here down: [`train::train`] draws a minibatch
-//! ([`data::sample_indices`], [`data::Images`], perturbed on the device), asks [`score::Objective::loss`] for the loss
+//! ([`data::Images::sample`], drawn and perturbed on the device), asks [`score::Objective::loss`] for the loss
 //! (the exact objective builds the Jacobian diagonal from recorded ops in
 //! `score::trace::structured_diagonal`), differentiates it with [`autodiff::grad`], clips, and
 //! takes an Adam step ([`score::optim::Adam`]).

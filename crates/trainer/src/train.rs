@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use autodiff::{grad, DType, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rand::Rng;
 use score::optim::{clip_grad_norm, Adam, Optimizer};
 use score::{noise, Mlp, MlpConfig, ScoreError, ScoreModel};
 
@@ -183,8 +184,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         }
         let began = Instant::now();
         let mut rng = data::stream(config.seed, Purpose::Batch, step);
-        let indices = data::sample_indices(train_set.len(), config.batch, &mut rng);
-        let mut x = images.rows(&indices);
+        let mut x = images.sample(config.batch, rng.random());
         if !config.objective_adds_noise() {
             // x + σε, made on the device.
             x = &x + &noise::randn_like(&x, &mut rng).scale(config.noise_sigma);
@@ -205,21 +205,19 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
                     None => "No checkpoint had been written yet.".to_string(),
                 },
             };
-        let out = match objective.loss(&model, &x, &mut rng) {
-            Ok(out) => out,
-            Err(ScoreError::NonFinite { value, .. }) => {
-                let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);
-                return Err(diverged("loss", value, last_checkpoint));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let loss = out.value;
+        let out = objective.loss(&model, &x, &mut rng)?;
         let params = model.parameters();
-        let grads = grad(&[out.loss], &params, None, false);
+        let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
         let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
-        if !grad_norm.is_finite() {
-            let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);
-            return Err(diverged("gradient norm", grad_norm, last_checkpoint));
+        // The step's one copy from the device: the loss and the gradient norm together.
+        let [loss, grad_norm] = Tensor::items(&[&out.loss, &grad_norm])[..] else {
+            unreachable!("two scalars read")
+        };
+        for (what, value) in [("loss", loss), ("gradient norm", grad_norm)] {
+            if !value.is_finite() {
+                let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);
+                return Err(diverged(what, value, last_checkpoint));
+            }
         }
         let lr = adam.learning_rate();
         model = model.with_parameters(&adam.step(&params, &grads));

@@ -32,6 +32,26 @@ pub fn normal(seed: u64, i: u64) -> f32 {
     }
 }
 
+/// Value `i` of stream `seed` as an index uniform on `0..n` (`n` ≤ 2³²): the
+/// high half of hash `i` scaled to `n` (multiply-shift; its bias, under
+/// n/2³², is below 2e-5 for MNIST's 60,000 rows). Integer arithmetic only,
+/// so every backend picks the same rows. Draws for different purposes take
+/// different seeds: index `i` and normal pair `i` of one seed share a hash.
+pub fn uniform_index(seed: u64, i: u64, n: u64) -> u64 {
+    index(mix(seed), i, n)
+}
+
+/// [`uniform_index`] for the stream whose key is `mix(seed)` (as the GPU kernel takes it).
+pub(crate) fn index(key: u64, i: u64, n: u64) -> u64 {
+    debug_assert!(n <= 1 << 32, "uniform_index: n = {n} is over 2³²");
+    ((hash(key, i) >> 32) * n) >> 32
+}
+
+/// Hash `i` of the stream with key `key`: SplitMix64's `i + 1`-th output.
+fn hash(key: u64, i: u64) -> u64 {
+    mix(key.wrapping_add(i.wrapping_add(1).wrapping_mul(GAMMA)))
+}
+
 /// ln x for x in (0, 1]: x = m·2ᵉ with m in [√½, √2), ln m = 2·atanh(s) with
 /// s = (m − 1)/(m + 1), |s| < 0.172, by its series to s⁹ (error < 1e-9).
 fn ln(x: f32) -> f32 {
@@ -68,7 +88,7 @@ fn cos_sin(t: f32) -> (f32, f32) {
 
 /// Values `2j` and `2j + 1` of the stream whose key is `mix(seed)` (as the GPU kernel takes it).
 pub(crate) fn normal_pair(key: u64, j: u64) -> (f32, f32) {
-    let h = mix(key.wrapping_add(j.wrapping_add(1).wrapping_mul(GAMMA)));
+    let h = hash(key, j);
     let (hi, lo) = ((h >> 32) as u32, h as u32);
     // Radius: u in (0, 1] from 24 bits (exact in f32), r = √(−2 ln u).
     let u = ((hi >> 8) + 1) as f32 * (1.0 / 16_777_216.0);
@@ -144,6 +164,22 @@ mod tests {
     }
 
     #[test]
+    fn indices_are_uniform_and_in_range() {
+        let (n, draws) = (7u64, 70_000u64);
+        let mut counts = [0u64; 7];
+        for i in 0..draws {
+            counts[uniform_index(3, i, n) as usize] += 1;
+        }
+        // Each count is Binomial(70 000, 1/7): 10 000 ± 93 (one standard deviation).
+        assert!(counts.iter().all(|&c| c.abs_diff(10_000) < 500), "{counts:?}");
+        assert_eq!(uniform_index(3, 5, 1), 0);
+        let top = (0..10_000).map(|i| uniform_index(9, i, 1 << 32)).max().unwrap();
+        assert!(top < 1 << 32 && top > (1 << 32) - (1 << 22), "the whole range is reached: max {top}");
+        let indices: Vec<u64> = (0..4).map(|i| uniform_index(42, i, 60_000)).collect();
+        assert_eq!(indices, PINNED_INDICES);
+    }
+
+    #[test]
     fn values_are_pinned() {
         // The same numbers are checked against kernels/random.cu by kernels/emu/run.sh.
         let got: Vec<u32> = (0..4).map(|i| normal(42, i).to_bits()).collect();
@@ -151,4 +187,5 @@ mod tests {
     }
 
     const PINNED: [u32; 4] = [1_063_218_575, 3_204_824_205, 1_072_871_384, 1_048_735_015];
+    const PINNED_INDICES: [u64; 4] = [35_767, 9_621, 9_983, 2_881];
 }

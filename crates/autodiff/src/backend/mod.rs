@@ -160,6 +160,15 @@ pub trait BackendStorage: Sized + Clone {
     /// The adjoint of `gather_rows`: adds row `i` into row `indices[i]` of a
     /// zero `[rows, inner]` buffer.
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self;
+    /// `count` rows of a `[rows, inner]` buffer drawn uniformly with
+    /// replacement: row `r` is row [`counter_rng::uniform_index`]`(seed, r,
+    /// rows)`. The default picks the indices here and gathers; a device
+    /// backend picks them itself, so no index list is copied to it.
+    fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Self {
+        let key = counter_rng::mix(seed);
+        let indices: Vec<usize> = (0..count as u64).map(|r| counter_rng::index(key, r, rows as u64) as usize).collect();
+        self.gather_rows(inner, &indices)
+    }
 
     /// One Adam step on a parameter buffer (values only, never recorded):
     /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m/c₁)/(√(v/c₂) + ε)`;
@@ -347,6 +356,9 @@ impl Storage {
     }
     pub fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Storage {
         dispatch!(self, s => s.scatter_add_rows(inner, indices, rows))
+    }
+    pub fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Storage {
+        dispatch!(self, s => s.sample_rows(inner, rows, count, seed))
     }
     pub fn adam_update(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamStep) -> (Storage, Storage, Storage) {
         match (self, grad, m, v) {

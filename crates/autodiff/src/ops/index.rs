@@ -184,6 +184,22 @@ impl Tensor {
         Tensor::apply(GatherRows { indices: Rc::new(indices.to_vec()), axis: 0 }, &[self])
     }
 
+    /// `count` rows drawn uniformly with replacement by counter-based stream
+    /// `seed`: row `r` is row [`uniform_index`](crate::backend::counter_rng::uniform_index)`(seed, r, rows)`.
+    /// The same rows on every device, picked where the tensor lives (no index
+    /// list is copied to a GPU). It draws a minibatch of data, so the result
+    /// is a constant and `self` must not require grad.
+    pub fn sample_rows(&self, count: usize, seed: u64) -> Tensor {
+        assert!(self.rank() >= 1, "sample_rows: needs rank ≥ 1, got a scalar");
+        assert!(!self.requires_grad_flag(), "sample_rows: the sample is a constant; detach the tensor first");
+        let rows = self.dims()[0];
+        assert!(rows > 0 && rows as u64 <= 1 << 32, "sample_rows: cannot draw from {rows} rows");
+        let inner = self.numel() / rows;
+        let mut dims = self.dims().to_vec();
+        dims[0] = count;
+        Tensor::from_storage(self.storage().sample_rows(inner, rows, count, seed), Shape::new(dims))
+    }
+
     /// Elementwise mask: `self * mask`, where `mask` is a constant (0/1,
     /// typically), so no gradient flows into it.
     pub fn mask(&self, mask: &Tensor) -> Tensor {

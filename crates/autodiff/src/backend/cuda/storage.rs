@@ -375,6 +375,16 @@ fn normal<T: GpuElem>(dev: &CudaDevice, len: usize, seed: u64) -> CudaSlice<T> {
     y
 }
 
+fn sample_rows<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, inner: usize, rows: usize, count: usize, seed: u64) -> CudaSlice<T> {
+    let n_out = count * inner;
+    let mut y = dev.alloc::<T>(n_out);
+    if n_out > 0 {
+        let (c, r, i, key) = (count as u64, rows as u64, inner as u64, counter_rng::mix(seed));
+        launch!(dev, Family::Random, kernel_name::<T>("sample_rows"), dev.grid_1d(n_out as u64), x, &mut y, &c, &r, &i, &key);
+    }
+    y
+}
+
 fn full<T: GpuElem>(dev: &CudaDevice, len: usize, value: f64) -> CudaSlice<T> {
     let mut y = dev.alloc::<T>(len);
     if len > 0 {
@@ -507,5 +517,8 @@ impl BackendStorage for CudaStorage {
     }
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
         self.with(typed!(self, x => scatter_add_rows(&self.dev, x, inner, indices, rows)), rows * inner)
+    }
+    fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Self {
+        self.with(typed!(self, x => sample_rows(&self.dev, x, inner, rows, count, seed)), count * inner)
     }
 }
