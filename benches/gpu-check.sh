@@ -108,6 +108,20 @@ cpu, gpu = rows("cpu"), rows("gpu")
 worst = max(abs(float(a["loss"]) - float(b["loss"])) / abs(float(a["loss"])) for a, b in zip(cpu, gpu))
 print(f"ROW|trainer|dsm loss, 20 steps, GPU vs CPU|max rel diff {worst:.1e}|-|-|{len(cpu)} steps compared")
 PY
+        echo "-- resume on the GPU: 40 steps, then resumed to 80, against 80 in one go"
+        tr 120 --device cuda --steps 40 --eval-every 40 --out /tmp/tr-split
+        echo "rc=$?"
+        tr 120 --resume /tmp/tr-split --steps 80
+        echo "rc=$?"
+        tr 120 --device cuda --steps 80 --eval-every 40 --out /tmp/tr-whole
+        echo "rc=$?"
+        python3 - <<'PY'
+import csv
+rows = lambda d: list(csv.DictReader(open(f"/tmp/tr-{d}/metrics.csv")))
+split, whole = rows("split"), rows("whole")
+worst = max(abs(float(a[k]) - float(b[k])) / abs(float(b[k])) for a, b in zip(split, whole) for k in ("loss", "grad_norm"))
+print(f"ROW|trainer|dsm, 40 steps + 40 resumed vs 80 in one go (GPU)|max rel diff {worst:.1e} (losses, norms)|-|-|{len(split)} of {len(whole)} steps")
+PY
         echo "-- the default run (no flags but the data and the output folder)"
         tr 180 --out /tmp/tr-default
         echo "rc=$?"
@@ -117,7 +131,7 @@ PY
         echo "rc=$? (expected non-zero: --device cuda without a GPU)"
     } > "$OUT/trainer.log" 2>&1
     grep -vE "^\s*$" "$OUT/trainer.log" | grep -E "rc=|device:|throughput|held-out|ROW|error|step +[0-9]+/" | tail -30
-    trainer_status="$(grep -c '^rc=0' "$OUT/trainer.log") of 4 runs ok"
+    trainer_status="$(grep -c '^rc=0' "$OUT/trainer.log") of 7 runs ok"
     grep "^ROW|" "$OUT/trainer.log" >> "$OUT/bench.log"
 fi
 

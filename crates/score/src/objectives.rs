@@ -75,11 +75,7 @@ pub struct LossOutput {
 impl LossOutput {
     /// The loss's value, read (one copy from the device) and checked finite.
     pub fn value(&self) -> Result<f64, ScoreError> {
-        self.check_finite(self.loss.item())
-    }
-
-    /// `value`, a loss value read by the caller (with others, in one copy), if it is finite.
-    pub fn check_finite(&self, value: f64) -> Result<f64, ScoreError> {
+        let value = self.loss.item();
         match value.is_finite() {
             true => Ok(value),
             false => Err(ScoreError::NonFinite { objective: self.objective.to_string(), value }),

@@ -150,7 +150,4 @@ fn non_finite_losses_are_reported_with_the_objective_name() {
         Err(ScoreError::NonFinite { objective, value }) => assert!(objective == "ssm-vr" && value.is_nan()),
         _ => panic!("NaN input gave a finite loss"),
     }
-    // A value read by the caller (with the gradient norm, in one copy) is checked the same way.
-    assert_eq!(out.check_finite(2.5).unwrap(), 2.5);
-    assert!(matches!(out.check_finite(f64::INFINITY), Err(ScoreError::NonFinite { .. })));
 }

@@ -410,17 +410,22 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
         return x.to_vec();
     }
     let add = |a: T, b: &T| a + *b;
+    // Parallel sums add in an order fixed by the shapes alone (fixed chunks,
+    // combined in chunk order), never by scheduling: a sum, and so a training
+    // run, comes out the same to the last bit every time.
     if n == 1 {
         let s = if x.len() >= PAR_THRESHOLD {
-            x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), add)).reduce(T::zero, |a, b| a + b)
+            let partial: Vec<T> = x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), add)).collect();
+            partial.iter().fold(T::zero(), add)
         } else {
             x.iter().fold(T::zero(), add)
         };
         return vec![s];
     }
     // Row by row of the input: a kept last axis adds the row into an output
-    // row, a summed one adds its total into one output value. Blocks of rows
-    // accumulate in parallel, each into its own buffer, then the buffers add.
+    // row, a summed one adds its total into one output value. Up to 32 blocks
+    // of rows accumulate in parallel, each into its own buffer, then the
+    // buffers add in block order.
     let strides = broadcast_strides(to, from);
     let last = *from.dims().last().unwrap();
     let summed_last = strides[from.rank() - 1] == 0;
@@ -436,13 +441,20 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     if x.len() < PAR_THRESHOLD {
         return x.chunks(last).enumerate().fold(vec![T::zero(); n], accumulate);
     }
-    x.par_chunks(last)
+    let rows = x.len() / last;
+    let rows_per_block = rows.div_ceil((x.len() / PAR_THRESHOLD).clamp(1, 32));
+    let blocks: Vec<Vec<T>> = x
+        .par_chunks(rows_per_block * last)
         .enumerate()
-        .fold(|| vec![T::zero(); n], accumulate)
-        .reduce(|| vec![T::zero(); n], |mut a, b| {
-            a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
-            a
+        .map(|(b, block)| {
+            let first = b * rows_per_block;
+            block.chunks(last).enumerate().map(|(i, src)| (first + i, src)).fold(vec![T::zero(); n], accumulate)
         })
+        .collect();
+    blocks.into_iter().reduce(|mut a, b| {
+        a.iter_mut().zip(&b).for_each(|(a, &b)| *a = *a + b);
+        a
+    }).expect("at least one block")
 }
 
 fn slice_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
@@ -622,6 +634,29 @@ impl BackendStorage for CpuStorage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sums_are_the_same_bits_on_any_number_of_threads() {
+        // Rounding that depended on how rayon split the work would differ
+        // between pools (and between runs): a resumed run would drift.
+        let x: Vec<f32> = (0..300_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 8) as f32 * 1e-7 - 0.8).collect();
+        let (rows, cols) = (Shape::new([1000, 300]), Shape::new([1000, 1]));
+        let sums = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                let all = sum_to_fn(&x, &Shape::new([300_000]), &Shape::new([1]));
+                let columns = sum_to_fn(&x, &rows, &Shape::new([300]));
+                let row_totals = sum_to_fn(&x, &rows, &cols);
+                [all, columns, row_totals].map(|v| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>())
+            })
+        };
+        let one = sums(1);
+        for threads in [2, 3, 8] {
+            assert!(sums(threads) == one, "{threads} threads sum differently from one");
+        }
+        let exact: f64 = x.iter().map(|&v| f64::from(v)).sum();
+        assert!((f64::from(f32::from_bits(one[0][0])) - exact).abs() < 1e-5 * exact.abs().max(1.0));
+    }
 
     #[test]
     fn stable_sigmoid_and_softplus_at_extremes() {
