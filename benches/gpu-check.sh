@@ -96,18 +96,23 @@ if want 6 && ! { [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; }; then
     trainer_status="skipped (no trainer or data in $BIN)"
 elif want 6; then
     tr() { timeout "$1" "$BIN/trainer" --data "$BIN/mnist" "${@:2}"; }
+    # compare RUN REFERENCE LABEL: a table row with the worst relative difference of their losses and gradient norms.
+    compare() {
+        python3 - "$@" <<'PY'
+import csv, sys
+run, reference, label = sys.argv[1:4]
+rows = lambda d: list(csv.DictReader(open(f"{d}/metrics.csv")))
+a, b = rows(run), rows(reference)
+worst = max(abs(float(x[k]) - float(y[k])) / abs(float(y[k])) for x, y in zip(a, b) for k in ("loss", "grad_norm"))
+print(f"ROW|trainer|{label}|max rel diff {worst:.1e} (losses, norms)|-|-|{len(a)} of {len(b)} steps")
+PY
+    }
     {
         tr 120 --device cpu --steps 20 --eval-every 20 --out /tmp/tr-cpu
         echo "rc=$?"
         tr 120 --device auto --steps 20 --eval-every 20 --out /tmp/tr-gpu
         echo "rc=$?"
-        python3 - <<'PY'
-import csv
-rows = lambda d: list(csv.DictReader(open(f"/tmp/tr-{d}/metrics.csv")))
-cpu, gpu = rows("cpu"), rows("gpu")
-worst = max(abs(float(a["loss"]) - float(b["loss"])) / abs(float(a["loss"])) for a, b in zip(cpu, gpu))
-print(f"ROW|trainer|dsm loss, 20 steps, GPU vs CPU|max rel diff {worst:.1e}|-|-|{len(cpu)} steps compared")
-PY
+        compare /tmp/tr-gpu /tmp/tr-cpu "dsm, 20 steps, GPU vs CPU"
         echo "-- resume on the GPU: 40 steps, then resumed to 80, against 80 in one go"
         tr 120 --device cuda --steps 40 --eval-every 40 --out /tmp/tr-split
         echo "rc=$?"
@@ -115,13 +120,7 @@ PY
         echo "rc=$?"
         tr 120 --device cuda --steps 80 --eval-every 40 --out /tmp/tr-whole
         echo "rc=$?"
-        python3 - <<'PY'
-import csv
-rows = lambda d: list(csv.DictReader(open(f"/tmp/tr-{d}/metrics.csv")))
-split, whole = rows("split"), rows("whole")
-worst = max(abs(float(a[k]) - float(b[k])) / abs(float(b[k])) for a, b in zip(split, whole) for k in ("loss", "grad_norm"))
-print(f"ROW|trainer|dsm, 40 steps + 40 resumed vs 80 in one go (GPU)|max rel diff {worst:.1e} (losses, norms)|-|-|{len(split)} of {len(whole)} steps")
-PY
+        compare /tmp/tr-split /tmp/tr-whole "dsm, 40 steps + 40 resumed vs 80 in one go (GPU)"
         echo "-- the default run (no flags but the data and the output folder)"
         tr 180 --out /tmp/tr-default
         echo "rc=$?"
