@@ -150,7 +150,18 @@ pub(crate) enum Family {
 }
 
 impl Family {
-    fn file(self) -> &'static str {
+    pub(crate) const ALL: [Family; 8] = [
+        Family::Matmul,
+        Family::Unary,
+        Family::Binary,
+        Family::Reduce,
+        Family::Index,
+        Family::Cast,
+        Family::Random,
+        Family::Adam,
+    ];
+
+    pub(crate) fn file(self) -> &'static str {
         match self {
             Family::Matmul => "matmul.cu",
             Family::Unary => "unary.cu",
@@ -178,7 +189,7 @@ impl Family {
 }
 
 /// PTX for `family` on `arch` (`compute_90`, say): compiled once per process.
-fn ptx(family: Family, arch: &str) -> Result<Ptx, String> {
+pub(crate) fn ptx(family: Family, arch: &str) -> Result<Ptx, String> {
     static CACHE: OnceLock<Mutex<HashMap<(Family, String), Ptx>>> = OnceLock::new();
     let mut cache = lock(CACHE.get_or_init(Default::default));
     if let Some(p) = cache.get(&(family, arch.to_string())) {

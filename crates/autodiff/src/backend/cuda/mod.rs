@@ -16,6 +16,8 @@
 mod device;
 mod layout;
 mod storage;
+#[cfg(test)]
+mod kernel_check;
 
 pub use device::{availability, describe, is_available, set_checked_launches, stream, synchronize, transfers, CudaUnavailable, Transfers};
 pub use layout::{big_gemm_variant, set_big_gemm_variant, BIG_GEMM_VARIANTS};
