@@ -150,6 +150,7 @@ pub(crate) enum Family {
 }
 
 impl Family {
+    #[cfg(test)]
     pub(crate) const ALL: [Family; 8] = [
         Family::Matmul,
         Family::Unary,
