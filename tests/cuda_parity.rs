@@ -239,6 +239,13 @@ gpu_test!(casts_one_hot_noise_and_sampled_rows_match_the_cpu, |dev| {
         let (sc, sg) = (cpu.sample_rows(1000, 5), gpu.sample_rows(1000, 5));
         assert_eq!(sg.device(), dev, "sample_rows stays on the tensor's device");
         assert_eq!(sc.to_vec_f64(), sg.to_vec_f64(), "sample_rows {dtype}: the same rows on both devices");
+        // Small constants: copied once, then handed out again with no copy.
+        let ladder = [1.0, 0.464, 0.215, 0.1];
+        let first = gpu.constant_like(&ladder, [4, 1]);
+        let before = cuda::transfers();
+        let again = gpu.constant_like(&ladder, [4, 1]);
+        assert_eq!(cuda::transfers().uploads, before.uploads, "a recurring constant is uploaded once");
+        assert_eq!((first.device(), again.to_vec_f64()), (dev, cpu.constant_like(&ladder, [4, 1]).to_vec_f64()), "constant_like {dtype}");
     }
     // Through the other dtype and back: both cast kernels, in both passes.
     let through_other = |x: &[Tensor]| {
@@ -381,6 +388,7 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
         Objective::Exact { strategy: TraceStrategy::Auto },
         Objective::SsmVr { projections: 1, distribution: Default::default() },
         Objective::Dsm { sigma: 0.1 },
+        Objective::AnnealDsm { sigmas: gradgrad::score::geometric_sigmas(1.0, 0.1, 10) },
     ] {
         let mut model = Mlp::new(&config, 3).to_device(dev);
         let mut adam = Adam::new(1e-3);
@@ -396,7 +404,7 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
             let read = Tensor::items(&[&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
         };
-        step(1); // the first step uploads its one-hot index lists, cached after
+        step(1); // the first step uploads its one-hot index lists and noise ladder, kept after
         let before = cuda::transfers();
         step(2);
         let after = cuda::transfers();

@@ -201,6 +201,20 @@ fn sampled_rows_are_the_counter_streams_rows_and_a_constant() {
 }
 
 #[test]
+fn constants_take_the_tensors_dtype_and_device() {
+    let x = Tensor::from_vec(vec![0.0f32; 2], [2]);
+    let ladder = x.constant_like(&[1.0, 0.5, 0.1], [3, 1]);
+    assert_eq!((ladder.dims(), ladder.dtype(), ladder.device()), (&[3, 1][..], DType::F32, x.device()));
+    assert_eq!(ladder.to_vec_f64(), vec![1.0, 0.5, f64::from(0.1f32)]);
+    assert!(!ladder.requires_grad_flag());
+    // A noise level per sample, as anneal-dsm draws them: every level turns up.
+    let levels = ladder.sample_rows(60, 3).to_vec_f64();
+    for level in ladder.to_vec_f64() {
+        assert!(levels.contains(&level), "level {level} never drawn in {levels:?}");
+    }
+}
+
+#[test]
 #[should_panic(expected = "sample_rows: the sample is a constant")]
 fn sampling_rows_of_a_tensor_that_requires_grad_is_refused() {
     Tensor::from_vec(vec![1.0f64; 6], [2, 3]).requires_grad().sample_rows(4, 0);

@@ -128,6 +128,13 @@ impl Tensor {
         Tensor::from_storage(self.0.value.full_like(shape.numel(), value, self.dtype()), shape)
     }
 
+    /// `values` in `shape`, with this tensor's dtype, on its device. A GPU
+    /// keeps the small ones it has made recently, so a constant that recurs
+    /// every step (a noise-level ladder) is copied to it once. A constant.
+    pub fn constant_like(&self, values: &[f64], shape: impl Into<Shape>) -> Tensor {
+        Tensor::from_storage(self.0.value.constant_like(values, self.dtype()), shape.into())
+    }
+
     /// Standard normal values of `shape`, with this tensor's dtype, on its
     /// device, from counter-based stream `seed`: the same numbers on every
     /// device, made where they are used (no host copy). A constant.

@@ -140,9 +140,9 @@ impl Objective {
             }
             Objective::AnnealDsm { sigmas } => {
                 assert!(!sigmas.is_empty(), "anneal-dsm: the σ ladder is empty");
-                let b = x.dims()[0];
-                let level: Vec<f64> = (0..b).map(|_| sigmas[rng.random_range(0..sigmas.len())]).collect();
-                let sigma = Tensor::from_vec(level, [b, 1]).to_dtype(x.dtype()).to_device(x.device());
+                // Each sample's level drawn on the device from the ladder (copied there once).
+                let ladder = x.constant_like(sigmas, [sigmas.len(), 1]);
+                let sigma = ladder.sample_rows(x.dims()[0], rng.random());
                 let eps = noise::randn_like(x, rng);
                 let s = model.score(&(x + &(&eps * &sigma)));
                 check_square(self.name(), x, &s)?;

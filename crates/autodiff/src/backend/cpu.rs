@@ -552,6 +552,12 @@ impl BackendStorage for CpuStorage {
             DType::F64 => CpuStorage::F64(Array1::from_elem(len, value)),
         }
     }
+    fn constant(&self, values: &[f64], dtype: DType) -> Self {
+        match dtype {
+            DType::F32 => CpuStorage::from_vec(values.iter().map(|&v| v as f32).collect()),
+            DType::F64 => CpuStorage::from_vec(values.to_vec()),
+        }
+    }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
         fn draw<T: Element>(len: usize, seed: u64) -> Vec<T> {
             let mut out = vec![T::zero(); len];

@@ -101,6 +101,10 @@ pub trait BackendStorage: Sized + Clone {
     fn to_f64_vec(&self) -> Vec<f64>;
     /// `len` copies of `value`.
     fn full(&self, len: usize, value: f64, dtype: DType) -> Self;
+    /// `values`, as `dtype`, on this storage's device. A device backend may
+    /// hand out again a buffer it made for the same values (buffers never
+    /// change), so a small constant that recurs every step is copied once.
+    fn constant(&self, values: &[f64], dtype: DType) -> Self;
     /// A `rows×cols` matrix of zeros with a 1 at `(r, hot[r])` for each row.
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self;
     /// `len` standard normals of counter-based stream `seed`
@@ -318,6 +322,9 @@ impl Storage {
         dispatch!(self, s => s.one_hot(rows, cols, hot, dtype))
     }
     /// Standard normals (see [`BackendStorage::normal`]) on the same device as `self`.
+    pub fn constant_like(&self, values: &[f64], dtype: DType) -> Storage {
+        dispatch!(self, s => s.constant(values, dtype))
+    }
     pub fn normal_like(&self, len: usize, seed: u64, dtype: DType) -> Storage {
         dispatch!(self, s => s.normal(len, seed, dtype))
     }

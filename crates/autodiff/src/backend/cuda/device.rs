@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use cudarc::driver::{sys, CudaContext, CudaFunction, CudaModule, CudaSlice, CudaStream, DeviceRepr, LaunchConfig, ValidAsZeroBits};
 use cudarc::nvrtc::{compile_ptx_with_opts, CompileOptions, Ptx};
 
+use super::storage::ConstantCache;
 use crate::dtype::Element;
 
 /// CUDA was asked for but cannot be used here; `reason` says why (no driver,
@@ -217,7 +218,7 @@ pub(crate) fn ptx(family: Family, arch: &str) -> Result<Ptx, String> {
 }
 
 /// A lock that shrugs off poisoning: the guarded maps stay valid after a panic.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -252,6 +253,7 @@ pub(crate) struct CudaDevice {
     modules: Mutex<HashMap<Family, Arc<CudaModule>>>,
     functions: Mutex<HashMap<String, CudaFunction>>,
     indices: Mutex<IndexCache>,
+    pub(crate) constants: Mutex<ConstantCache>,
 }
 
 impl fmt::Debug for CudaDevice {
@@ -303,6 +305,7 @@ impl CudaDevice {
             modules: Mutex::default(),
             functions: Mutex::default(),
             indices: Mutex::default(),
+            constants: Mutex::default(),
         };
         // Compile and load the smallest kernel file now: a toolkit that cannot
         // build or load kernels for this GPU (an NVRTC newer than the driver,

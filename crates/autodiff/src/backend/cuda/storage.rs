@@ -4,6 +4,7 @@
 //! computes it (named `<op>_<dtype>`) and returns; nothing waits for the GPU
 //! except [`CudaStorage::to_cpu`]. Shapes arrive already checked by the ops.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
@@ -114,6 +115,35 @@ fn upload<T: GpuElem>(dev: &CudaDevice, data: &[T]) -> CudaSlice<T> {
     }
     device::count_transfer(true, std::mem::size_of_val(data));
     dev.stream.clone_htod(data).unwrap_or_else(|e| panic!("cuda:{}: copying {} values to the device: {e:?}", dev.ordinal, data.len()))
+}
+
+/// Small constants uploaded recently, by value: a noise-level ladder recurs
+/// every step, so it is copied to the device once. Buffers never change, so
+/// handing one out again is safe.
+#[derive(Default)]
+pub(crate) struct ConstantCache(VecDeque<(DType, Vec<u64>, Buf)>);
+
+const CONSTANT_CACHE_ENTRIES: usize = 16;
+/// Longer constants are uploaded every time, not kept.
+const CONSTANT_CACHE_MAX_LEN: usize = 4096;
+
+fn constant(dev: &CudaDevice, values: &[f64], dtype: DType) -> Buf {
+    let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
+    let mut cache = device::lock(&dev.constants);
+    if let Some((.., buf)) = cache.0.iter().find(|(d, k, _)| *d == dtype && *k == key) {
+        return buf.clone();
+    }
+    let buf = match dtype {
+        DType::F32 => Buf::F32(Arc::new(upload(dev, &values.iter().map(|&v| v as f32).collect::<Vec<_>>()))),
+        DType::F64 => Buf::F64(Arc::new(upload(dev, values))),
+    };
+    if values.len() <= CONSTANT_CACHE_MAX_LEN {
+        if cache.0.len() == CONSTANT_CACHE_ENTRIES {
+            cache.0.pop_front();
+        }
+        cache.0.push_back((dtype, key, buf.clone()));
+    }
+    buf
 }
 
 fn download<T: GpuElem>(dev: &CudaDevice, s: &CudaSlice<T>, len: usize) -> Vec<T> {
@@ -445,6 +475,9 @@ impl BackendStorage for CudaStorage {
             DType::F64 => Buf::F64(Arc::new(full::<f64>(&self.dev, len, value))),
         };
         self.with(buf, len)
+    }
+    fn constant(&self, values: &[f64], dtype: DType) -> Self {
+        self.with(constant(&self.dev, values, dtype), values.len())
     }
     fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
         for (name, other) in [("grad", grad), ("m", m), ("v", v)] {
