@@ -6,6 +6,7 @@
 //! line saying so, where `libnvrtc.so.13` is absent; `.ci/run` fetches it.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::panic::catch_unwind;
 
 use super::device::{ptx, Family};
@@ -71,7 +72,8 @@ fn launched_kernels() -> Vec<(Family, String)> {
 #[test]
 fn every_kernel_compiles_under_nvrtc_and_every_launched_name_exists() {
     if !nvrtc_present() {
-        println!("skipped: NVRTC (libnvrtc.so.13) not found; put its folder on LD_LIBRARY_PATH to run this check");
+        // Straight to the stream, past libtest's capture, so the skip is visible.
+        let _ = writeln!(std::io::stderr(), "kernel check: skipped: NVRTC (libnvrtc.so.13) not found; put its folder on LD_LIBRARY_PATH to run it");
         return;
     }
     let launched = launched_kernels();
