@@ -401,7 +401,7 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
             let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
             let (grads, norm) = clip_grad_norm(&grads, Some(1e4));
             model = model.with_parameters(&adam.step(&params, &grads));
-            let read = Tensor::items(&[&out.loss, &norm]);
+            let read = Tensor::items([&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
         };
         step(1); // the first step uploads its one-hot index lists and noise ladder, kept after

@@ -219,3 +219,11 @@ fn constants_take_the_tensors_dtype_and_device() {
 fn sampling_rows_of_a_tensor_that_requires_grad_is_refused() {
     Tensor::from_vec(vec![1.0f64; 6], [2, 3]).requires_grad().sample_rows(4, 0);
 }
+
+#[test]
+fn several_scalars_are_read_together_in_the_first_ones_dtype() {
+    let loss = Tensor::scalar(2.5, DType::F32);
+    let norm = Tensor::from_vec(vec![0.1f64], [1, 1]);
+    assert_eq!(Tensor::items([&loss, &norm]), [2.5, f64::from(0.1f32)]);
+    assert_eq!(Tensor::items([&norm]), [0.1]);
+}

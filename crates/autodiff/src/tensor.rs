@@ -252,15 +252,16 @@ impl Tensor {
     /// The values of several one-element tensors, in one device→host copy:
     /// they are joined on their device first (cast to the first one's dtype),
     /// so a GPU training step can read its loss and its gradient norm together.
-    pub fn items(scalars: &[&Tensor]) -> Vec<f64> {
-        let Some(first) = scalars.first() else { return Vec::new() };
+    pub fn items<const N: usize>(scalars: [&Tensor; N]) -> [f64; N] {
+        let Some(first) = scalars.first() else { return [0.0; N] };
         for t in scalars {
             assert_eq!(t.numel(), 1, "items: tensor of shape {} has more than one element", t.shape());
         }
-        crate::tape::no_grad(|| {
-            let flat: Vec<Tensor> = scalars.iter().map(|t| t.to_dtype(first.dtype()).reshape([1])).collect();
+        let values = crate::tape::no_grad(|| {
+            let flat = scalars.map(|t| t.to_dtype(first.dtype()).reshape([1]));
             crate::ops::concat(&flat, 0).to_vec_f64()
-        })
+        });
+        values.try_into().expect("one value per scalar")
     }
 
     /// Whether every value is finite.

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use autodiff::backend::counter_rng::uniform_index;
+use autodiff::backend::counter_rng::uniform_indices;
 use autodiff::{Device, Tensor};
 use mnist::{Checksums, Dataset, FetchOptions, Splits};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -147,8 +147,7 @@ impl<'a> Images<'a> {
             Some(all) => all.sample_rows(count, seed),
             None => {
                 let mut out = Vec::with_capacity(count * self.data.dim());
-                for r in 0..count as u64 {
-                    let i = uniform_index(seed, r, self.data.len() as u64) as usize;
+                for i in uniform_indices(seed, count, self.data.len()) {
                     out.extend_from_slice(self.data.image(i));
                 }
                 Tensor::from_vec(out, [count, self.data.dim()])

@@ -210,9 +210,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
         let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
         // The step's one copy from the device: the loss and the gradient norm together.
-        let [loss, grad_norm] = Tensor::items(&[&out.loss, &grad_norm])[..] else {
-            unreachable!("two scalars read")
-        };
+        let [loss, grad_norm] = Tensor::items([&out.loss, &grad_norm]);
         for (what, value) in [("loss", loss), ("gradient norm", grad_norm)] {
             if !value.is_finite() {
                 let _ = metrics::write(&dir.join(metrics::METRICS_FILE), &rows);

@@ -41,8 +41,15 @@ pub fn uniform_index(seed: u64, i: u64, n: u64) -> u64 {
     index(mix(seed), i, n)
 }
 
+/// Values `0..count` of stream `seed` as indices uniform on `0..n`: a
+/// minibatch's rows, as every backend draws them.
+pub fn uniform_indices(seed: u64, count: usize, n: usize) -> Vec<usize> {
+    let key = mix(seed);
+    (0..count as u64).map(|i| index(key, i, n as u64) as usize).collect()
+}
+
 /// [`uniform_index`] for the stream whose key is `mix(seed)` (as the GPU kernel takes it).
-pub(crate) fn index(key: u64, i: u64, n: u64) -> u64 {
+fn index(key: u64, i: u64, n: u64) -> u64 {
     debug_assert!(n <= 1 << 32, "uniform_index: n = {n} is over 2³²");
     ((hash(key, i) >> 32) * n) >> 32
 }

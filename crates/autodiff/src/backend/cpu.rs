@@ -251,8 +251,8 @@ fn matmul_fn<T: Element>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: boo
 /// count, one after the other, each split across the threads.
 fn batched_matmul_fn<T: Element>(a: &[T], b: &[T], dims: BatchedMatmul) -> Vec<T> {
     let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
-    if batch == 1 || (a_count == batch && b_count == 1 && !trans_a) {
-        return matmul_fn(a, b, batch * m, k, n, trans_a, trans_b);
+    if let Some(rows) = dims.stacked_rows() {
+        return matmul_fn(a, b, rows, k, n, trans_a, trans_b);
     }
     let mut out = vec![T::zero(); batch * m * n];
     if out.is_empty() {

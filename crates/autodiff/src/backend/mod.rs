@@ -126,11 +126,8 @@ pub trait BackendStorage: Sized + Clone {
     /// as one batched kernel.
     fn batched_matmul(&self, rhs: &Self, dims: BatchedMatmul) -> Self {
         let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
-        if batch == 1 {
-            return self.matmul(rhs, m, k, n, trans_a, trans_b);
-        }
-        if a_count == batch && b_count == 1 && !trans_a {
-            return self.matmul(rhs, batch * m, k, n, false, trans_b);
+        if let Some(rows) = dims.stacked_rows() {
+            return self.matmul(rhs, rows, k, n, trans_a, trans_b);
         }
         let products: Vec<Self> = (0..batch)
             .map(|p| {
@@ -169,9 +166,7 @@ pub trait BackendStorage: Sized + Clone {
     /// rows)`. The default picks the indices here and gathers; a device
     /// backend picks them itself, so no index list is copied to it.
     fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Self {
-        let key = counter_rng::mix(seed);
-        let indices: Vec<usize> = (0..count as u64).map(|r| counter_rng::index(key, r, rows as u64) as usize).collect();
-        self.gather_rows(inner, &indices)
+        self.gather_rows(inner, &counter_rng::uniform_indices(seed, count, rows))
     }
 
     /// One Adam step on a parameter buffer (values only, never recorded):
@@ -204,6 +199,16 @@ pub struct BatchedMatmul {
     pub n: usize,
     pub trans_a: bool,
     pub trans_b: bool,
+}
+
+impl BatchedMatmul {
+    /// The rows of the one product the batch amounts to, if it is one: a
+    /// batch of one, or distinct untransposed `a` matrices against a shared
+    /// `b`, which stack into one `[batch·m, k]` matrix times `op(b)`.
+    pub fn stacked_rows(&self) -> Option<usize> {
+        let one = self.batch == 1 || (self.a_count == self.batch && self.b_count == 1 && !self.trans_a);
+        one.then_some(self.batch * self.m)
+    }
 }
 
 /// Matrix `p % count` of `count` stacked matrices of `size` elements (the
@@ -321,10 +326,11 @@ impl Storage {
     pub fn one_hot_like(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Storage {
         dispatch!(self, s => s.one_hot(rows, cols, hot, dtype))
     }
-    /// Standard normals (see [`BackendStorage::normal`]) on the same device as `self`.
+    /// `values` (see [`BackendStorage::constant`]) on the same device as `self`.
     pub fn constant_like(&self, values: &[f64], dtype: DType) -> Storage {
         dispatch!(self, s => s.constant(values, dtype))
     }
+    /// Standard normals (see [`BackendStorage::normal`]) on the same device as `self`.
     pub fn normal_like(&self, len: usize, seed: u64, dtype: DType) -> Storage {
         dispatch!(self, s => s.normal(len, seed, dtype))
     }

@@ -128,21 +128,23 @@ const CONSTANT_CACHE_ENTRIES: usize = 16;
 const CONSTANT_CACHE_MAX_LEN: usize = 4096;
 
 fn constant(dev: &CudaDevice, values: &[f64], dtype: DType) -> Buf {
+    let upload_values = || match dtype {
+        DType::F32 => Buf::F32(Arc::new(upload(dev, &values.iter().map(|&v| v as f32).collect::<Vec<_>>()))),
+        DType::F64 => Buf::F64(Arc::new(upload(dev, values))),
+    };
+    if values.len() > CONSTANT_CACHE_MAX_LEN {
+        return upload_values();
+    }
     let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
     let mut cache = device::lock(&dev.constants);
     if let Some((.., buf)) = cache.0.iter().find(|(d, k, _)| *d == dtype && *k == key) {
         return buf.clone();
     }
-    let buf = match dtype {
-        DType::F32 => Buf::F32(Arc::new(upload(dev, &values.iter().map(|&v| v as f32).collect::<Vec<_>>()))),
-        DType::F64 => Buf::F64(Arc::new(upload(dev, values))),
-    };
-    if values.len() <= CONSTANT_CACHE_MAX_LEN {
-        if cache.0.len() == CONSTANT_CACHE_ENTRIES {
-            cache.0.pop_front();
-        }
-        cache.0.push_back((dtype, key, buf.clone()));
+    let buf = upload_values();
+    if cache.0.len() == CONSTANT_CACHE_ENTRIES {
+        cache.0.pop_front();
     }
+    cache.0.push_back((dtype, key, buf.clone()));
     buf
 }
 
