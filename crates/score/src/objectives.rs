@@ -36,7 +36,7 @@ impl Projection {
     pub fn sample(self, rows: usize, dim: usize, x: &Tensor, rng: &mut StdRng) -> Tensor {
         match self {
             Projection::Gaussian => noise::randn_on_device_of(x, [rows, dim], rng),
-            Projection::Rademacher => noise::rademacher([rows, dim], x.dtype(), rng).to_device(x.device()),
+            Projection::Rademacher => noise::rademacher_on_device_of(x, [rows, dim], rng),
             Projection::Sphere => {
                 // Gaussian rows scaled to norm √D.
                 let g = noise::randn_on_device_of(x, [rows, dim], rng);
