@@ -28,4 +28,4 @@ pub use error::ScoreError;
 pub use mlp::{Linear, Mlp, MlpConfig, ScoreModel};
 pub use sampling::{annealed_langevin, langevin, AnnealedSchedule};
 pub use objectives::{exact_loss_value, geometric_sigmas, LossOutput, Objective, Projection};
-pub use trace::{score_and_diagonal, structured_diagonal, Diagonal, TraceStrategy};
+pub use trace::{score_and_diagonal, score_and_trace, structured_diagonal, structured_trace, Diagonal, Trace, TraceStrategy};

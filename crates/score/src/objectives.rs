@@ -18,7 +18,7 @@ use rand::{rngs::StdRng, Rng};
 use crate::error::ScoreError;
 use crate::mlp::ScoreModel;
 use crate::noise;
-use crate::trace::{score_and_diagonal, TraceStrategy};
+use crate::trace::{score_and_trace, TraceStrategy};
 
 /// The distribution of the random projections `v`. Each has `E[vvᵀ] = I`, so
 /// `vᵀJv` is an unbiased estimate of `tr(J)`.
@@ -112,10 +112,10 @@ impl Objective {
         check_dimensions(self.name(), model, x)?;
         let (loss, strategy, trace_variance) = match self {
             Objective::Exact { strategy } => {
-                let diag = score_and_diagonal(model, x, *strategy, true)?;
-                check_square(self.name(), x, &diag.score)?;
-                let loss = per_sample_mean(&diag.diagonal.sum() + &diag.score.square().sum().scale(0.5), x);
-                (loss, Some(diag.strategy), None)
+                let t = score_and_trace(model, x, *strategy, true)?;
+                check_square(self.name(), x, &t.score)?;
+                let loss = per_sample_mean(&t.trace.sum() + &t.score.square().sum().scale(0.5), x);
+                (loss, Some(t.strategy), None)
             }
             Objective::Ssm { projections, distribution } | Objective::SsmVr { projections, distribution } | Objective::Hutchinson { projections, distribution } => {
                 let sliced = sliced_terms(self.name(), model, x, *projections, *distribution, rng)?;
@@ -168,8 +168,8 @@ pub fn geometric_sigmas(max: f64, min: f64, n: usize) -> Vec<f64> {
 /// data, batch by batch): mean over samples of `tr(∂s/∂x) + ½‖s‖²`.
 pub fn exact_loss_value(model: &dyn ScoreModel, x: &Tensor, strategy: TraceStrategy) -> Result<f64, ScoreError> {
     check_dimensions("exact", model, x)?;
-    let diag = autodiff::no_grad(|| score_and_diagonal(model, x, strategy, false))?;
-    let total = diag.diagonal.sum().item() + 0.5 * diag.score.square().sum().item();
+    let t = autodiff::no_grad(|| score_and_trace(model, x, strategy, false))?;
+    let total = t.trace.sum().item() + 0.5 * t.score.square().sum().item();
     Ok(total / x.dims()[0] as f64)
 }
 

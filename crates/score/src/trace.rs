@@ -13,6 +13,13 @@
 //!
 //! All three are built from recorded ops, so the diagonal is differentiable
 //! with respect to the parameters, which training needs.
+//!
+//! The loss needs only the trace, and for an MLP without an output activation
+//! the trace is cheaper than the diagonal: `tr(W_L S_{L−1} ⋯ S₁ W₁)` with
+//! `S_l = diag(σ'(h_l))` equals `tr(S₁ (W₁W_L) S_{L−1} W_{L−1} ⋯ S₂ W₂)`, and
+//! `W₁W_L` is `H₁×H_{L−1}`, shared by all samples: the D one-hot cotangents
+//! never appear ([`structured_trace`]). One hidden layer needs only
+//! `diag(W₁W₂)`, an `H`-vector; two need `W₁W₃ ⊙ W₂ᵀ`, one `H₁×H₂` matrix.
 
 use std::fmt;
 use std::str::FromStr;
@@ -65,26 +72,54 @@ pub struct Diagonal {
     pub strategy: TraceStrategy,
 }
 
+/// The score and the trace of its Jacobian, `[B, D]` and `[B]`, recorded
+/// when `create_graph`; plus the strategy that was used.
+pub struct Trace {
+    pub score: Tensor,
+    pub trace: Tensor,
+    pub strategy: TraceStrategy,
+}
+
 /// Computes `s(x)` and `diag(∂s/∂x)` per sample with `strategy`.
 pub fn score_and_diagonal(model: &dyn ScoreModel, x: &Tensor, strategy: TraceStrategy, create_graph: bool) -> Result<Diagonal, ScoreError> {
-    let strategy = match (strategy, model.as_mlp()) {
-        (TraceStrategy::Auto, Some(_)) => TraceStrategy::StructureAware,
-        (TraceStrategy::Auto, None) => TraceStrategy::Batched,
-        (s, _) => s,
-    };
+    let strategy = resolve(strategy, model);
     let (score, diagonal) = match strategy {
         TraceStrategy::Loop => jacobian_diagonal(|x| model.score(x), x, DiagonalStrategy::Loop, create_graph),
         TraceStrategy::Batched => jacobian_diagonal(|x| model.score(x), x, DiagonalStrategy::Batched, create_graph),
-        TraceStrategy::StructureAware => {
-            let mlp = model.as_mlp().ok_or(ScoreError::NotApplicable {
-                strategy,
-                reason: "the model is not a chain of linear layers with elementwise activations (not an Mlp); use the batched strategy".into(),
-            })?;
-            structured_diagonal(mlp, x)
-        }
+        TraceStrategy::StructureAware => structured_diagonal(require_mlp(model)?, x),
         TraceStrategy::Auto => unreachable!("resolved above"),
     };
     Ok(Diagonal { score, diagonal, strategy })
+}
+
+/// Computes `s(x)` and `tr(∂s/∂x)` per sample with `strategy`: the
+/// diagonal's row sums, except that the structure-aware strategy goes
+/// straight to the trace ([`structured_trace`]).
+pub fn score_and_trace(model: &dyn ScoreModel, x: &Tensor, strategy: TraceStrategy, create_graph: bool) -> Result<Trace, ScoreError> {
+    let strategy = resolve(strategy, model);
+    let (score, trace) = match strategy {
+        TraceStrategy::StructureAware => structured_trace(require_mlp(model)?, x),
+        _ => {
+            let d = score_and_diagonal(model, x, strategy, create_graph)?;
+            (d.score, d.diagonal.sum_axis(1))
+        }
+    };
+    Ok(Trace { score, trace, strategy })
+}
+
+fn resolve(strategy: TraceStrategy, model: &dyn ScoreModel) -> TraceStrategy {
+    match (strategy, model.as_mlp()) {
+        (TraceStrategy::Auto, Some(_)) => TraceStrategy::StructureAware,
+        (TraceStrategy::Auto, None) => TraceStrategy::Batched,
+        (s, _) => s,
+    }
+}
+
+fn require_mlp(model: &dyn ScoreModel) -> Result<&Mlp, ScoreError> {
+    model.as_mlp().ok_or(ScoreError::NotApplicable {
+        strategy: TraceStrategy::StructureAware,
+        reason: "the model is not a chain of linear layers with elementwise activations (not an Mlp); use the batched strategy".into(),
+    })
 }
 
 /// The structure-aware diagonal of an MLP (see the module docs), from recorded
@@ -123,4 +158,47 @@ pub fn structured_diagonal(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
         None => diagonal,
     };
     (trace.output, diagonal)
+}
+
+/// The structure-aware trace of an MLP, `[B]`, from recorded ops (see the
+/// module docs). An output activation scales each output per sample, which
+/// breaks the shared `W₁W_L`; then, and where the first hidden layer is at
+/// least as wide as the data (deeper nets carry `H₁` rows per sample where
+/// the diagonal carries `D`), it is the diagonal's row sum.
+pub fn structured_trace(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
+    let layers = &mlp.layers;
+    let hidden = layers.len() - 1;
+    let (b, d) = (x.dims()[0], x.dims()[1]);
+    let h1 = layers[0].weight.dims()[0];
+    if mlp.output_activation.is_some() || (hidden >= 3 && h1 >= d) {
+        let (score, diagonal) = structured_diagonal(mlp, x);
+        return (score, diagonal.sum_axis(1));
+    }
+    let forward = mlp.forward_trace(x);
+    let slopes: Vec<Tensor> = (0..hidden).map(|l| mlp.activation.derivative(&forward.pre[l], &forward.post[l])).collect();
+    let w_first = &layers[0].weight; // W₁: [H₁, D]
+    let w_last = &layers[hidden].weight; // W_L: [D, H_{L−1}]
+
+    let trace = if hidden == 1 {
+        // tr = Σ_j σ'(h)_j (W₁W₂)_jj: only the diagonal of W₁W₂, an H-vector.
+        let shared_diagonal = (w_first * &w_last.t()).sum_axis(1);
+        slopes[0].matmul(&shared_diagonal.reshape([h1, 1])).reshape([b])
+    } else {
+        // R = W₁W_L S_{L−1} W_{L−1} ⋯ S₃ W₃, [H₁, H₂]: shared until the first S.
+        let mut rows = w_first.matmul(w_last).reshape([1, h1, w_last.dims()[1]]);
+        for l in (2..hidden).rev() {
+            let h = slopes[l].dims()[1];
+            let scaled = &rows * &slopes[l].reshape([b, 1, h]); // [B, H₁, H_l]
+            rows = scaled.reshape([b * h1, h]).matmul(&layers[l].weight).reshape([b, h1, layers[l].inputs()]);
+        }
+        // tr(S₁ R S₂ W₂) = Σ_jk σ'(h₁)_j (R ⊙ W₂ᵀ)_jk σ'(h₂)_k.
+        let h2 = slopes[1].dims()[1];
+        let coupling = &rows * &layers[1].weight.t().reshape([1, h1, h2]);
+        if hidden == 2 {
+            slopes[0].matmul(&coupling.reshape([h1, h2])).row_dot(&slopes[1])
+        } else {
+            (&coupling * &slopes[1].reshape([b, 1, h2])).sum_axis(2).row_dot(&slopes[0])
+        }
+    };
+    (forward.output, trace)
 }

@@ -1,9 +1,9 @@
 //! Every exact trace strategy against closed forms and against each other,
 //! values and weight gradients, in f64.
 
-use autodiff::{grad, DType, Tensor};
+use autodiff::{grad, gradcheck, DType, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
-use score::{noise, score_and_diagonal, Activation, Mlp, MlpConfig, Objective, ScoreError, ScoreModel, TraceStrategy};
+use score::{noise, score_and_diagonal, score_and_trace, structured_trace, Activation, Linear, Mlp, MlpConfig, Objective, ScoreError, ScoreModel, TraceStrategy};
 
 const STRATEGIES: [TraceStrategy; 3] = [TraceStrategy::Loop, TraceStrategy::Batched, TraceStrategy::StructureAware];
 
@@ -72,6 +72,41 @@ fn three_layers_structure_aware_and_batched_equal_the_loop_values_and_gradients(
                 assert_close(g, r, 1e-10, &format!("3-layer ∂trace/∂param {p} ({output:?}), {strategy}"));
             }
         }
+    }
+}
+
+#[test]
+fn the_structure_aware_trace_alone_equals_the_loops_diagonal_sum_at_every_depth() {
+    // Hidden width 3 < D = 5 takes the shared-W₁W_L route at every depth; 7 > 5 falls back to
+    // the diagonal's row sums from three hidden layers on, as does any output activation.
+    let (b, d) = (3, 5);
+    for (h, layers) in [3, 7].into_iter().flat_map(|h| (1..=4).map(move |l| (h, l))) {
+        for output in [None, Some(Activation::Sigmoid)] {
+            let model = mlp(d, h, layers, Activation::Softplus, output, 10 + layers as u64);
+            let x = batch(b, d, 11);
+            let (loop_values, loop_grads) = trace_and_grads(&model, &x, TraceStrategy::Loop);
+            let t = score_and_trace(&model, &x, TraceStrategy::Auto, true).unwrap();
+            assert_eq!(t.strategy, TraceStrategy::StructureAware);
+            let what = format!("{layers} hidden layers of {h} ({output:?})");
+            assert_close(&t.score.to_vec_f64(), &model.score(&x).to_vec_f64(), 1e-14, &format!("{what}: score"));
+            assert_close(&t.trace.to_vec_f64(), &loop_values, 1e-10, &format!("{what}: trace"));
+            let grads = grad(&[t.trace.sum()], &model.parameters(), None, false);
+            for (p, (g, r)) in grads.iter().zip(&loop_grads).enumerate() {
+                assert_close(&g.to_vec_f64(), r, 1e-10, &format!("{what}: ∂trace/∂param {p}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_structure_aware_traces_weight_gradients_match_finite_differences() {
+    for layers in [1, 2, 3] {
+        let model = mlp(4, 3, layers, Activation::Tanh, None, 20);
+        let x = batch(2, 4, 21);
+        // The network rebuilt around gradcheck's inputs as they are (with_parameters would detach them).
+        let rebuilt = |p: &[Tensor]| Mlp { layers: p.chunks(2).map(|wb| Linear { weight: wb[0].clone(), bias: wb[1].clone() }).collect(), ..model.clone() };
+        let report = gradcheck(|p| structured_trace(&rebuilt(p), &x).1, &model.parameters(), 1e-7);
+        assert!(report.passed(), "{layers} hidden layers: {report:?}");
     }
 }
 

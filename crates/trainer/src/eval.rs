@@ -4,7 +4,7 @@
 use autodiff::{no_grad, Tensor};
 use rand::Rng;
 use score::{
-    annealed_langevin, score_and_diagonal, AnnealedSchedule, Mlp, ScoreError, ScoreModel,
+    annealed_langevin, score_and_trace, AnnealedSchedule, Mlp, ScoreError, ScoreModel,
     TraceStrategy,
 };
 
@@ -35,9 +35,9 @@ pub fn heldout_exact_sm(mlp: &Mlp, x: &[f32], dim: usize, scale: f64) -> Result<
     for chunk in x.chunks(CHUNK * dim) {
         let rows = chunk.len() / dim;
         let t = Tensor::from_slice(chunk, [rows, dim]).to_device(mlp.device());
-        let diag = no_grad(|| score_and_diagonal(mlp, &t, TraceStrategy::Auto, false))?;
-        total += scale * diag.diagonal.sum().item()
-            + 0.5 * scale * scale * diag.score.square().sum().item();
+        let exact = no_grad(|| score_and_trace(mlp, &t, TraceStrategy::Auto, false))?;
+        total += scale * exact.trace.sum().item()
+            + 0.5 * scale * scale * exact.score.square().sum().item();
     }
     let loss = total / n as f64;
     if !loss.is_finite() {

@@ -7,8 +7,8 @@
 //!
 //! Following one step from here down: [`train::train`] draws a minibatch
 //! ([`data::Images::sample`], drawn and perturbed on the device), asks [`score::Objective::loss`] for the loss
-//! (the exact objective builds the Jacobian diagonal from recorded ops in
-//! `score::trace::structured_diagonal`), differentiates it with [`autodiff::grad`], clips, and
+//! (the exact objective builds the Jacobian's trace from recorded ops in
+//! `score::trace::structured_trace`), differentiates it with [`autodiff::grad`], clips, and
 //! takes an Adam step ([`score::optim::Adam`]).
 
 // The CLI's doc comments are its --help text, where `<placeholders>` read right.
