@@ -325,27 +325,33 @@ fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
 
 /// The transpose of the `rows×cols` matrix `x`, written into `out`.
 fn transpose_into<T: Element>(x: &[T], rows: usize, cols: usize, out: &mut [T]) {
-    // Blocks of B output rows (input columns): each block reads B contiguous
-    // values per input row and writes B rows sequentially, cache-friendly both
-    // ways, and blocks run in parallel.
-    const B: usize = 16;
+    // Bands of 32 output rows (input columns) run in parallel. Within a band,
+    // 8 input rows at a time: each output row gets 8 contiguous values while
+    // those 8 input rows stay in cache. Sweeping the band's full height per
+    // column instead ran 2–3× slower on `[1024, 784]` and `[50176, 512]`.
+    const BAND: usize = 32;
+    const TILE: usize = 8;
     if rows == 0 || cols == 0 {
         return;
     }
-    let fill = |(block, dst): (usize, &mut [T])| {
-        let c0 = block * B;
+    let fill = |(band, dst): (usize, &mut [T])| {
+        let c0 = band * BAND;
         let width = dst.len() / rows;
-        for r in 0..rows {
-            let src = &x[r * cols + c0..r * cols + c0 + width];
-            for (j, &v) in src.iter().enumerate() {
-                dst[j * rows + r] = v;
+        for r0 in (0..rows).step_by(TILE) {
+            let height = TILE.min(rows - r0);
+            for c in 0..width {
+                let src = &x[r0 * cols + c0 + c..];
+                let row = &mut dst[c * rows + r0..c * rows + r0 + height];
+                for (i, v) in row.iter_mut().enumerate() {
+                    *v = src[i * cols];
+                }
             }
         }
     };
     if rows * cols >= PAR_THRESHOLD {
-        out.par_chunks_mut(B * rows).enumerate().for_each(fill);
+        out.par_chunks_mut(BAND * rows).enumerate().for_each(fill);
     } else {
-        out.chunks_mut(B * rows).enumerate().for_each(fill);
+        out.chunks_mut(BAND * rows).enumerate().for_each(fill);
     }
 }
 
@@ -404,6 +410,21 @@ fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     out
 }
 
+/// The sum of `x` in an order fixed by its length, one that vectorises: eight
+/// running sums (lane `i` takes elements `i`, `i + 8`, …) added pairwise at
+/// the end. One running sum waits out each add's latency in turn, 5–8× slower.
+fn sum_slice<T: Element>(x: &[T]) -> T {
+    const LANES: usize = 8;
+    let mut lanes = [T::zero(); LANES];
+    let rows = x.chunks_exact(LANES);
+    let tail = rows.remainder().iter().fold(T::zero(), |s, &v| s + v);
+    for row in rows {
+        lanes.iter_mut().zip(row).for_each(|(l, &v)| *l = *l + v);
+    }
+    let [a, b, c, d, e, f, g, h] = lanes;
+    ((a + e) + (b + f)) + ((c + g) + (d + h)) + tail
+}
+
 fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     if n == x.len() {
@@ -415,10 +436,10 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     // run, comes out the same to the last bit every time.
     if n == 1 {
         let s = if x.len() >= PAR_THRESHOLD {
-            let partial: Vec<T> = x.par_chunks(CHUNK).map(|c| c.iter().fold(T::zero(), add)).collect();
+            let partial: Vec<T> = x.par_chunks(CHUNK).map(sum_slice).collect();
             partial.iter().fold(T::zero(), add)
         } else {
-            x.iter().fold(T::zero(), add)
+            sum_slice(x)
         };
         return vec![s];
     }
@@ -432,7 +453,7 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let accumulate = |mut acc: Vec<T>, (row, src): (usize, &[T])| {
         let off = row_offset(row, from, &strides);
         if summed_last {
-            acc[off] = acc[off] + src.iter().fold(T::zero(), add);
+            acc[off] = acc[off] + sum_slice(src);
         } else {
             acc[off..off + last].iter_mut().zip(src).for_each(|(a, &v)| *a = *a + v);
         }
@@ -712,6 +733,20 @@ mod tests {
                     for (x, y) in c[p * m * n..(p + 1) * m * n].iter().zip(&expected) {
                         approx::assert_relative_eq!(x, y, epsilon = 1e-12);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn transpose_matches_the_definition_on_awkward_shapes() {
+        // Edges of the 8-row tiles and 32-column bands, serial and parallel.
+        for (rows, cols) in [(1, 1), (1, 40), (40, 1), (7, 33), (33, 7), (9, 31), (257, 1000), (1000, 257), (1024, 784)] {
+            let x: Vec<f64> = (0..rows * cols).map(|i| i as f64).collect();
+            let t = transpose_fn(&x, rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(t[c * rows + r], x[r * cols + c], "{rows}×{cols} at ({r}, {c})");
                 }
             }
         }
