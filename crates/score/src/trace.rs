@@ -1,4 +1,4 @@
-//! The exact Jacobian diagonal of a score model, by three strategies.
+//! The exact Jacobian diagonal of a score model, and its trace, by three strategies.
 //!
 //! - `Loop`: the original write-up's D backward passes (engine).
 //! - `Batched`: one forward pass, and one backward pass carrying all D
@@ -187,8 +187,9 @@ pub fn structured_trace(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
         // R = W₁W_L S_{L−1} W_{L−1} ⋯ S₃ W₃, [H₁, H₂]: shared until the first S.
         let mut rows = w_first.matmul(w_last).reshape([1, h1, w_last.dims()[1]]);
         for l in (2..hidden).rev() {
+            // layers[l] is W_{l+1}, slopes[l] the S_{l+1} on its output (0-based code, 1-based maths).
             let h = slopes[l].dims()[1];
-            let scaled = &rows * &slopes[l].reshape([b, 1, h]); // [B, H₁, H_l]
+            let scaled = &rows * &slopes[l].reshape([b, 1, h]); // R·S_{l+1}: [B, H₁, H_{l+1}]
             rows = scaled.reshape([b * h1, h]).matmul(&layers[l].weight).reshape([b, h1, layers[l].inputs()]);
         }
         // tr(S₁ R S₂ W₂) = Σ_jk σ'(h₁)_j (R ⊙ W₂ᵀ)_jk σ'(h₂)_k.
