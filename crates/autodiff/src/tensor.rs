@@ -65,7 +65,7 @@ impl Tensor {
     /// an input requires grad, records the node. Every op goes through here.
     pub(crate) fn apply(op: impl Op + 'static, inputs: &[&Tensor]) -> Tensor {
         let (value, shape) = op.forward(inputs);
-        debug_assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
+        assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
         // A value computed from a k-th derivative is itself of order k.
         let order = inputs.iter().map(|t| t.order()).fold(tape::current_order(), u32::max);
         if anomaly::is_enabled() {

@@ -50,7 +50,7 @@ pub fn uniform_indices(seed: u64, count: usize, n: usize) -> Vec<usize> {
 
 /// [`uniform_index`] for the stream whose key is `mix(seed)` (as the GPU kernel takes it).
 fn index(key: u64, i: u64, n: u64) -> u64 {
-    debug_assert!(n <= 1 << 32, "uniform_index: n = {n} is over 2³²");
+    assert!(n <= 1 << 32, "uniform_index: n = {n} is over 2³²");
     ((hash(key, i) >> 32) * n) >> 32
 }
 

@@ -44,7 +44,7 @@ impl Op for MatMul {
         assert_eq!(ka, kb, "{}: inner dimensions differ, shapes {} and {}", name(), a.shape(), b.shape());
         assert_eq!(a.dtype(), b.dtype(), "{}: dtypes differ ({} and {})", name(), a.dtype(), b.dtype());
         let batch = if a_batch.len() >= b_batch.len() { a_batch } else { b_batch };
-        debug_assert!(batch.ends_with(a_batch) && batch.ends_with(b_batch), "{}: unbroadcast batch axes", name());
+        assert!(batch.ends_with(a_batch) && batch.ends_with(b_batch), "{}: unbroadcast batch axes", name());
         let shape = Shape::new([batch, &[m, n]].concat());
         let (count, a_count, b_count) = (product(batch), product(a_batch), product(b_batch));
         if count == 0 {
