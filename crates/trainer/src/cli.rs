@@ -36,7 +36,7 @@ pub struct TrainArgs {
     /// Training objective [default: dsm, the best held-out loss in the same time; see the README]
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveKind>,
-    /// Total optimisation steps [default: 6000 for dsm and anneal-dsm, 4000 for the others: ~3½ minutes each]
+    /// Total optimisation steps [default: 6000 for dsm and anneal-dsm, 4000 for the others: ~1½–2 minutes each on 2 cores]
     #[arg(long)]
     pub steps: Option<u64>,
     /// Images per minibatch [default: 128]

@@ -76,13 +76,14 @@ pub struct TrainConfig {
 pub const DEFAULT_NOISE_SIGMA: f64 = 0.1;
 
 /// The objective of a run given no `--objective`: denoising score matching, which reached the
-/// lowest held-out exact SM loss in the same training time (README, "Training MNIST"). Per step
-/// the exact objective learns a little more, but a DSM step costs about 30% less.
+/// lowest held-out exact SM loss in the same training time (README, "Training MNIST"). The exact
+/// objective learns more per step for the first few thousand steps, then flattens; a DSM step
+/// also costs about 20% less.
 pub const DEFAULT_OBJECTIVE: ObjectiveKind = ObjectiveKind::Dsm;
 
-/// Default steps per objective: each about 3½ minutes of training on an idle 2-core machine
-/// (the README's table), and under 8 at the slowest step times seen there under load, so that a
-/// default run stays well inside ten minutes.
+/// Default steps per objective: set to about 3½ minutes of training each on an idle 2-core
+/// machine when steps were slower (the README's table); about 1½–2 minutes each now, so a
+/// default run stays well inside ten minutes even under load.
 pub fn default_steps(objective: ObjectiveKind) -> u64 {
     match objective {
         ObjectiveKind::Exact | ObjectiveKind::Ssm | ObjectiveKind::SsmVr => 4000,
