@@ -222,7 +222,7 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
             .unwrap_or_default(),
     };
     std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
-    let files = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step)?;
+    let pictures = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step)?;
     println!(
         "model                    {} ({}, step {})",
         args.model.display(),
@@ -234,8 +234,13 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
         test.len(),
         config.noise_sigma
     );
+    println!(
+        "samples                  {} of {} Langevin chains escaped the pixel range",
+        pictures.escaped_samples,
+        train::SAMPLES
+    );
     println!("files:");
-    for f in files {
+    for f in pictures.files {
         println!("  {}", f.display());
     }
     Ok(())

@@ -94,6 +94,8 @@ pub struct Report {
     pub heldout_exact_sm: f64,
     pub heldout_images: usize,
     pub sampler: String,
+    /// Langevin chains of `samples.png` that left the pixel range ([`eval::escaped_chains`]).
+    pub escaped_samples: usize,
     pub files: Vec<PathBuf>,
 }
 
@@ -107,7 +109,7 @@ impl Report {
             format!("throughput               {:.0} images/s, {:.1} ms/step", self.images_per_s, self.step_time_ms),
             format!("final training loss      {:.3} (mean of the last 1% of steps)", self.final_loss),
             format!("held-out exact SM loss   {:.3} ({} test images, same perturbation; lower is better)", self.heldout_exact_sm, self.heldout_images),
-            format!("samples                  {}", self.sampler),
+            format!("samples                  {} ({} of {SAMPLES} chains escaped the pixel range)", self.sampler, self.escaped_samples),
             "files:".to_string(),
         ];
         lines.extend(self.files.iter().map(|f| format!("  {}", f.display())));
@@ -285,9 +287,8 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         dir.join(checkpoint::CONFIG_FILE),
         dir.join(metrics::METRICS_FILE),
     ];
-    files.extend(draw_pictures(
-        &dir, &model, &config, splits, &rows, state.step,
-    )?);
+    let pictures = draw_pictures(&dir, &model, &config, splits, &rows, state.step)?;
+    files.extend(pictures.files);
     let (model_path, optimizer_path) = checkpoint::paths(&dir);
     files.extend([model_path, optimizer_path]);
 
@@ -308,11 +309,21 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         heldout_exact_sm,
         heldout_images: test_set.len(),
         sampler: Sampler::for_config(&config).describe(),
+        escaped_samples: pictures.escaped_samples,
         files,
     }))
 }
 
-/// Writes `loss.png` (when there are metrics), `samples.png` and `denoise.png`; returns their paths.
+/// How many samples `samples.png` shows (an 8×8 grid).
+pub const SAMPLES: usize = 64;
+
+/// What [`draw_pictures`] wrote, and how many of its samples escaped the pixel range.
+pub struct Pictures {
+    pub files: Vec<PathBuf>,
+    pub escaped_samples: usize,
+}
+
+/// Writes `loss.png` (when there are metrics), `samples.png` and `denoise.png`.
 pub fn draw_pictures(
     dir: &Path,
     model: &Mlp,
@@ -320,7 +331,7 @@ pub fn draw_pictures(
     splits: &mnist::Splits,
     rows: &[Row],
     step: u64,
-) -> Result<Vec<PathBuf>, TrainError> {
+) -> Result<Pictures, TrainError> {
     let (h, w) = (splits.test.rows, splits.test.cols);
     let mut written = Vec::new();
     if !rows.is_empty() {
@@ -333,8 +344,8 @@ pub fn draw_pictures(
     }
 
     let sampler = Sampler::for_config(config);
-    let samples = sampler.draw(model, 64, config.seed);
-    let images: Vec<&[f32]> = samples.chunks(h * w).collect();
+    let samples = sampler.draw(model, SAMPLES, config.seed);
+    let images: Vec<&[f32]> = samples.pixels.chunks(h * w).collect();
     let title = format!(
         "{}, step {}: {}",
         config.objective,
@@ -356,7 +367,7 @@ pub fn draw_pictures(
     let path = dir.join(figures::DENOISE_FILE);
     figures::save(&figures::denoise_grid(&denoising, h, w), &path)?;
     written.push(path);
-    Ok(written)
+    Ok(Pictures { files: written, escaped_samples: samples.escaped })
 }
 
 fn progress_bar(steps: u64, at: u64) -> ProgressBar {
