@@ -135,7 +135,7 @@ pub const ESCAPE: f32 = 10.0;
 /// it. Healthy chains of the default run end within ±4; those that show as saturated noise in
 /// `samples.png` (a learning rate of 4·10⁻³ and up) reach 15 to 10⁹.
 pub fn escaped_chains(raw: &[f32], dim: usize) -> usize {
-    raw.chunks(dim).filter(|chain| chain.iter().any(|v| !(v.abs() <= ESCAPE))).count()
+    raw.chunks(dim).filter(|chain| chain.iter().any(|v| v.is_nan() || v.abs() > ESCAPE)).count()
 }
 
 /// Clean test images, their perturbations x̃ = x + σε and one-step denoisings x̃ + σ²·s(x̃)

@@ -222,18 +222,37 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Index lists uploaded recently, by content: the gathers and one-hot
-/// cotangents of a training step repeat every step, so after the first step
-/// they cost no host-to-device copy (and no stall of the stream).
-#[derive(Default)]
-struct IndexCache {
-    entries: VecDeque<CachedIndices>,
+/// The last `N` small uploads, found again by what they were made from. A
+/// device buffer never changes once written, so handing one out again is
+/// safe, and an upload that recurs every step (a gather's indices, a
+/// noise-level ladder) is copied once, with no stall of the stream after.
+pub(crate) struct RecentUploads<K, B, const N: usize>(VecDeque<(K, B)>);
+
+impl<K, B, const N: usize> Default for RecentUploads<K, B, N> {
+    fn default() -> Self {
+        RecentUploads(VecDeque::with_capacity(N))
+    }
 }
 
-/// (what for, its extra key, the host indices, their device form).
-type CachedIndices = (IndexKind, usize, Vec<usize>, Arc<CudaSlice<u32>>);
+impl<K, B: Clone, const N: usize> RecentUploads<K, B, N> {
+    /// The buffer whose key `matches`, or else the one `upload` makes, kept
+    /// under its key in place of the oldest.
+    pub(crate) fn get_or_upload(&mut self, matches: impl Fn(&K) -> bool, upload: impl FnOnce() -> (K, B)) -> B {
+        if let Some((_, buf)) = self.0.iter().find(|(key, _)| matches(key)) {
+            return buf.clone();
+        }
+        let (key, buf) = upload();
+        if self.0.len() == N {
+            self.0.pop_front();
+        }
+        self.0.push_back((key, buf.clone()));
+        buf
+    }
+}
 
-const INDEX_CACHE_ENTRIES: usize = 32;
+/// Index lists by (what for, its extra key, the host indices): the gathers
+/// and one-hot cotangents of a training step repeat every step.
+type IndexCache = RecentUploads<(IndexKind, usize, Vec<usize>), Arc<CudaSlice<u32>>, 32>;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum IndexKind {
@@ -377,19 +396,14 @@ impl CudaDevice {
 
     /// `indices` on the device, built by `build` (u32 form, or CSR) on a cache miss.
     pub(crate) fn indices(&self, kind: IndexKind, extra: usize, indices: &[usize], build: impl FnOnce() -> Vec<u32>) -> Arc<CudaSlice<u32>> {
-        let mut cache = lock(&self.indices);
-        if let Some((.., buf)) = cache.entries.iter().find(|(k, e, key, _)| *k == kind && *e == extra && key.as_slice() == indices) {
-            return buf.clone();
-        }
-        let data = build();
-        count_transfer(true, 4 * data.len().max(1));
-        let buf = if data.is_empty() { self.stream.clone_htod(&[0u32]) } else { self.stream.clone_htod(&data) };
-        let buf = Arc::new(buf.unwrap_or_else(|e| panic!("cuda:{}: uploading {} indices: {e:?}", self.ordinal, data.len())));
-        if cache.entries.len() == INDEX_CACHE_ENTRIES {
-            cache.entries.pop_front();
-        }
-        cache.entries.push_back((kind, extra, indices.to_vec(), buf.clone()));
-        buf
+        let matches = |(k, e, key): &(IndexKind, usize, Vec<usize>)| *k == kind && *e == extra && key.as_slice() == indices;
+        lock(&self.indices).get_or_upload(matches, || {
+            let data = build();
+            count_transfer(true, 4 * data.len().max(1));
+            let buf = if data.is_empty() { self.stream.clone_htod(&[0u32]) } else { self.stream.clone_htod(&data) };
+            let buf = Arc::new(buf.unwrap_or_else(|e| panic!("cuda:{}: uploading {} indices: {e:?}", self.ordinal, data.len())));
+            ((kind, extra, indices.to_vec()), buf)
+        })
     }
 }
 

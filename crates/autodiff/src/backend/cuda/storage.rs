@@ -4,13 +4,12 @@
 //! computes it (named `<op>_<dtype>`) and returns; nothing waits for the GPU
 //! except [`CudaStorage::to_cpu`]. Shapes arrive already checked by the ops.
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::sync::Arc;
 
 use cudarc::driver::{CudaSlice, LaunchConfig};
 
-use super::device::{self, CudaDevice, CudaUnavailable, Family, GpuElem, IndexKind};
+use super::device::{self, CudaDevice, CudaUnavailable, Family, GpuElem, IndexKind, RecentUploads};
 use super::launch;
 use super::layout::{self, Pattern};
 use crate::backend::{counter_rng, AdamStep, BackendStorage, Binary, CpuStorage, Device, Unary};
@@ -117,13 +116,11 @@ fn upload<T: GpuElem>(dev: &CudaDevice, data: &[T]) -> CudaSlice<T> {
     dev.stream.clone_htod(data).unwrap_or_else(|e| panic!("cuda:{}: copying {} values to the device: {e:?}", dev.ordinal, data.len()))
 }
 
-/// Small constants uploaded recently, by value: a noise-level ladder recurs
-/// every step, so it is copied to the device once. Buffers never change, so
-/// handing one out again is safe.
+/// Small constants by (dtype, the values' bits): a noise-level ladder recurs
+/// every step, so it is copied to the device once.
 #[derive(Default)]
-pub(crate) struct ConstantCache(VecDeque<(DType, Vec<u64>, Buf)>);
+pub(crate) struct ConstantCache(RecentUploads<(DType, Vec<u64>), Buf, 16>);
 
-const CONSTANT_CACHE_ENTRIES: usize = 16;
 /// Longer constants are uploaded every time, not kept.
 const CONSTANT_CACHE_MAX_LEN: usize = 4096;
 
@@ -135,17 +132,8 @@ fn constant(dev: &CudaDevice, values: &[f64], dtype: DType) -> Buf {
     if values.len() > CONSTANT_CACHE_MAX_LEN {
         return upload_values();
     }
-    let key: Vec<u64> = values.iter().map(|v| v.to_bits()).collect();
-    let mut cache = device::lock(&dev.constants);
-    if let Some((.., buf)) = cache.0.iter().find(|(d, k, _)| *d == dtype && *k == key) {
-        return buf.clone();
-    }
-    let buf = upload_values();
-    if cache.0.len() == CONSTANT_CACHE_ENTRIES {
-        cache.0.pop_front();
-    }
-    cache.0.push_back((dtype, key, buf.clone()));
-    buf
+    let same = |(d, bits): &(DType, Vec<u64>)| *d == dtype && bits.len() == values.len() && bits.iter().zip(values).all(|(&b, v)| b == v.to_bits());
+    device::lock(&dev.constants).0.get_or_upload(same, || ((dtype, values.iter().map(|v| v.to_bits()).collect()), upload_values()))
 }
 
 fn download<T: GpuElem>(dev: &CudaDevice, s: &CudaSlice<T>, len: usize) -> Vec<T> {
