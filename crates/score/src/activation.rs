@@ -17,6 +17,8 @@ pub enum Activation {
     /// As in the original write-up.
     Sigmoid,
     Tanh,
+    /// `x·σ(x)` (swish), smooth to every order: composed of recorded ops, so it needs no kernel.
+    Silu,
     /// Its second derivative is zero almost everywhere, so the trace term
     /// gives the weights no gradient through it: unsuitable for score
     /// matching, kept for comparison.
@@ -29,6 +31,7 @@ impl Activation {
             Activation::Softplus => h.softplus(),
             Activation::Sigmoid => h.sigmoid(),
             Activation::Tanh => h.tanh(),
+            Activation::Silu => h * &h.sigmoid(),
             Activation::Relu => h.relu(),
         }
     }
@@ -39,6 +42,11 @@ impl Activation {
             Activation::Softplus => h.sigmoid(),
             Activation::Sigmoid => a * &(1.0 - a),
             Activation::Tanh => 1.0 - &a.square(),
+            // (x·σ)' = σ + x·σ(1 − σ) = σ + a·(1 − σ).
+            Activation::Silu => {
+                let s = h.sigmoid();
+                &s + &(a * &(1.0 - &s))
+            }
             Activation::Relu => h.step(),
         }
     }
@@ -50,6 +58,7 @@ impl fmt::Display for Activation {
             Activation::Softplus => "softplus",
             Activation::Sigmoid => "sigmoid",
             Activation::Tanh => "tanh",
+            Activation::Silu => "silu",
             Activation::Relu => "relu",
         })
     }
@@ -62,8 +71,9 @@ impl FromStr for Activation {
             "softplus" => Ok(Activation::Softplus),
             "sigmoid" => Ok(Activation::Sigmoid),
             "tanh" => Ok(Activation::Tanh),
+            "silu" | "swish" => Ok(Activation::Silu),
             "relu" => Ok(Activation::Relu),
-            other => Err(format!("unknown activation `{other}` (softplus, sigmoid, tanh, relu)")),
+            other => Err(format!("unknown activation `{other}` (softplus, sigmoid, tanh, silu, relu)")),
         }
     }
 }

@@ -13,19 +13,25 @@
 #![allow(clippy::cloned_ref_to_slice_refs)]
 
 pub mod activation;
+pub mod conditional;
+pub mod conditional_loss;
 pub mod density;
 pub mod error;
 pub mod mlp;
 pub mod noise;
 pub mod objectives;
 pub mod optim;
+pub mod samplers;
 pub mod sampling;
 pub mod trace;
 
 pub use activation::Activation;
+pub use conditional::{ConditionalConfig, ConditionalMlp, Levels, NoiseConditioning, Parametrisation, SigmaDistribution};
+pub use conditional_loss::{conditional_exact_loss_value, ConditionalObjective};
+pub use samplers::{edm_sigmas, Corrector, Sampler};
 pub use density::{AnnealDsmOptimum, GaussianMixture, ScaledScore, TrueScore};
 pub use error::ScoreError;
 pub use mlp::{Linear, Mlp, MlpConfig, ScoreModel};
 pub use sampling::{annealed_langevin, langevin, AnnealedSchedule};
 pub use objectives::{exact_loss_value, geometric_sigmas, LossOutput, Objective, Projection};
-pub use trace::{score_and_diagonal, score_and_trace, structured_diagonal, structured_trace, Diagonal, Trace, TraceStrategy};
+pub use trace::{score_and_diagonal, score_and_trace, structured_diagonal, structured_diagonal_of, structured_trace, structured_trace_of, Diagonal, Trace, TraceStrategy};

@@ -145,11 +145,22 @@ impl Mlp {
 
     /// The forward pass, keeping what the structure-aware trace needs.
     pub fn forward_trace(&self, x: &Tensor) -> ForwardTrace {
+        self.forward_trace_with(x, &[])
+    }
+
+    /// The forward pass with `extra[l]` (`[B, H_l]`, or `[1, H_l]` broadcast) added to hidden
+    /// layer `l`'s pre-activation: a per-sample bias, such as a noise-level embedding. It does
+    /// not depend on `x`, so the Jacobian keeps the structure the trace relies on.
+    pub fn forward_trace_with(&self, x: &Tensor, extra: &[Tensor]) -> ForwardTrace {
+        assert!(extra.len() <= self.hidden_layers(), "forward_trace_with: {} extra terms for {} hidden layers", extra.len(), self.hidden_layers());
         let mut pre = Vec::with_capacity(self.layers.len());
         let mut post = Vec::with_capacity(self.layers.len() - 1);
         let mut a = x.clone();
-        for layer in &self.layers[..self.layers.len() - 1] {
-            let h = layer.forward(&a);
+        for (l, layer) in self.layers[..self.layers.len() - 1].iter().enumerate() {
+            let h = match extra.get(l) {
+                Some(e) => layer.forward(&a) + e,
+                None => layer.forward(&a),
+            };
             a = self.activation.apply(&h);
             pre.push(h);
             post.push(a.clone());

@@ -160,3 +160,53 @@ fn named_sequence(state: &[(String, Tensor)], prefix: &str) -> Result<Vec<Tensor
     }
     Ok(out)
 }
+
+/// An exponential moving average of the parameters, `ema ← β·ema + (1 − β)·p` after each
+/// step: the weights samples are drawn with. The decay warms up, `β = min(decay, (1 + n)/(10 + n))`
+/// after `n` updates, so the first steps' random weights fade fast.
+pub struct Ema {
+    pub decay: f64,
+    weights: Vec<Tensor>,
+    updates: u64,
+}
+
+impl Ema {
+    pub fn new(decay: f64) -> Ema {
+        assert!((0.0..1.0).contains(&decay), "Ema: decay must lie in [0, 1), got {decay}");
+        Ema { decay, weights: Vec::new(), updates: 0 }
+    }
+
+    /// Folds in the parameters after a step (the first call copies them).
+    pub fn update(&mut self, params: &[Tensor]) {
+        no_grad(|| {
+            if self.weights.is_empty() {
+                self.weights = params.iter().map(Tensor::detach).collect();
+            } else {
+                let n = self.updates as f64;
+                let beta = self.decay.min((1.0 + n) / (10.0 + n));
+                self.weights = self.weights.iter().zip(params).map(|(e, p)| (&e.scale(beta) + &p.scale(1.0 - beta)).detach()).collect();
+            }
+            self.updates += 1;
+        })
+    }
+
+    /// The averaged weights, in the parameters' order (empty before the first update).
+    pub fn weights(&self) -> &[Tensor] {
+        &self.weights
+    }
+
+    /// `ema.{i}` and `ema_updates`, for checkpoints.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut state: Vec<(String, Tensor)> = self.weights.iter().enumerate().map(|(i, t)| (format!("ema.{i}"), t.clone())).collect();
+        state.push(("ema_updates".into(), Tensor::scalar(self.updates as f64, autodiff::DType::F64)));
+        state
+    }
+
+    /// Restores what [`Ema::state`] returned.
+    pub fn load_state(&mut self, state: &[(String, Tensor)]) -> Result<(), String> {
+        self.weights = named_sequence(state, "ema")?;
+        let updates = state.iter().find(|(n, _)| n == "ema_updates").ok_or("EMA state has no `ema_updates`")?;
+        self.updates = updates.1.item() as u64;
+        Ok(())
+    }
+}

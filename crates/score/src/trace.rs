@@ -27,7 +27,7 @@ use std::str::FromStr;
 use autodiff::{jacobian_diagonal, DiagonalStrategy, Tensor};
 
 use crate::error::ScoreError;
-use crate::mlp::{Mlp, ScoreModel};
+use crate::mlp::{ForwardTrace, Mlp, ScoreModel};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TraceStrategy {
@@ -125,8 +125,15 @@ fn require_mlp(model: &dyn ScoreModel) -> Result<&Mlp, ScoreError> {
 /// The structure-aware diagonal of an MLP (see the module docs), from recorded
 /// ops. Weights are `[out, in]`: layer l computes `h_l = a_{l−1}·W_lᵀ + b_l`.
 pub fn structured_diagonal(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
-    let trace = mlp.forward_trace(x);
-    let (b, d) = (x.dims()[0], x.dims()[1]);
+    let forward = mlp.forward_trace(x);
+    let diagonal = structured_diagonal_of(mlp, &forward);
+    (forward.output, diagonal)
+}
+
+/// [`structured_diagonal`] of a forward pass already taken (one with per-layer extra terms,
+/// [`Mlp::forward_trace_with`], included): the diagonal of `∂output/∂x`, `[B, D]`.
+pub fn structured_diagonal_of(mlp: &Mlp, trace: &ForwardTrace) -> Tensor {
+    let (b, d) = (trace.output.dims()[0], mlp.layers[0].inputs());
     let layers = &mlp.layers;
     let hidden = layers.len() - 1;
     // σ'(h_l) per sample for each hidden layer, [B, H_l].
@@ -153,11 +160,10 @@ pub fn structured_diagonal(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
         let weighted = &rows * &w_first.t().reshape([1, d, h1]);
         (&weighted * &slopes[0].reshape([b, 1, h1])).sum_axis(2)
     };
-    let diagonal = match mlp.output_activation {
+    match mlp.output_activation {
         Some(act) => &diagonal * &act.derivative(trace.pre.last().unwrap(), &trace.output),
         None => diagonal,
-    };
-    (trace.output, diagonal)
+    }
 }
 
 /// The structure-aware trace of an MLP, `[B]`, from recorded ops (see the
@@ -166,20 +172,26 @@ pub fn structured_diagonal(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
 /// least as wide as the data (deeper nets carry `H₁` rows per sample where
 /// the diagonal carries `D`), it is the diagonal's row sum.
 pub fn structured_trace(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
+    let forward = mlp.forward_trace(x);
+    let trace = structured_trace_of(mlp, &forward);
+    (forward.output, trace)
+}
+
+/// [`structured_trace`] of a forward pass already taken (one with per-layer extra terms,
+/// [`Mlp::forward_trace_with`], included): `tr(∂output/∂x)`, `[B]`.
+pub fn structured_trace_of(mlp: &Mlp, forward: &ForwardTrace) -> Tensor {
     let layers = &mlp.layers;
     let hidden = layers.len() - 1;
-    let (b, d) = (x.dims()[0], x.dims()[1]);
+    let (b, d) = (forward.output.dims()[0], layers[0].inputs());
     let h1 = layers[0].weight.dims()[0];
     if mlp.output_activation.is_some() || (hidden >= 3 && h1 >= d) {
-        let (score, diagonal) = structured_diagonal(mlp, x);
-        return (score, diagonal.sum_axis(1));
+        return structured_diagonal_of(mlp, forward).sum_axis(1);
     }
-    let forward = mlp.forward_trace(x);
     let slopes: Vec<Tensor> = (0..hidden).map(|l| mlp.activation.derivative(&forward.pre[l], &forward.post[l])).collect();
     let w_first = &layers[0].weight; // W₁: [H₁, D]
     let w_last = &layers[hidden].weight; // W_L: [D, H_{L−1}]
 
-    let trace = if hidden == 1 {
+    if hidden == 1 {
         // tr = Σ_j σ'(h)_j (W₁W₂)_jj: only the diagonal of W₁W₂, an H-vector.
         let shared_diagonal = (w_first * &w_last.t()).sum_axis(1);
         slopes[0].matmul(&shared_diagonal.reshape([h1, 1])).reshape([b])
@@ -200,6 +212,5 @@ pub fn structured_trace(mlp: &Mlp, x: &Tensor) -> (Tensor, Tensor) {
         } else {
             (&coupling * &slopes[1].reshape([b, 1, h2])).sum_axis(2).row_dot(&slopes[0])
         }
-    };
-    (forward.output, trace)
+    }
 }
