@@ -354,7 +354,9 @@ mod tests {
         assert_eq!(home, Home::Workspace(root.clone()));
         assert_eq!(home.data(), root.join("data"));
         assert_eq!(home.runs(), root.join("runs"));
-        assert!(home.to_string().contains("the workspace around the current directory"));
+        assert!(home
+            .to_string()
+            .contains("the workspace around the current directory"));
     }
 
     #[test]
