@@ -123,14 +123,14 @@ impl std::fmt::Display for Home {
             Home::Platform { .. } => write!(
                 f,
                 "home: data in {}, runs in {} (the platform's cache and data folders: no gradgrad \
-                 workspace around the current directory; {HOME_ENV} names another)",
+                 workspace around the current directory; set {HOME_ENV} to choose another)",
                 self.data().display(),
                 self.runs().display()
             ),
             Home::Fallback(root) => write!(
                 f,
                 "home: {} (the temporary folder: no workspace around the current directory, and \
-                 the platform names no cache or data folder; {HOME_ENV} names another)",
+                 the platform names no cache or data folder; set {HOME_ENV} to choose another)",
                 root.display()
             ),
         }
