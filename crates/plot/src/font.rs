@@ -1,5 +1,7 @@
 //! A 5×7 bitmap font (in the style of the HD44780 character LCD): digits,
-//! upper- and lower-case letters and the punctuation that axis labels need.
+//! upper- and lower-case letters, the punctuation that axis labels need, and
+//! the few symbols captions use (σ ε λ ² · × → ≈ … −). Text is drawn char by
+//! char, so any UTF-8 string may be given.
 //! Characters it lacks are drawn as a hollow box, so a missing glyph is
 //! visible rather than silently dropped. A line of text is 7 pixels high
 //! above the baseline, plus 2 for the descenders of g, p, q and y.
@@ -125,6 +127,17 @@ const GLYPHS: &[(char, [&str; GLYPH_H])] = &[
     ('!', ["..#..", "..#..", "..#..", "..#..", "..#..", ".....", "..#.."]),
     ('?', [".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."]),
     ('\'', ["..#..", "..#..", ".#...", ".....", ".....", ".....", "....."]),
+    // The mathematics in figure captions: x + σε, σ²s(x), σ 1.00…0.10, x → s(x), λ ≈ 0.1.
+    ('σ', [".....", ".....", ".####", "#..#.", "#...#", "#...#", ".###."]),
+    ('ε', [".....", ".....", ".###.", "#....", ".##..", "#....", ".###."]),
+    ('λ', ["##...", "..#..", "..#..", ".##..", ".#.#.", "#..#.", "#...#"]),
+    ('²', [".##..", "#..#.", "..#..", ".#...", "####.", ".....", "....."]),
+    ('·', [".....", ".....", ".....", ".##..", ".##..", ".....", "....."]),
+    ('×', [".....", ".....", ".#.#.", "..#..", ".#.#.", ".....", "....."]),
+    ('→', [".....", "..#..", "...#.", "#####", "...#.", "..#..", "....."]),
+    ('≈', [".....", ".##.#", "#..#.", ".....", ".##.#", "#..#.", "....."]),
+    ('…', [".....", ".....", ".....", ".....", ".....", ".....", "#.#.#"]),
+    ('−', [".....", ".....", ".....", "#####", ".....", ".....", "....."]),
 ];
 
 #[cfg(test)]
@@ -140,5 +153,27 @@ mod tests {
         for c in ('0'..='9').chain('A'..='Z').chain('a'..='z') {
             assert_ne!(glyph(c), MISSING, "no glyph for {c:?}");
         }
+    }
+
+    #[test]
+    fn the_caption_symbols_have_glyphs() {
+        for c in "σελ²·×→≈…−".chars() {
+            assert_ne!(glyph(c), MISSING, "no glyph for {c:?}");
+        }
+        // Multi-byte chars are one cell each: "x+σε" is four cells wide.
+        assert_eq!(text_width("x+σε", 1), 4 * ADVANCE - 1);
+    }
+
+    #[test]
+    fn an_unknown_char_is_drawn_as_a_hollow_box() {
+        use crate::{Canvas, BLACK, WHITE};
+        assert_eq!(glyph('∂'), MISSING);
+        let mut c = Canvas::new(3 * ADVANCE, GLYPH_H, WHITE);
+        c.text(0, 0, "a∂b", BLACK);
+        let cell = ADVANCE;
+        // The box's corners and its hollow middle, in the second cell.
+        assert_eq!(c.pixel(cell, 0), BLACK);
+        assert_eq!(c.pixel(cell + GLYPH_W - 1, GLYPH_H - 1), BLACK);
+        assert_eq!(c.pixel(cell + 2, 3), WHITE);
     }
 }

@@ -17,15 +17,145 @@ use crate::error::TrainError;
 /// the real MNIST (the tests' generated files). Its lines are `sha256sum`'s: `HEX  NAME`.
 pub const SUMS_FILE: &str = "SHA256SUMS";
 
-/// The workspace this binary was built from: `data/` and `runs/` live there.
-pub fn workspace_root() -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    root.canonicalize().unwrap_or(root)
+/// The environment variable naming gradgrad's home folder: data is cached in `<it>/data`, runs
+/// are written to `<it>/runs`. It wins over everything else below (`--data`/`MNIST_DIR` and
+/// `--out` still name one folder each).
+pub const HOME_ENV: &str = "GRADGRAD_HOME";
+
+/// Where the data cache and the runs live, and why there. Found at run time (never where the
+/// binary was built: a moved or `cargo install`ed trainer must not look in a deleted clone),
+/// first match wins:
+/// 1. [`HOME_ENV`], if set and not empty;
+/// 2. the gradgrad workspace around the current directory (`cargo run -p trainer` from a clone);
+/// 3. the platform's folders: its cache folder for data (`~/.cache/gradgrad/data` on Linux), its
+///    data folder for runs (`~/.local/share/gradgrad/runs`);
+/// 4. `<temp>/gradgrad`, when the platform names neither (no `$HOME`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Home {
+    /// [`HOME_ENV`] named this folder.
+    Env(PathBuf),
+    /// This gradgrad workspace holds the current directory.
+    Workspace(PathBuf),
+    /// The platform's cache folder and data folder, each with a `gradgrad` folder inside.
+    Platform { cache: PathBuf, data: PathBuf },
+    /// The temporary folder's `gradgrad`: nothing better is known.
+    Fallback(PathBuf),
 }
 
-/// The cache folder for fetched data: `<workspace>/data/<mnist|fashion>`.
+/// What [`Home::resolve`] looks at; [`Places::of_this_process`] reads the real ones.
+#[derive(Clone, Debug, Default)]
+pub struct Places {
+    /// The value of [`HOME_ENV`].
+    pub env_home: Option<std::ffi::OsString>,
+    pub current_dir: Option<PathBuf>,
+    /// The platform's cache and data folders (`dirs::cache_dir`, `dirs::data_dir`).
+    pub cache_dir: Option<PathBuf>,
+    pub data_dir: Option<PathBuf>,
+    pub temp_dir: PathBuf,
+}
+
+impl Places {
+    pub fn of_this_process() -> Places {
+        Places {
+            env_home: std::env::var_os(HOME_ENV),
+            current_dir: std::env::current_dir().ok(),
+            cache_dir: dirs::cache_dir(),
+            data_dir: dirs::data_dir(),
+            temp_dir: std::env::temp_dir(),
+        }
+    }
+}
+
+impl Home {
+    /// This process's home (reads the environment and the current directory).
+    pub fn find() -> Home {
+        Home::resolve(&Places::of_this_process())
+    }
+
+    /// The home that `places` give, by the order on [`Home`]. Reads only the `Cargo.toml`s
+    /// above `places.current_dir`.
+    pub fn resolve(places: &Places) -> Home {
+        let cwd = places.current_dir.as_deref();
+        if let Some(named) = places.env_home.as_ref().filter(|v| !v.is_empty()) {
+            let named = Path::new(named);
+            return Home::Env(cwd.map_or_else(|| named.to_path_buf(), |c| c.join(named)));
+        }
+        if let Some(root) = cwd.and_then(|c| c.ancestors().find(|d| is_this_workspace(d))) {
+            return Home::Workspace(root.to_path_buf());
+        }
+        match (&places.cache_dir, &places.data_dir) {
+            (Some(cache), Some(data)) => Home::Platform {
+                cache: cache.join("gradgrad"),
+                data: data.join("gradgrad"),
+            },
+            _ => Home::Fallback(places.temp_dir.join("gradgrad")),
+        }
+    }
+
+    /// The folder that holds one cache folder per data set.
+    pub fn data(&self) -> PathBuf {
+        match self {
+            Home::Env(root) | Home::Workspace(root) | Home::Fallback(root) => root.join("data"),
+            Home::Platform { cache, .. } => cache.join("data"),
+        }
+    }
+
+    /// The folder that holds one folder per run.
+    pub fn runs(&self) -> PathBuf {
+        match self {
+            Home::Env(root) | Home::Workspace(root) | Home::Fallback(root) => root.join("runs"),
+            Home::Platform { data, .. } => data.join("runs"),
+        }
+    }
+}
+
+/// One line for the start of a run: `home: /work/gradgrad (the workspace around the current
+/// directory)`.
+impl std::fmt::Display for Home {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Home::Env(root) => write!(f, "home: {} (from {HOME_ENV})", root.display()),
+            Home::Workspace(root) => write!(
+                f,
+                "home: {} (the workspace around the current directory)",
+                root.display()
+            ),
+            Home::Platform { .. } => write!(
+                f,
+                "home: data in {}, runs in {} (the platform's cache and data folders: no gradgrad \
+                 workspace around the current directory; set {HOME_ENV} to choose another)",
+                self.data().display(),
+                self.runs().display()
+            ),
+            Home::Fallback(root) => write!(
+                f,
+                "home: {} (the temporary folder: no workspace around the current directory, and \
+                 the platform names no cache or data folder; set {HOME_ENV} to choose another)",
+                root.display()
+            ),
+        }
+    }
+}
+
+/// Whether `dir` is the root of this workspace: its `Cargo.toml` has a `[workspace]` whose
+/// members include `crates/trainer`, and that crate is there.
+fn is_this_workspace(dir: &Path) -> bool {
+    let Ok(manifest) = std::fs::read_to_string(dir.join("Cargo.toml")) else {
+        return false;
+    };
+    manifest.lines().any(|l| l.trim() == "[workspace]")
+        && manifest.contains("\"crates/trainer\"")
+        && dir.join("crates/trainer/Cargo.toml").is_file()
+}
+
+/// The folder runs are written to by default: `<home>/runs`.
+pub fn runs_dir() -> PathBuf {
+    Home::find().runs()
+}
+
+/// The cache folder for fetched data: `<home>/data/<mnist|fashion>`.
 pub fn cache_dir(dataset: DatasetKind) -> PathBuf {
-    workspace_root().join("data").join(dataset.to_string())
+    Home::find().data().join(dataset.to_string())
 }
 
 /// Both splits, and where they came from.
@@ -186,6 +316,93 @@ mod tests {
         assert_eq!(a, b);
         assert_ne!(a, c);
         assert_ne!(a, d);
+    }
+
+    /// A folder laid out like this workspace: a `[workspace]` with `crates/trainer` in it.
+    fn fake_workspace(root: &Path) {
+        std::fs::create_dir_all(root.join("crates/trainer/src/deep")).unwrap();
+        std::fs::write(
+            root.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/mnist\", \"crates/trainer\"]\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("crates/trainer/Cargo.toml"),
+            "[package]\nname = \"trainer\"\n",
+        )
+        .unwrap();
+    }
+
+    /// No environment variable, the platform's folders under `base`.
+    fn places(cwd: &Path, base: &Path) -> Places {
+        Places {
+            env_home: None,
+            current_dir: Some(cwd.to_path_buf()),
+            cache_dir: Some(base.join("cache")),
+            data_dir: Some(base.join("share")),
+            temp_dir: base.join("tmp"),
+        }
+    }
+
+    #[test]
+    fn the_workspace_is_found_from_a_nested_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("clone");
+        fake_workspace(&root);
+        let nested = root.join("crates/trainer/src/deep");
+        let home = Home::resolve(&places(&nested, tmp.path()));
+        assert_eq!(home, Home::Workspace(root.clone()));
+        assert_eq!(home.data(), root.join("data"));
+        assert_eq!(home.runs(), root.join("runs"));
+        assert!(home
+            .to_string()
+            .contains("the workspace around the current directory"));
+    }
+
+    #[test]
+    fn outside_a_workspace_the_platform_folders_are_used() {
+        let tmp = tempfile::tempdir().unwrap();
+        let elsewhere = tmp.path().join("elsewhere");
+        // Another workspace, or a Cargo.toml naming crates/trainer without the crate, is not ours.
+        std::fs::create_dir_all(elsewhere.join("sub")).unwrap();
+        std::fs::write(
+            elsewhere.join("Cargo.toml"),
+            "[workspace]\nmembers = [\"crates/trainer\"]\n",
+        )
+        .unwrap();
+        let home = Home::resolve(&places(&elsewhere.join("sub"), tmp.path()));
+        assert_eq!(home.data(), tmp.path().join("cache/gradgrad/data"));
+        assert_eq!(home.runs(), tmp.path().join("share/gradgrad/runs"));
+        assert!(home.to_string().contains("platform"));
+
+        // Neither platform folder known (no $HOME), nor any current directory: the temporary one.
+        let bare = Places {
+            current_dir: None,
+            cache_dir: None,
+            ..places(&elsewhere, tmp.path())
+        };
+        let home = Home::resolve(&bare);
+        assert_eq!(home, Home::Fallback(tmp.path().join("tmp/gradgrad")));
+        assert_eq!(home.data(), tmp.path().join("tmp/gradgrad/data"));
+    }
+
+    #[test]
+    fn the_environment_variable_wins_and_an_empty_one_is_unset() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("clone");
+        fake_workspace(&root);
+        let mut inside = places(&root, tmp.path());
+        inside.env_home = Some("/srv/gradgrad".into());
+        let home = Home::resolve(&inside);
+        assert_eq!(home, Home::Env(PathBuf::from("/srv/gradgrad")));
+        assert_eq!(home.data(), Path::new("/srv/gradgrad/data"));
+        assert_eq!(home.runs(), Path::new("/srv/gradgrad/runs"));
+        assert!(home.to_string().contains(HOME_ENV));
+        // A relative value is taken from the current directory.
+        inside.env_home = Some("here".into());
+        assert_eq!(Home::resolve(&inside), Home::Env(root.join("here")));
+        inside.env_home = Some("".into());
+        assert_eq!(Home::resolve(&inside), Home::Workspace(root));
     }
 
     #[test]

@@ -92,13 +92,13 @@ impl Sampler {
     pub fn describe(&self) -> String {
         let s = &self.schedule;
         format!(
-            "Langevin, {} sigmas {:.2}..{:.2} x {} steps{}",
+            "Langevin, {} σ {:.2}…{:.2} × {} steps{}",
             s.sigmas.len(),
             s.sigmas[0],
             s.sigmas.last().unwrap(),
             s.steps_per_level,
             if self.noise_conditional {
-                ", s(x)/sigma"
+                ", s(x)/σ"
             } else {
                 ""
             }

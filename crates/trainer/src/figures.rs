@@ -80,7 +80,7 @@ pub fn titled_grid(
     let scale = if img_h * img_w >= 28 * 28 { 2 } else { 4 };
     let grid = image_grid(images, rows, cols, img_h, img_w, scale, 2);
     let mut canvas = Canvas::new(
-        grid.width.max(6 * title.len() + 4),
+        grid.width.max(plot::font::text_width(title, 1) + 4),
         grid.height + TITLE_H,
         WHITE,
     );
@@ -98,7 +98,7 @@ pub fn denoise_grid(d: &Denoising, img_h: usize, img_w: usize) -> Canvas {
     }
     let sigmas: Vec<String> = d.levels.iter().map(|l| format!("{:.2}", l.sigma)).collect();
     let title = format!(
-        "rows: clean; then per sigma ({}): noisy x+sigma*eps, denoised x+sigma*sigma*s(x)",
+        "rows: clean; then per σ ({}): noisy x+σε, denoised x+σ²s(x)",
         sigmas.join(", ")
     );
     titled_grid(

@@ -95,6 +95,7 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
         eprintln!("{note}");
     }
 
+    eprintln!("{}", data::Home::find());
     let data = data::load(config.dataset, args.data.as_deref())?;
     let (train_set, test_set) = (&data.splits.train, &data.splits.test);
     eprintln!(
@@ -201,6 +202,7 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    eprintln!("{}", data::Home::find());
     let data = data::load(config.dataset, args.data.as_deref())?;
     let test = &data.splits.test;
     if test.dim() != model.dim() {
@@ -270,9 +272,9 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// `<workspace>/runs/<UTC timestamp>-<objective>`, with a suffix if that exists already.
+/// `<home>/runs/<UTC timestamp>-<objective>` ([`data::Home`]), with a suffix if that exists already.
 fn default_run_dir(config: &TrainConfig) -> PathBuf {
-    let runs = data::workspace_root().join("runs");
+    let runs = data::runs_dir();
     let stem = format!("{}-{}", utc_timestamp(SystemTime::now()), config.objective);
     let mut dir = runs.join(&stem);
     let mut n = 2;
