@@ -9,10 +9,10 @@ use std::path::{Path, PathBuf};
 
 use autodiff::{DType, Tensor};
 use safetensors::{Dtype, SafeTensors};
-use score::{Mlp, ScoreModel};
 
 use crate::config::TrainConfig;
 use crate::error::TrainError;
+use crate::model::Net;
 
 pub const MODEL_FILE: &str = "model.safetensors";
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
@@ -55,93 +55,80 @@ pub struct ModelInfo {
     pub step: u64,
 }
 
-/// Saves the network: tensors `layers.{i}.weight` `[out, in]` and `layers.{i}.bias` `[out]`, f32,
-/// with metadata `activation`, `hidden_layers`, `hidden`, `objective`, `noise_sigma`,
-/// `noise_conditional`, `image_rows`, `image_cols`, `step`, and the full `config` as JSON.
-pub fn save_model(path: &Path, mlp: &Mlp, info: &ModelInfo) -> Result<(), TrainError> {
+/// Saves the network a user samples with (the EMA weights when the run keeps an average):
+/// tensors `layers.{i}.weight` `[out, in]`, `layers.{i}.bias` `[out]` and, for a conditional
+/// model, `embeddings.{l}` `[H_l, F]`, f32, with metadata `model`, `weights` (`ema` or
+/// `trained`), `activation`, `hidden_layers`, `hidden`, `objective`, `noise_sigma`,
+/// `image_rows`, `image_cols`, `step`, and the full `config` as JSON.
+pub fn save_model(path: &Path, net: &Net, info: &ModelInfo) -> Result<(), TrainError> {
     let c = &info.config;
     let metadata: HashMap<String, String> = [
         ("format", "pt".to_string()),
+        ("model", c.model.to_string()),
+        ("weights", if c.ema_decay > 0.0 { format!("ema (decay {})", c.ema_decay) } else { "trained".into() }),
         ("activation", c.activation.to_string()),
         ("hidden_layers", c.layers.to_string()),
         ("hidden", c.hidden.to_string()),
         ("objective", c.objective.to_string()),
         ("noise_sigma", c.noise_sigma.to_string()),
-        ("noise_conditional", c.noise_conditional().to_string()),
         ("image_rows", info.rows.to_string()),
         ("image_cols", info.cols.to_string()),
         ("step", info.step.to_string()),
-        (
-            "config",
-            serde_json::to_string(c).expect("a config serialises"),
-        ),
+        ("config", serde_json::to_string(c).expect("a config serialises")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
-    let named: Vec<(String, Tensor)> = mlp
-        .parameter_names()
-        .into_iter()
-        .zip(mlp.parameters())
-        .collect();
+    let named: Vec<(String, Tensor)> = net.parameter_names().into_iter().zip(net.parameters()).collect();
     write_atomic(path, &serialize(&named, metadata, path)?)
 }
 
-/// Loads a network written by [`save_model`].
-pub fn load_model(path: &Path) -> Result<(Mlp, ModelInfo), TrainError> {
-    let bad = |reason: String| TrainError::BadCheckpoint {
-        path: path.into(),
-        reason,
-    };
-    open(path, |file, meta| {
-        let field = |key: &str| {
-            meta.get(key).ok_or_else(|| {
-                bad(format!(
-                    "metadata has no `{key}`; was it written by the trainer?"
-                ))
-            })
-        };
-        let config: TrainConfig = serde_json::from_str(field("config")?)
-            .map_err(|e| bad(format!("metadata `config`: {e}")))?;
-        let number = |key: &str| {
-            field(key)?
-                .parse::<u64>()
-                .map_err(|e| bad(format!("metadata `{key}`: {e}")))
-        };
-        let info = ModelInfo {
-            rows: number("image_rows")? as usize,
-            cols: number("image_cols")? as usize,
-            step: number("step")?,
-            config,
-        };
+/// A run's configuration from its JSON, refusing one written before the trainer had a `model`
+/// (the single-σ unconditional set-up) with a message that says what to do.
+pub fn parse_config(json: &str, path: &Path) -> Result<TrainConfig, TrainError> {
+    let bad = |reason: String| TrainError::BadCheckpoint { path: path.into(), reason };
+    let value: serde_json::Value = serde_json::from_str(json).map_err(|e| bad(e.to_string()))?;
+    if value.get("model").is_none() && value.get("objective").is_some() {
+        return Err(bad("this run was written by an earlier trainer (an unconditional single-σ model, before \
+                        noise-conditional models and EMA); this version cannot continue or load it. \
+                        Start a new run (`--model unconditional` trains that set-up again)"
+            .into()));
+    }
+    serde_json::from_value(value).map_err(|e| bad(e.to_string()))
+}
 
-        let mut layers = Vec::new();
-        for i in 0..=info.config.layers {
-            let weight = read_tensor(file, &format!("layers.{i}.weight"), path)?;
-            let bias = read_tensor(file, &format!("layers.{i}.bias"), path)?;
-            if weight.rank() != 2 || bias.dims() != [weight.dims()[0]] {
-                return Err(bad(format!(
-                    "layer {i}: weight {} and bias {} do not make a linear layer",
-                    weight.shape(),
-                    bias.shape()
-                )));
-            }
-            layers.push((weight, bias));
-        }
-        let dim = info.rows * info.cols;
-        let chains = layers
-            .windows(2)
-            .all(|p| p[0].0.dims()[0] == p[1].0.dims()[1]);
-        if !chains || layers[0].0.dims()[1] != dim || layers.last().unwrap().0.dims()[0] != dim {
-            let shapes: Vec<String> = layers.iter().map(|(w, _)| w.shape().to_string()).collect();
-            return Err(bad(format!(
-                "layer shapes {} do not chain {dim} → … → {dim}",
-                shapes.join(", ")
-            )));
-        }
-        let activation = info.config.activation.activation();
-        Ok((Mlp::from_layers(layers, activation, None), info))
+/// Loads a network written by [`save_model`].
+pub fn load_model(path: &Path) -> Result<(Net, ModelInfo), TrainError> {
+    let bad = |reason: String| TrainError::BadCheckpoint { path: path.into(), reason };
+    open(path, |file, meta| {
+        let field = |key: &str| meta.get(key).ok_or_else(|| bad(format!("metadata has no `{key}`; was it written by the trainer?")));
+        let config = parse_config(field("config")?, path)?;
+        let number = |key: &str| field(key)?.parse::<u64>().map_err(|e| bad(format!("metadata `{key}`: {e}")));
+        let info = ModelInfo { rows: number("image_rows")? as usize, cols: number("image_cols")? as usize, step: number("step")?, config };
+        let template = Net::fresh(&info.config, info.rows * info.cols, 0);
+        let params = read_like(file, &template, "", path)?;
+        Ok((template.with_parameters(&params), info))
     })
+}
+
+/// The tensors `prefix` + each of `template`'s parameter names, checked against its shapes.
+fn read_like(file: &SafeTensors, template: &Net, prefix: &str, path: &Path) -> Result<Vec<Tensor>, TrainError> {
+    template
+        .parameter_names()
+        .iter()
+        .zip(template.parameters())
+        .map(|(name, expected)| {
+            let name = format!("{prefix}{name}");
+            let t = read_tensor(file, &name, path)?;
+            if t.shape() != expected.shape() {
+                return Err(TrainError::BadCheckpoint {
+                    path: path.into(),
+                    reason: format!("tensor `{name}` is {}; the configuration needs {}", t.shape(), expected.shape()),
+                });
+            }
+            Ok(t)
+        })
+        .collect()
 }
 
 /// Where training stands, besides the model: saved in `optimizer.safetensors`.
@@ -297,4 +284,27 @@ fn read_tensor(file: &SafeTensors, name: &str, path: &Path) -> Result<Tensor, Tr
 /// The run folder's checkpoint files.
 pub fn paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join(MODEL_FILE), dir.join(OPTIMIZER_FILE))
+}
+
+pub const SAMPLES_FILE: &str = "samples.safetensors";
+
+/// Saves the drawn samples: tensor `samples`, f32 `[N, dim]`, in pixel units (0 black, 1
+/// white) as the sampler left them (not clamped), with metadata `sampler`, `evaluations`
+/// (score evaluations per sample), `seed`, `ema` (whether the averaged weights drew them),
+/// `model` and `objective`.
+pub fn save_samples(path: &Path, samples: &crate::eval::Samples, config: &TrainConfig, dim: usize) -> Result<(), TrainError> {
+    let n = samples.raw.len() / dim;
+    let tensor = Tensor::from_slice(&samples.raw, [n, dim]);
+    let metadata: HashMap<String, String> = [
+        ("sampler", samples.sampler.to_string()),
+        ("evaluations", samples.sampler.evaluations().to_string()),
+        ("seed", config.seed.to_string()),
+        ("ema", (config.ema_decay > 0.0).to_string()),
+        ("model", config.model.to_string()),
+        ("objective", config.objective.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    write_atomic(path, &serialize(&[("samples".to_string(), tensor)], metadata, path)?)
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ActivationKind, DatasetKind, ObjectiveKind, TrainConfig, DEFAULT_OBJECTIVE};
+use crate::config::{ActivationKind, DatasetKind, ModelKind, ObjectiveKind, SamplerKind, SigmaDistKind, TrainConfig, DEFAULT_OBJECTIVE};
 use crate::device::DeviceRequest;
 
 #[derive(Parser, Debug)]
@@ -33,10 +33,13 @@ pub enum Command {
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
-    /// Training objective [default: dsm, the best held-out loss in the same time; see the README]
+    /// The network [default: edm, a noise-conditional s(x, σ)]
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Training objective [default: dsm; see the README's "Which objective"]
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveKind>,
-    /// Total optimisation steps [default: 6000 for dsm and anneal-dsm, 4000 for the others: ~1½–2 minutes each on 2 cores]
+    /// Total optimisation steps [default: 12000 for a conditional model's dsm (about five minutes on 2 cores), 8000 for its exact and ssm-vr; unconditional: 6000 for dsm and anneal-dsm, 4000 for the others]
     #[arg(long)]
     pub steps: Option<u64>,
     /// Images per minibatch [default: 128]
@@ -45,21 +48,60 @@ pub struct TrainArgs {
     /// Width of each hidden layer [default: 1024]
     #[arg(long)]
     pub hidden: Option<usize>,
-    /// Number of hidden layers [default: 1]
+    /// Number of hidden layers [default: 2 conditional, 1 unconditional]
     #[arg(long)]
     pub layers: Option<usize>,
-    /// Activation after each hidden layer [default: softplus]
+    /// Activation after each hidden layer [default: silu conditional, softplus unconditional]
     #[arg(long, value_enum)]
     pub activation: Option<ActivationKind>,
-    /// Adam's learning rate [default: 2e-3]
+    /// Adam's learning rate [default: 1e-3 conditional, 2e-3 unconditional]
     #[arg(long)]
     pub lr: Option<f64>,
-    /// Gradients are rescaled to at most this L2 norm [default: 10000]
+    /// Steps of linear learning-rate warm-up [default: 200 conditional, 0 unconditional]
+    #[arg(long)]
+    pub warmup: Option<u64>,
+    /// Gradients are rescaled to at most this L2 norm [default: 100 conditional, 10000 unconditional]
     #[arg(long)]
     pub clip_grad_norm: Option<f64>,
-    /// σ of the perturbation x + σε the model is trained and evaluated on [default: 0.1]
+    /// Decay of the weights' moving average used for sampling and evaluation; 0 for none [default: 0.999 conditional, 0 unconditional]
+    #[arg(long)]
+    pub ema_decay: Option<f64>,
+    /// σ of the held-out evaluation, and of the unconditional model's perturbation x + σε [default: 0.1]
     #[arg(long)]
     pub noise_sigma: Option<f64>,
+    /// Smallest σ a conditional model trains and samples at [default: 0.002]
+    #[arg(long)]
+    pub sigma_min: Option<f64>,
+    /// Largest σ a conditional model trains at and sampling starts from [default: 40, beyond the largest distance between two MNIST images]
+    #[arg(long)]
+    pub sigma_max: Option<f64>,
+    /// How training draws σ per image [default: log-normal for edm, ladder for ncsn]
+    #[arg(long, value_enum)]
+    pub sigma_dist: Option<SigmaDistKind>,
+    /// Levels of the ladder distribution [default: 10]
+    #[arg(long)]
+    pub sigma_levels: Option<usize>,
+    /// Mean of log σ for the log-normal distribution [default: −1.89, EDM's −1.2 at pixel scale]
+    #[arg(long, allow_hyphen_values = true)]
+    pub p_mean: Option<f64>,
+    /// Standard deviation of log σ for the log-normal distribution [default: 1.2]
+    #[arg(long)]
+    pub p_std: Option<f64>,
+    /// EDM's σ_data, the data's RMS per pixel [default: 0.3347, MNIST's]
+    #[arg(long)]
+    pub sigma_data: Option<f64>,
+    /// Feed the σ features to the first hidden layer only (else to every one)
+    #[arg(long)]
+    pub embed_first_only: bool,
+    /// How samples are drawn [default: heun]
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerKind>,
+    /// Levels of the sampler's σ schedule; steps per level for langevin [default: 30]
+    #[arg(long)]
+    pub sampler_steps: Option<usize>,
+    /// Samples drawn and scored at the end [default: 1000]
+    #[arg(long)]
+    pub samples: Option<usize>,
     /// Largest σ of the anneal-dsm ladder [default: 1]
     #[arg(long)]
     pub anneal_sigma_max: Option<f64>,
@@ -118,7 +160,12 @@ pub struct EvalArgs {
 impl TrainArgs {
     /// The configuration of a new run: defaults for the objective, overridden by given flags.
     pub fn config(&self) -> TrainConfig {
-        let mut c = TrainConfig::defaults(self.objective.unwrap_or(DEFAULT_OBJECTIVE));
+        let model = self.model.unwrap_or(ModelKind::Edm);
+        let mut c = TrainConfig::defaults(model, self.objective.unwrap_or(DEFAULT_OBJECTIVE));
+        if model == ModelKind::Ncsn && self.sigma_max.is_none() {
+            // NCSN's ladder: σ_max near the largest distance between two images, σ_min 0.01.
+            (c.sigma_max, c.sigma_min) = (20.0, 0.01);
+        }
         self.apply_schedule(&mut c);
         macro_rules! set {
             ($($field:ident),*) => { $( if let Some(v) = self.$field { c.$field = v; } )* };
@@ -129,18 +176,30 @@ impl TrainArgs {
             layers,
             activation,
             lr,
+            warmup,
             clip_grad_norm,
+            ema_decay,
             noise_sigma,
+            sigma_min,
+            sigma_max,
+            sigma_dist,
+            sigma_levels,
+            p_mean,
+            p_std,
+            sigma_data,
             anneal_sigma_max,
             anneal_levels,
             projections,
             seed,
             dataset
         );
+        if self.embed_first_only {
+            c.embed_every_layer = false;
+        }
         c
     }
 
-    /// The flags a resumed run may change: how long it goes on and how often it reports.
+    /// The flags a resumed run may change: how long it goes on, how often it reports, and how it samples.
     pub fn apply_schedule(&self, c: &mut TrainConfig) {
         if let Some(v) = self.steps {
             c.steps = v;
@@ -150,6 +209,15 @@ impl TrainArgs {
         }
         if let Some(v) = self.eval_every {
             c.eval_every = v;
+        }
+        if let Some(v) = self.sampler {
+            c.sampler = v;
+        }
+        if let Some(v) = self.sampler_steps {
+            c.sampler_steps = v;
+        }
+        if let Some(v) = self.samples {
+            c.samples = v;
         }
     }
 
@@ -165,7 +233,10 @@ impl TrainArgs {
                 }
             )* };
         }
-        check!(objective => "--objective", batch => "--batch", hidden => "--hidden", layers => "--layers",
+        check!(model => "--model", objective => "--objective", batch => "--batch", warmup => "--warmup",
+               ema_decay => "--ema-decay", sigma_min => "--sigma-min", sigma_max => "--sigma-max",
+               sigma_dist => "--sigma-dist", sigma_levels => "--sigma-levels", p_mean => "--p-mean",
+               p_std => "--p-std", sigma_data => "--sigma-data", hidden => "--hidden", layers => "--layers",
                activation => "--activation", lr => "--lr", clip_grad_norm => "--clip-grad-norm",
                noise_sigma => "--noise-sigma", anneal_sigma_max => "--anneal-sigma-max",
                anneal_levels => "--anneal-levels", projections => "--projections", seed => "--seed",

@@ -3,7 +3,10 @@
 use std::fmt;
 
 use clap::ValueEnum;
-use score::{geometric_sigmas, Activation, Objective, Projection, TraceStrategy};
+use score::{
+    edm_sigmas, geometric_sigmas, Activation, ConditionalObjective, Corrector, Objective, Parametrisation, Projection, Sampler,
+    SigmaDistribution, TraceStrategy,
+};
 use serde::{Deserialize, Serialize};
 
 /// `--objective`.
@@ -29,6 +32,46 @@ pub enum ActivationKind {
     Softplus,
     Sigmoid,
     Tanh,
+    /// x·sigmoid(x).
+    Silu,
+}
+
+/// `--model`: what the network is told and how its output becomes a score.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ModelKind {
+    /// s(x, σ) from EDM's preconditioned denoiser (Karras et al. 2022).
+    Edm,
+    /// s(x, σ) = F(x, σ)/σ (NCSNv2).
+    Ncsn,
+    /// s(x), one noise level (--noise-sigma): the single-σ set-up, whose samples are blobs.
+    Unconditional,
+}
+
+/// `--sigma-dist`: how training draws a noise level per image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SigmaDistKind {
+    /// log σ ~ N(--p-mean, --p-std²), cut to [--sigma-min, --sigma-max] (EDM).
+    LogNormal,
+    /// log σ uniform on [log --sigma-min, log --sigma-max].
+    LogUniform,
+    /// One of --sigma-levels geometric levels from --sigma-max to --sigma-min (NCSN).
+    Ladder,
+}
+
+/// `--sampler`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SamplerKind {
+    /// The probability-flow ODE by Heun's method on EDM's σ schedule.
+    Heun,
+    /// The reverse (variance-exploding) SDE, predictor only.
+    Sde,
+    /// The reverse SDE with one Langevin corrector step per level.
+    Pc,
+    /// Annealed Langevin dynamics (NCSN): 10 levels, --sampler-steps steps each.
+    Langevin,
 }
 
 /// `--dataset`.
@@ -42,6 +85,7 @@ pub enum DatasetKind {
 /// Everything that decides what a run computes. Saved as `config.json`; `--resume` reads it back.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
+    pub model: ModelKind,
     pub objective: ObjectiveKind,
     pub dataset: DatasetKind,
     /// Total optimisation steps (a resumed run goes on until it has taken this many).
@@ -67,6 +111,28 @@ pub struct TrainConfig {
     pub checkpoint_every: u64,
     /// Steps between held-out evaluations (the last step is always evaluated).
     pub eval_every: u64,
+    /// The σ range a conditional model is trained on and sampled over.
+    pub sigma_min: f64,
+    pub sigma_max: f64,
+    pub sigma_dist: SigmaDistKind,
+    /// Levels of the `ladder` distribution.
+    pub sigma_levels: usize,
+    /// Mean and standard deviation of log σ for `log-normal`.
+    pub p_mean: f64,
+    pub p_std: f64,
+    /// EDM's σ_data: the RMS of the data, per pixel.
+    pub sigma_data: f64,
+    /// Feed the σ features to every hidden layer (else the first only).
+    pub embed_every_layer: bool,
+    /// Decay of the weights' exponential moving average (0: none); samples and evaluation use it.
+    pub ema_decay: f64,
+    /// Steps of linear learning-rate warm-up.
+    pub warmup: u64,
+    pub sampler: SamplerKind,
+    /// Levels of the sampler's σ schedule (Langevin: steps per level).
+    pub sampler_steps: usize,
+    /// Samples drawn at the end and scored (`samples.safetensors`).
+    pub samples: usize,
 }
 
 /// The default σ of the data perturbation. MNIST lies on a thin set (most pixels are exactly 0),
@@ -75,35 +141,38 @@ pub struct TrainConfig {
 /// enough that the exact objective trains stably at the default learning rate.
 pub const DEFAULT_NOISE_SIGMA: f64 = 0.1;
 
-/// The objective of a run given no `--objective`: denoising score matching, which reached the
-/// lowest held-out exact SM loss in the same training time (README, "Training MNIST"). The exact
-/// objective learns more per step for the first few thousand steps, then flattens; a DSM step
-/// also costs about 20% less.
+/// The objective of a run given no `--objective` (README, "Which objective").
 pub const DEFAULT_OBJECTIVE: ObjectiveKind = ObjectiveKind::Dsm;
 
-/// Default steps per objective: set to about 3½ minutes of training each on an idle 2-core
-/// machine when steps were slower (the README's table); about 1½–2 minutes each now, so a
-/// default run stays well inside ten minutes even under load.
-pub fn default_steps(objective: ObjectiveKind) -> u64 {
-    match objective {
-        ObjectiveKind::Exact | ObjectiveKind::Ssm | ObjectiveKind::SsmVr => 4000,
-        ObjectiveKind::Dsm | ObjectiveKind::AnnealDsm => 6000,
+/// The RMS of an MNIST pixel, √E[x²] over the training set (`trainer` prints the measured value).
+pub const MNIST_RMS: f64 = 0.3347;
+
+/// Default steps: the conditional model's run takes about five minutes of training on an idle
+/// 2-core machine; the unconditional model keeps the single-σ set-up's counts.
+pub fn default_steps(model: ModelKind, objective: ObjectiveKind) -> u64 {
+    match (model, objective) {
+        (ModelKind::Unconditional, ObjectiveKind::Exact | ObjectiveKind::Ssm | ObjectiveKind::SsmVr) => 4000,
+        (ModelKind::Unconditional, _) => 6000,
+        (_, ObjectiveKind::Dsm) => 12_000,
+        _ => 8000,
     }
 }
 
 impl TrainConfig {
-    /// The defaults for `objective`.
-    pub fn defaults(objective: ObjectiveKind) -> TrainConfig {
+    /// The defaults for `model` trained by `objective`.
+    pub fn defaults(model: ModelKind, objective: ObjectiveKind) -> TrainConfig {
+        let conditional = model != ModelKind::Unconditional;
         TrainConfig {
+            model,
             objective,
             dataset: DatasetKind::Mnist,
-            steps: default_steps(objective),
+            steps: default_steps(model, objective),
             batch: 128,
             hidden: 1024,
-            layers: 1,
-            activation: ActivationKind::Softplus,
-            lr: 2e-3,
-            clip_grad_norm: 1e4,
+            layers: if conditional { 2 } else { 1 },
+            activation: if conditional { ActivationKind::Silu } else { ActivationKind::Softplus },
+            lr: if conditional { 1e-3 } else { 2e-3 },
+            clip_grad_norm: if conditional { 100.0 } else { 1e4 },
             noise_sigma: DEFAULT_NOISE_SIGMA,
             anneal_sigma_max: 1.0,
             anneal_levels: 10,
@@ -111,6 +180,76 @@ impl TrainConfig {
             seed: 0,
             checkpoint_every: 500,
             eval_every: 500,
+            sigma_min: 0.002,
+            sigma_max: 40.0,
+            sigma_dist: match model {
+                ModelKind::Ncsn => SigmaDistKind::Ladder,
+                _ => SigmaDistKind::LogNormal,
+            },
+            sigma_levels: 10,
+            // EDM's −1.2 for data in [−1, 1]; pixels in [0, 1] are half that scale.
+            p_mean: -1.2 + 0.5f64.ln(),
+            p_std: 1.2,
+            sigma_data: MNIST_RMS,
+            embed_every_layer: true,
+            ema_decay: if conditional { 0.999 } else { 0.0 },
+            warmup: if conditional { 200 } else { 0 },
+            sampler: SamplerKind::Heun,
+            sampler_steps: 30,
+            samples: 1000,
+        }
+    }
+
+    /// Whether the network is told σ.
+    pub fn is_conditional(&self) -> bool {
+        self.model != ModelKind::Unconditional
+    }
+
+    /// The conditional model's parametrisation.
+    pub fn parametrisation(&self) -> Parametrisation {
+        match self.model {
+            ModelKind::Edm => Parametrisation::Edm { sigma_data: self.sigma_data },
+            _ => Parametrisation::Ncsn,
+        }
+    }
+
+    /// How training draws σ for a conditional model.
+    pub fn sigma_distribution(&self) -> SigmaDistribution {
+        let (min, max) = (self.sigma_min, self.sigma_max);
+        match self.sigma_dist {
+            SigmaDistKind::LogNormal => SigmaDistribution::LogNormal { mean: self.p_mean, std: self.p_std, min, max },
+            SigmaDistKind::LogUniform => SigmaDistribution::LogUniform { min, max },
+            SigmaDistKind::Ladder => SigmaDistribution::Ladder { max, min, levels: self.sigma_levels },
+        }
+    }
+
+    /// The conditional model's objective.
+    pub fn conditional_objective(&self) -> ConditionalObjective {
+        match self.objective {
+            ObjectiveKind::Exact => ConditionalObjective::Exact { strategy: TraceStrategy::Auto },
+            ObjectiveKind::SsmVr => ConditionalObjective::SsmVr { projections: self.projections, distribution: Projection::Gaussian },
+            ObjectiveKind::Dsm => ConditionalObjective::Dsm,
+            other => unreachable!("validate() refuses {other} with a conditional model"),
+        }
+    }
+
+    /// How samples are drawn. A conditional model walks σ from --sigma-max down to the smallest
+    /// level it was trained on; the unconditional model keeps its own schedules (see [`crate::eval`]).
+    pub fn sampler(&self) -> Sampler {
+        if !self.is_conditional() {
+            return crate::eval::unconditional_sampler(self);
+        }
+        let (max, min) = (self.sigma_max, self.sigma_min.max(0.002));
+        let n = self.sampler_steps;
+        match self.sampler {
+            SamplerKind::Heun => Sampler::Heun { sigmas: edm_sigmas(max, min, n, 7.0) },
+            SamplerKind::Sde => Sampler::ReverseSde { sigmas: edm_sigmas(max, min, n, 7.0), corrector: None },
+            SamplerKind::Pc => Sampler::ReverseSde { sigmas: edm_sigmas(max, min, n, 7.0), corrector: Some(Corrector { steps: 1, snr: 0.16 }) },
+            SamplerKind::Langevin => Sampler::AnnealedLangevin {
+                sigmas: geometric_sigmas(max.min(20.0), min.max(0.01), 10),
+                steps_per_level: n,
+                epsilon: 2e-5,
+            },
         }
     }
 
@@ -171,6 +310,8 @@ impl TrainConfig {
             ("--checkpoint-every", self.checkpoint_every as f64),
             ("--eval-every", self.eval_every as f64),
             ("--anneal-levels", self.anneal_levels as f64),
+            ("--sigma-levels", self.sigma_levels as f64),
+            ("--samples", self.samples as f64),
         ];
         for (flag, value) in positive {
             if value < 1.0 {
@@ -182,6 +323,10 @@ impl TrainConfig {
             ("--noise-sigma", self.noise_sigma),
             ("--clip-grad-norm", self.clip_grad_norm),
             ("--anneal-sigma-max", self.anneal_sigma_max),
+            ("--sigma-min", self.sigma_min),
+            ("--sigma-max", self.sigma_max),
+            ("--sigma-data", self.sigma_data),
+            ("--p-std", self.p_std),
         ];
         for (flag, value) in rates {
             if !(value.is_finite() && value > 0.0) {
@@ -189,6 +334,22 @@ impl TrainConfig {
                     "{flag} must be a positive finite number, got {value}"
                 ));
             }
+        }
+        if self.sigma_min >= self.sigma_max {
+            return Err(format!("--sigma-min ({}) must be below --sigma-max ({})", self.sigma_min, self.sigma_max));
+        }
+        if !(0.0..1.0).contains(&self.ema_decay) {
+            return Err(format!("--ema-decay must lie in [0, 1), got {}", self.ema_decay));
+        }
+        if self.sampler_steps < 2 {
+            return Err("--sampler-steps must be at least 2".into());
+        }
+        if self.is_conditional() && matches!(self.objective, ObjectiveKind::Ssm | ObjectiveKind::AnnealDsm) {
+            return Err(format!(
+                "--objective {} trains the unconditional model only; with --model {} use dsm, exact or ssm-vr \
+                 (or pass --model unconditional)",
+                self.objective, self.model
+            ));
         }
         Ok(())
     }
@@ -200,19 +361,33 @@ impl TrainConfig {
             format!("dataset          {}", self.dataset),
             format!("steps            {}", self.steps),
             format!("batch            {}", self.batch),
-            format!(
-                "model            MLP, {} hidden layer(s) of {}, {}",
-                self.layers, self.hidden, self.activation
-            ),
+            match self.model {
+                ModelKind::Unconditional => format!(
+                    "model            unconditional s(x): MLP, {} hidden layer(s) of {}, {}",
+                    self.layers, self.hidden, self.activation
+                ),
+                _ => format!(
+                    "model            s(x, σ), {}: MLP, {} hidden layer(s) of {}, {}, σ features into {}",
+                    self.parametrisation(),
+                    self.layers,
+                    self.hidden,
+                    self.activation,
+                    if self.embed_every_layer { "every hidden layer" } else { "the first hidden layer" }
+                ),
+            },
             format!(
                 "optimiser        Adam, lr {:e}, gradients clipped to norm {}",
                 self.lr, self.clip_grad_norm
             ),
-            format!(
-                "noise sigma      {} (trained and evaluated on x + sigma*eps)",
-                self.noise_sigma
-            ),
         ];
+        if self.is_conditional() {
+            lines.push(format!("noise levels     {}", self.sigma_distribution()));
+            lines.push(format!("EMA              decay {}; warm-up {} steps", self.ema_decay, self.warmup));
+            lines.push(format!("sampler          {}; {} samples", self.sampler(), self.samples));
+            lines.push(format!("held-out σ       {} (exact SM of the EMA model on x + σε)", self.noise_sigma));
+        } else {
+            lines.push(format!("noise σ          {} (trained and evaluated on x + σε)", self.noise_sigma));
+        }
         match self.objective {
             ObjectiveKind::AnnealDsm => {
                 let sigmas: Vec<String> = self
@@ -242,6 +417,7 @@ impl ActivationKind {
             ActivationKind::Softplus => Activation::Softplus,
             ActivationKind::Sigmoid => Activation::Sigmoid,
             ActivationKind::Tanh => Activation::Tanh,
+            ActivationKind::Silu => Activation::Silu,
         }
     }
 }
@@ -266,6 +442,21 @@ impl fmt::Display for ObjectiveKind {
         value_name(self, f)
     }
 }
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        value_name(self, f)
+    }
+}
+impl fmt::Display for SamplerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        value_name(self, f)
+    }
+}
+impl fmt::Display for SigmaDistKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        value_name(self, f)
+    }
+}
 impl fmt::Display for ActivationKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         value_name(self, f)
@@ -283,7 +474,7 @@ mod tests {
 
     #[test]
     fn config_round_trips_through_json_with_cli_spellings() {
-        let config = TrainConfig::defaults(ObjectiveKind::SsmVr);
+        let config = TrainConfig::defaults(ModelKind::Edm, ObjectiveKind::SsmVr);
         let json = serde_json::to_string(&config).unwrap();
         assert!(json.contains("\"objective\":\"ssm-vr\""), "{json}");
         assert_eq!(serde_json::from_str::<TrainConfig>(&json).unwrap(), config);
@@ -292,7 +483,7 @@ mod tests {
 
     #[test]
     fn the_anneal_ladder_ends_at_the_training_noise() {
-        let config = TrainConfig::defaults(ObjectiveKind::AnnealDsm);
+        let config = TrainConfig::defaults(ModelKind::Unconditional, ObjectiveKind::AnnealDsm);
         let sigmas = config.anneal_sigmas();
         assert_eq!(sigmas.len(), config.anneal_levels);
         assert!((sigmas[0] - config.anneal_sigma_max).abs() < 1e-12);
@@ -301,7 +492,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let mut config = TrainConfig::defaults(ObjectiveKind::Exact);
+        let mut config = TrainConfig::defaults(ModelKind::Edm, ObjectiveKind::Exact);
         config.lr = f64::NAN;
         assert!(config.validate().unwrap_err().contains("--lr"));
         config.lr = 1e-3;

@@ -1,130 +1,89 @@
 //! What a trained model is judged by: the exact score-matching loss on held-out data, samples
-//! drawn by Langevin dynamics, and one-step denoising of test digits.
+//! drawn by the configured sampler, and one-step denoising of test digits.
 
 use autodiff::{no_grad, Tensor};
 use rand::Rng;
-use score::{
-    annealed_langevin, score_and_trace, AnnealedSchedule, Mlp, ScoreError, ScoreModel,
-    TraceStrategy,
-};
+use score::{AnnealedSchedule, Sampler, ScoreError};
 
 use crate::config::TrainConfig;
 use crate::data::{perturb, stream, Purpose};
+use crate::model::Net;
 
-/// How the network's output relates to the score at the evaluation noise level σ:
-/// `s(x) = net(x) · scale`, with scale = 1/σ for `anneal-dsm` (trained as s(x, σ) = net(x)/σ)
-/// and 1 otherwise.
-pub fn score_scale(config: &TrainConfig) -> f64 {
-    if config.noise_conditional() {
-        1.0 / config.noise_sigma
-    } else {
-        1.0
-    }
-}
-
-/// Images per chunk when scoring the held-out set (bounds memory, not the result).
+/// Images per chunk when scoring the held-out set or sampling (bounds memory, not the result).
 const CHUNK: usize = 1000;
 
-/// The exact score-matching loss `mean(tr(∂s/∂x) + ½‖s‖²)` over the rows of `x` (`n × dim`),
-/// with `s = scale · net`. The trace is exact (structure-aware for an MLP) and nothing is
-/// recorded. Lower is better: up to a constant that depends only on the data, it is the Fisher
-/// divergence between the model and the (perturbed) data distribution.
-pub fn heldout_exact_sm(mlp: &Mlp, x: &[f32], dim: usize, scale: f64) -> Result<f64, ScoreError> {
+/// The exact score-matching loss `mean(tr(∂s/∂x) + ½‖s‖²)` over the rows of `x` (`n × dim`,
+/// samples of the data perturbed at σ), with the score at level σ. The trace is exact
+/// (structure-aware) and nothing is recorded. Lower is better: up to a constant that depends
+/// only on the data, it is the Fisher divergence between the model and the perturbed data.
+pub fn heldout_exact_sm(net: &Net, x: &[f32], dim: usize, sigma: f64) -> Result<f64, ScoreError> {
     let n = x.len() / dim;
     let mut total = 0.0;
     for chunk in x.chunks(CHUNK * dim) {
         let rows = chunk.len() / dim;
-        let t = Tensor::from_slice(chunk, [rows, dim]).to_device(mlp.device());
-        let exact = no_grad(|| score_and_trace(mlp, &t, TraceStrategy::Auto, false))?;
-        total += scale * exact.trace.sum().item()
-            + 0.5 * scale * scale * exact.score.square().sum().item();
+        let t = Tensor::from_slice(chunk, [rows, dim]).to_device(net.device());
+        total += rows as f64 * net.exact_loss_value(&t, sigma)?;
     }
     let loss = total / n as f64;
     if !loss.is_finite() {
-        return Err(ScoreError::NonFinite {
-            objective: "held-out exact".into(),
-            value: loss,
-        });
+        return Err(ScoreError::NonFinite { objective: "held-out exact".into(), value: loss });
     }
     Ok(loss)
 }
 
-/// How samples are drawn: annealed Langevin dynamics from uniform noise, then one denoising step.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sampler {
-    pub schedule: AnnealedSchedule,
-    /// Whether the score at level σ is net(x)/σ (`anneal-dsm`) or net(x) at every level.
-    pub noise_conditional: bool,
+/// The unconditional model's sampler: annealed Langevin from uniform noise, then one denoising
+/// step.
+///
+/// `anneal-dsm`: NCSN's schedule over the training ladder, step ε·(σᵢ/σ_L)² with
+/// ε = 0.1·σ_L². The other objectives learn one score, that of the data at σ = noise_sigma;
+/// they get the same kind of schedule over a short ladder (3σ down to σ), with the one score
+/// at every level: the larger early steps move the uniform noise onto the data quickly, and
+/// the last level and the final denoising step settle it.
+pub fn unconditional_sampler(config: &TrainConfig) -> Sampler {
+    let sigma = config.noise_sigma;
+    let (sigmas, steps_per_level) = if config.noise_conditional() {
+        (config.anneal_sigmas(), 60)
+    } else {
+        (score::geometric_sigmas(3.0 * sigma, sigma, 4), 100)
+    };
+    let schedule = AnnealedSchedule { sigmas, steps_per_level, epsilon: 0.1 * sigma * sigma, denoise: true };
+    Sampler::AnnealedLangevin { sigmas: schedule.sigmas, steps_per_level: schedule.steps_per_level, epsilon: schedule.epsilon }
 }
 
-impl Sampler {
-    /// The sampler for a model trained with `config`.
-    ///
-    /// `anneal-dsm`: NCSN's schedule over the training ladder, step ε·(σᵢ/σ_L)² with
-    /// ε = 0.1·σ_L². The other objectives learn one score, that of the data at σ = noise_sigma;
-    /// they get the same kind of schedule over a short ladder (3σ down to σ), with the one score
-    /// at every level: the larger early steps move the uniform noise onto the data quickly, and
-    /// the last level and the final denoising step settle it.
-    pub fn for_config(config: &TrainConfig) -> Sampler {
-        let sigma = config.noise_sigma;
-        let (sigmas, steps_per_level) = if config.noise_conditional() {
-            (config.anneal_sigmas(), 60)
+/// `n` samples of `net`, reproducible from `seed`, drawn in chunks. A conditional model starts
+/// from N(0, σ_max²I), which covers the data; the unconditional one from uniform noise in the
+/// pixel range, as its short schedule needs.
+pub fn draw(net: &Net, config: &TrainConfig, n: usize, seed: u64) -> Samples {
+    let dim = net.dim();
+    let sampler = config.sampler();
+    let score = |x: &Tensor, sigma: f64| net.score_at(x, sigma);
+    let mut raw = Vec::with_capacity(n * dim);
+    for (chunk, start) in (0..n).step_by(CHUNK).enumerate() {
+        let rows = CHUNK.min(n - start);
+        let mut rng = stream(seed, Purpose::Samples, chunk as u64);
+        let x0 = if config.is_conditional() {
+            score::noise::randn([rows, dim], autodiff::DType::F32, &mut rng).scale(sampler.sigmas()[0])
         } else {
-            (score::geometric_sigmas(3.0 * sigma, sigma, 4), 100)
+            Tensor::from_vec((0..rows * dim).map(|_| rng.random::<f32>()).collect::<Vec<f32>>(), [rows, dim])
         };
-        Sampler {
-            schedule: AnnealedSchedule {
-                sigmas,
-                steps_per_level,
-                epsilon: 0.1 * sigma * sigma,
-                denoise: true,
-            },
-            noise_conditional: config.noise_conditional(),
-        }
+        raw.extend(sampler.run(&score, &x0.to_device(net.device()), &mut rng).to_vec::<f32>());
     }
-
-    /// Total Langevin steps.
-    pub fn steps(&self) -> usize {
-        self.schedule.sigmas.len() * self.schedule.steps_per_level
-    }
-
-    /// A one-line description for figure titles and the log.
-    pub fn describe(&self) -> String {
-        let s = &self.schedule;
-        format!(
-            "Langevin, {} σ {:.2}…{:.2} × {} steps{}",
-            s.sigmas.len(),
-            s.sigmas[0],
-            s.sigmas.last().unwrap(),
-            s.steps_per_level,
-            if self.noise_conditional {
-                ", s(x)/σ"
-            } else {
-                ""
-            }
-        )
-    }
-
-    /// `n` samples of dimension `dim`, reproducible from `seed`, clamped to the pixel range.
-    pub fn draw(&self, mlp: &Mlp, n: usize, seed: u64) -> Samples {
-        let dim = mlp.dim();
-        let mut rng = stream(seed, Purpose::Samples, 0);
-        let x0: Vec<f32> = (0..n * dim).map(|_| rng.random::<f32>()).collect();
-        let x0 = Tensor::from_vec(x0, [n, dim]).to_device(mlp.device());
-        let x = annealed_langevin(mlp, &x0, &self.schedule, self.noise_conditional, &mut rng);
-        let raw = x.to_vec::<f32>();
-        Samples {
-            escaped: escaped_chains(&raw, dim),
-            pixels: raw.into_iter().map(|v| v.clamp(0.0, 1.0)).collect(),
-        }
-    }
+    Samples { escaped: escaped_chains(&raw, dim), sampler, raw }
 }
 
-/// Samples as drawn: pixels clamped to [0, 1], `n × dim`, and how many chains escaped.
+/// Samples as drawn, unclamped (`n × dim`), the sampler, and how many chains escaped.
 pub struct Samples {
-    pub pixels: Vec<f32>,
-    /// Chains with a pixel beyond ±[`ESCAPE`] before clamping (see [`escaped_chains`]).
+    pub raw: Vec<f32>,
+    pub sampler: Sampler,
+    /// Chains with a pixel beyond ±[`ESCAPE`] (see [`escaped_chains`]).
     pub escaped: usize,
+}
+
+impl Samples {
+    /// The pixels clamped to the displayable range [0, 1].
+    pub fn clamped(&self) -> Vec<f32> {
+        self.raw.iter().map(|v| v.clamp(0.0, 1.0)).collect()
+    }
 }
 
 /// A pixel this far out (pixels lie in [0, 1]) means its Langevin chain left the data.
@@ -154,8 +113,7 @@ pub struct DenoiseLevel {
 
 /// Denoises the first `count` images of `test` (`n × dim`, row-major) at each of `sigmas`.
 pub fn denoise(
-    mlp: &Mlp,
-    config: &TrainConfig,
+    net: &Net,
     test: &[f32],
     dim: usize,
     count: usize,
@@ -174,14 +132,8 @@ pub fn denoise(
             sigma,
             &mut stream(0, Purpose::Denoise, i as u64),
         );
-        let x = Tensor::from_slice(&noisy, [count, dim]).to_device(mlp.device());
-        // With a noise-conditional model s(x, σ) = net(x)/σ, so σ²·s = σ·net.
-        let step = if config.noise_conditional() {
-            sigma
-        } else {
-            sigma * sigma
-        };
-        let denoised = no_grad(|| (&x + &mlp.score(&x).scale(step)).to_vec::<f32>());
+        let x = Tensor::from_slice(&noisy, [count, dim]).to_device(net.device());
+        let denoised = no_grad(|| (&x + &net.score_at(&x, sigma).scale(sigma * sigma)).to_vec::<f32>());
         let split = |v: &[f32]| v.chunks(dim).map(<[f32]>::to_vec).collect::<Vec<_>>();
         levels.push(DenoiseLevel {
             sigma,
@@ -192,9 +144,12 @@ pub fn denoise(
     Denoising { clean, levels }
 }
 
-/// The noise levels shown in `denoise.png`: the training σ, and for a noise-conditional model
+/// The noise levels shown in `denoise.png`: 0.1, 0.3 and 1 for a conditional model; the training σ, and for a noise-conditional model
 /// also a larger level from its ladder, where denoising is more visible.
 pub fn denoise_levels(config: &TrainConfig) -> Vec<f64> {
+    if config.is_conditional() {
+        return vec![0.1, 0.3, 1.0];
+    }
     let mut levels = vec![config.noise_sigma];
     if config.noise_conditional() {
         let ladder = config.anneal_sigmas();

@@ -23,6 +23,7 @@ pub mod error;
 pub mod eval;
 pub mod figures;
 pub mod metrics;
+pub mod model;
 pub mod train;
 
 use std::path::{Path, PathBuf};
@@ -32,7 +33,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use cli::{Cli, Command, EvalArgs, TrainArgs};
 use config::TrainConfig;
 use error::TrainError;
-use score::ScoreModel;
 use train::{Outcome, Run, Start};
 
 /// Set once the training loop runs. Before that there is nothing to checkpoint, so Ctrl-C
@@ -56,7 +56,7 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
             if !conflicts.is_empty() {
                 return Err(TrainError::Usage(format!(
                     "--resume continues the run in {} as it was configured; these flags would change it: {}. \
-                     Only --steps, --checkpoint-every and --eval-every may differ.",
+                     Only --steps, --checkpoint-every, --eval-every, --sampler, --sampler-steps and --samples may differ.",
                     from.display(),
                     conflicts.join("; ")
                 )));
@@ -160,40 +160,31 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
 /// The saved model, optimizer and metrics of the run in `dir`, checked against each other.
 fn load_start(dir: &Path, dim: usize) -> Result<Start, TrainError> {
     let (model_path, optimizer_path) = checkpoint::paths(dir);
-    let (model, info) = checkpoint::load_model(&model_path)?;
+    let (averaged, info) = checkpoint::load_model(&model_path)?;
     let (optimizer, state) = checkpoint::load_optimizer(&optimizer_path)?;
+    let bad = |reason: String| TrainError::BadCheckpoint { path: optimizer_path.clone(), reason };
     if info.step != state.step {
-        return Err(TrainError::BadCheckpoint {
-            path: optimizer_path,
-            reason: format!(
-                "it is from step {}, but {} is from step {}",
-                state.step,
-                model_path.display(),
-                info.step
-            ),
-        });
+        return Err(bad(format!("it is from step {}, but {} is from step {}", state.step, model_path.display(), info.step)));
     }
-    if model.dim() != dim {
-        return Err(TrainError::Usage(format!(
-            "the model in {} takes {} pixels, the data has {dim}",
-            model_path.display(),
-            model.dim()
-        )));
+    if averaged.dim() != dim {
+        return Err(TrainError::Usage(format!("the model in {} takes {} pixels, the data has {dim}", model_path.display(), averaged.dim())));
+    }
+    // The trained weights (the model file holds their average), checked against its shapes.
+    let template = averaged.parameters();
+    let mut params = Vec::with_capacity(template.len());
+    for (i, expected) in template.iter().enumerate() {
+        let name = format!("params.{i}");
+        let (_, t) = optimizer.iter().find(|(n, _)| *n == name).ok_or_else(|| bad(format!("no tensor `{name}`")))?;
+        if t.shape() != expected.shape() {
+            return Err(bad(format!("tensor `{name}` is {}; the model needs {}", t.shape(), expected.shape())));
+        }
+        params.push(t.clone());
     }
     let metrics_path = dir.join(metrics::METRICS_FILE);
-    let mut rows = if metrics_path.exists() {
-        metrics::read(&metrics_path)?
-    } else {
-        Vec::new()
-    };
+    let mut rows = if metrics_path.exists() { metrics::read(&metrics_path)? } else { Vec::new() };
     // Steps after the checkpoint are taken again; their old rows go.
     rows.retain(|r| r.step <= state.step);
-    Ok(Start {
-        model,
-        optimizer,
-        state,
-        rows,
-    })
+    Ok(Start { model: averaged.with_parameters(&params), optimizer, state, rows })
 }
 
 fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
@@ -214,33 +205,17 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
         )));
     }
     let heldout = data::heldout(test, config.noise_sigma, None);
-    let loss = eval::heldout_exact_sm(&model, &heldout, test.dim(), eval::score_scale(&config))?;
+    let loss = eval::heldout_exact_sm(&model, &heldout, test.dim(), config.noise_sigma)?;
     let dir = match &args.out {
         Some(out) => out.clone(),
-        None => args
-            .model
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default(),
+        None => args.model.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
     let pictures = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step)?;
-    println!(
-        "model                    {} ({}, step {})",
-        args.model.display(),
-        config.objective,
-        info.step
-    );
-    println!(
-        "held-out exact SM loss   {loss:.3} ({} test images + {} x noise; lower is better)",
-        test.len(),
-        config.noise_sigma
-    );
-    println!(
-        "samples                  {} of {} Langevin chains escaped the pixel range",
-        pictures.escaped_samples,
-        train::SAMPLES
-    );
+    println!("model                    {} ({} {}, step {})", args.model.display(), config.model, config.objective, info.step);
+    println!("held-out exact SM loss   {loss:.3} ({} test images + {} x noise; lower is better)", test.len(), config.noise_sigma);
+    println!("samples                  {} in {:.1} s: {}", config.samples, pictures.sampling_s, pictures.sampler);
+    println!("escaped chains           {} of {}", pictures.escaped_samples, config.samples);
     println!("files:");
     for f in pictures.files {
         println!("  {}", f.display());
@@ -250,10 +225,7 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
 
 fn read_config(path: &Path) -> Result<TrainConfig, TrainError> {
     let text = std::fs::read_to_string(path).map_err(TrainError::io(path))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::BadCheckpoint {
-        path: path.into(),
-        reason: e.to_string(),
-    })
+    checkpoint::parse_config(&text, path)
 }
 
 fn is_all_defaults(args: &TrainArgs) -> bool {

@@ -7,24 +7,26 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use autodiff::{grad, DType, Tensor};
+use autodiff::{grad, Tensor};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rand::Rng;
-use score::optim::{clip_grad_norm, Adam, Optimizer};
-use score::{noise, Mlp, MlpConfig, ScoreError, ScoreModel};
+use score::optim::{clip_grad_norm, Adam, Ema, Optimizer};
+use score::ScoreError;
 
 use crate::checkpoint::{self, ModelInfo, TrainingState};
 use crate::config::TrainConfig;
 use crate::data::{self, Purpose};
 use crate::error::TrainError;
-use crate::eval::{self, Sampler};
+use crate::eval;
 use crate::figures;
 use crate::metrics::{self, Row};
+use crate::model::Net;
 
 /// Where a run starts from: fresh, or a checkpoint.
 pub struct Start {
-    pub model: Mlp,
-    /// Adam's saved state (empty for a fresh run).
+    /// The trained (not averaged) weights.
+    pub model: Net,
+    /// Adam's and the EMA's saved state (empty for a fresh run).
     pub optimizer: Vec<(String, Tensor)>,
     pub state: TrainingState,
     /// Metrics up to `state.step`.
@@ -34,23 +36,12 @@ pub struct Start {
 impl Start {
     /// A freshly initialised model for images of `dim` pixels.
     pub fn fresh(config: &TrainConfig, dim: usize) -> Start {
-        let shape = MlpConfig {
-            dim,
-            hidden: config.hidden,
-            hidden_layers: config.layers,
-            activation: config.activation.activation(),
-            output_activation: None,
-            dtype: DType::F32,
-        };
         // The initialisation has its own stream, apart from the batches.
         let init_seed = rand::Rng::random(&mut data::stream(config.seed, Purpose::Init, 0));
         Start {
-            model: Mlp::new(&shape, init_seed),
+            model: Net::fresh(config, dim, init_seed),
             optimizer: Vec::new(),
-            state: TrainingState {
-                step: 0,
-                elapsed_s: 0.0,
-            },
+            state: TrainingState { step: 0, elapsed_s: 0.0 },
             rows: Vec::new(),
         }
     }
@@ -94,7 +85,10 @@ pub struct Report {
     pub heldout_exact_sm: f64,
     pub heldout_images: usize,
     pub sampler: String,
-    /// Langevin chains of `samples.png` that left the pixel range ([`eval::escaped_chains`]).
+    /// Samples drawn, and how long that took.
+    pub samples: usize,
+    pub sampling_s: f64,
+    /// Sampler chains that left the pixel range ([`eval::escaped_chains`]).
     pub escaped_samples: usize,
     pub files: Vec<PathBuf>,
 }
@@ -109,7 +103,8 @@ impl Report {
             format!("throughput               {:.0} images/s, {:.1} ms/step", self.images_per_s, self.step_time_ms),
             format!("final training loss      {:.3} (mean of the last 1% of steps)", self.final_loss),
             format!("held-out exact SM loss   {:.3} ({} test images, same perturbation; lower is better)", self.heldout_exact_sm, self.heldout_images),
-            format!("samples                  {} ({} of {SAMPLES} chains escaped the pixel range)", self.sampler, self.escaped_samples),
+            format!("samples                  {} in {:.1} s: {}", self.samples, self.sampling_s, self.sampler),
+            format!("escaped chains           {} of {} (a pixel beyond ±{} or NaN)", self.escaped_samples, self.samples, eval::ESCAPE),
             "files:".to_string(),
         ];
         lines.extend(self.files.iter().map(|f| format!("  {}", f.display())));
@@ -119,37 +114,23 @@ impl Report {
 
 /// Trains until `config.steps`, the time budget, Ctrl-C, or divergence.
 pub fn train(run: Run) -> Result<Outcome, TrainError> {
-    let Run {
-        config,
-        dir,
-        splits,
-        start,
-        device,
-        time_budget,
-        stop,
-    } = run;
+    let Run { config, dir, splits, start, device, time_budget, stop } = run;
     let session_start = Instant::now();
     let (train_set, test_set) = (&splits.train, &splits.test);
     let (dim, img_rows, img_cols) = (train_set.dim(), train_set.rows, train_set.cols);
-    let objective = config.objective();
     let heldout = data::heldout(test_set, config.noise_sigma, None);
     let images = data::Images::new(train_set, device);
-    let scale = eval::score_scale(&config);
 
     // Checkpoints are read to the CPU; the run itself happens on `device`.
     let mut model = start.model.to_device(device);
+    let levels = model.level_table(&config, device);
     let mut adam = Adam::new(config.lr);
+    let mut ema = Ema::new(config.ema_decay);
     if !start.optimizer.is_empty() {
-        let on_device: Vec<(String, Tensor)> = start
-            .optimizer
-            .iter()
-            .map(|(name, t)| (name.clone(), t.to_device(device)))
-            .collect();
-        adam.load_state(&on_device)
-            .map_err(|reason| TrainError::BadCheckpoint {
-                path: dir.join(checkpoint::OPTIMIZER_FILE),
-                reason,
-            })?;
+        let on_device: Vec<(String, Tensor)> = start.optimizer.iter().map(|(name, t)| (name.clone(), t.to_device(device))).collect();
+        let bad = |reason: String| TrainError::BadCheckpoint { path: dir.join(checkpoint::OPTIMIZER_FILE), reason };
+        adam.load_state(&on_device).map_err(bad)?;
+        ema.load_state(&on_device).map_err(bad)?;
     }
     let mut state = start.state;
     let mut rows = start.rows;
@@ -158,26 +139,17 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
     let session_elapsed_before = state.elapsed_s;
 
     let bar = progress_bar(config.steps, state.step);
-    let say = |line: String| {
-        if bar.is_hidden() {
-            eprintln!("{line}")
-        } else {
-            bar.println(line)
-        }
+    let say = |line: String| if bar.is_hidden() { eprintln!("{line}") } else { bar.println(line) };
+    let save = |model: &Net, ema: &Ema, adam: &Adam, state: &TrainingState, rows: &[Row]| -> Result<(), TrainError> {
+        let info = ModelInfo { config: config.clone(), rows: img_rows, cols: img_cols, step: state.step };
+        let (model_path, optimizer_path) = checkpoint::paths(&dir);
+        checkpoint::save_model(&model_path, &averaged(model, ema), &info)?;
+        let mut training = adam.state();
+        training.extend(model.parameters().into_iter().enumerate().map(|(i, p)| (format!("params.{i}"), p)));
+        training.extend(ema.state());
+        checkpoint::save_optimizer(&optimizer_path, &training, state, config.seed)?;
+        metrics::write(&dir.join(metrics::METRICS_FILE), rows)
     };
-    let save =
-        |model: &Mlp, adam: &Adam, state: &TrainingState, rows: &[Row]| -> Result<(), TrainError> {
-            let info = ModelInfo {
-                config: config.clone(),
-                rows: img_rows,
-                cols: img_cols,
-                step: state.step,
-            };
-            let (model_path, optimizer_path) = checkpoint::paths(&dir);
-            checkpoint::save_model(&model_path, model, &info)?;
-            checkpoint::save_optimizer(&optimizer_path, &adam.state(), state, config.seed)?;
-            metrics::write(&dir.join(metrics::METRICS_FILE), rows)
-        };
 
     for step in first_step..=config.steps {
         if time_budget.is_some_and(|b| state.elapsed_s - session_elapsed_before >= b) {
@@ -186,28 +158,20 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         }
         let began = Instant::now();
         let mut rng = data::stream(config.seed, Purpose::Batch, step);
-        let mut x = images.sample(config.batch, rng.random());
-        if !config.objective_adds_noise() {
-            // x + σε, made on the device.
-            x = &x + &noise::randn_like(&x, &mut rng).scale(config.noise_sigma);
-        }
-        let diverged =
-            |what: &'static str, value: f64, last_checkpoint: Option<u64>| TrainError::Diverged {
-                step,
-                objective: config.objective.to_string(),
-                what,
-                value,
-                lr: config.lr,
-                noise_sigma: config.noise_sigma,
-                checkpoint: match last_checkpoint {
-                    Some(at) => format!(
-                        "The last good checkpoint (step {at}) is intact in {}.",
-                        dir.display()
-                    ),
-                    None => "No checkpoint had been written yet.".to_string(),
-                },
-            };
-        let out = objective.loss(&model, &x, &mut rng)?;
+        let x = images.sample(config.batch, rng.random());
+        let diverged = |what: &'static str, value: f64, last_checkpoint: Option<u64>| TrainError::Diverged {
+            step,
+            objective: config.objective.to_string(),
+            what,
+            value,
+            lr: config.lr,
+            noise_sigma: config.noise_sigma,
+            checkpoint: match last_checkpoint {
+                Some(at) => format!("The last good checkpoint (step {at}) is intact in {}.", dir.display()),
+                None => "No checkpoint had been written yet.".to_string(),
+            },
+        };
+        let out = model.loss(&config, &x, levels.as_ref(), &mut rng)?;
         let params = model.parameters();
         let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
         let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
@@ -219,44 +183,29 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
                 return Err(diverged(what, value, last_checkpoint));
             }
         }
+        adam.set_learning_rate(warmed_up(config.lr, config.warmup, step));
         let lr = adam.learning_rate();
         model = model.with_parameters(&adam.step(&params, &grads));
+        ema.update(&model.parameters());
         let took = began.elapsed().as_secs_f64();
-        state = TrainingState {
-            step,
-            elapsed_s: state.elapsed_s + took,
-        };
+        state = TrainingState { step, elapsed_s: state.elapsed_s + took };
         let images_per_s = config.batch as f64 / took.max(1e-9);
-        rows.push(Row {
-            step,
-            loss,
-            grad_norm,
-            lr,
-            wall_time_s: state.elapsed_s,
-            images_per_s,
-            heldout_exact_sm: None,
-        });
+        rows.push(Row { step, loss, grad_norm, lr, wall_time_s: state.elapsed_s, images_per_s, heldout_exact_sm: None });
 
         let last = step == config.steps;
         if step % config.eval_every == 0 || last {
-            let value =
-                eval::heldout_exact_sm(&model, &heldout, dim, scale).map_err(|e| match e {
-                    ScoreError::NonFinite { value, .. } => {
-                        diverged("held-out loss", value, last_checkpoint)
-                    }
-                    e => e.into(),
-                })?;
+            let value = eval::heldout_exact_sm(&averaged(&model, &ema), &heldout, dim, config.noise_sigma).map_err(|e| match e {
+                ScoreError::NonFinite { value, .. } => diverged("held-out loss", value, last_checkpoint),
+                e => e.into(),
+            })?;
             rows.last_mut().unwrap().heldout_exact_sm = Some(value);
-            say(format!(
-                "step {step:>6}/{}  loss {loss:>10.3}  held-out exact SM {value:>10.3}  {images_per_s:>6.0} img/s",
-                config.steps
-            ));
+            say(format!("step {step:>6}/{}  loss {loss:>10.3}  held-out exact SM {value:>10.3}  {images_per_s:>6.0} img/s", config.steps));
         }
         bar.set_position(step);
         bar.set_message(format!("loss {loss:.2} · {images_per_s:.0} img/s"));
         let interrupted = stop.load(Ordering::SeqCst);
         if step % config.checkpoint_every == 0 || last || interrupted {
-            save(&model, &adam, &state, &rows)?;
+            save(&model, &ema, &adam, &state, &rows)?;
             last_checkpoint = Some(step);
         }
         if interrupted {
@@ -265,15 +214,16 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         }
     }
     if last_checkpoint != Some(state.step) {
-        save(&model, &adam, &state, &rows)?;
+        save(&model, &ema, &adam, &state, &rows)?;
     }
     bar.finish_and_clear();
+    let sampling_net = averaged(&model, &ema);
 
     // The last evaluation was on the last step, unless a time budget ended the run early.
     let heldout_exact_sm = match rows.last().and_then(|r| r.heldout_exact_sm) {
         Some(v) => v,
         None => {
-            let v = eval::heldout_exact_sm(&model, &heldout, dim, scale)?;
+            let v = eval::heldout_exact_sm(&sampling_net, &heldout, dim, config.noise_sigma)?;
             if let Some(r) = rows.last_mut() {
                 r.heldout_exact_sm = Some(v);
             }
@@ -281,22 +231,18 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
             v
         }
     };
+    let session_train_s = state.elapsed_s - session_elapsed_before;
 
-    say("drawing samples and pictures…".to_string());
-    let mut files = vec![
-        dir.join(checkpoint::CONFIG_FILE),
-        dir.join(metrics::METRICS_FILE),
-    ];
-    let pictures = draw_pictures(&dir, &model, &config, splits, &rows, state.step)?;
+    say(format!("drawing {} samples and pictures…", config.samples));
+    let mut files = vec![dir.join(checkpoint::CONFIG_FILE), dir.join(metrics::METRICS_FILE)];
+    let pictures = draw_pictures(&dir, &sampling_net, &config, splits, &rows, state.step)?;
     files.extend(pictures.files);
     let (model_path, optimizer_path) = checkpoint::paths(&dir);
     files.extend([model_path, optimizer_path]);
 
     let session_steps = state.step + 1 - first_step;
-    let session_train_s = state.elapsed_s - session_elapsed_before;
     let tail = (rows.len() / 100).max(1);
-    let final_loss = rows.iter().rev().take(tail).map(|r| r.loss).sum::<f64>()
-        / tail.min(rows.len()).max(1) as f64;
+    let final_loss = rows.iter().rev().take(tail).map(|r| r.loss).sum::<f64>() / tail.min(rows.len()).max(1) as f64;
     Ok(Outcome::Finished(Report {
         objective: config.objective.to_string(),
         steps: state.step,
@@ -308,66 +254,72 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         final_loss,
         heldout_exact_sm,
         heldout_images: test_set.len(),
-        sampler: Sampler::for_config(&config).describe(),
+        sampler: pictures.sampler,
+        samples: config.samples,
+        sampling_s: pictures.sampling_s,
         escaped_samples: pictures.escaped_samples,
         files,
     }))
 }
 
-/// How many samples `samples.png` shows (an 8×8 grid).
-pub const SAMPLES: usize = 64;
+/// The network samples and evaluations use: the EMA weights once there are any.
+pub fn averaged(model: &Net, ema: &Ema) -> Net {
+    match ema.weights() {
+        [] => model.clone(),
+        weights => model.with_parameters(weights),
+    }
+}
 
-/// What [`draw_pictures`] wrote, and how many of its samples escaped the pixel range.
+/// The learning rate at `step` (from 1): a linear ramp over the first `warmup` steps.
+pub fn warmed_up(lr: f64, warmup: u64, step: u64) -> f64 {
+    match warmup {
+        0 => lr,
+        w => lr * (step as f64 / w as f64).min(1.0),
+    }
+}
+
+/// How many samples `samples.png` shows (an 8×8 grid).
+pub const GRID_SAMPLES: usize = 64;
+
+/// What [`draw_pictures`] wrote, and what it learnt drawing the samples.
 pub struct Pictures {
     pub files: Vec<PathBuf>,
+    pub sampler: String,
+    pub sampling_s: f64,
     pub escaped_samples: usize,
 }
 
-/// Writes `loss.png` (when there are metrics), `samples.png` and `denoise.png`.
-pub fn draw_pictures(
-    dir: &Path,
-    model: &Mlp,
-    config: &TrainConfig,
-    splits: &mnist::Splits,
-    rows: &[Row],
-    step: u64,
-) -> Result<Pictures, TrainError> {
+/// Draws `config.samples` samples (`samples.safetensors`, the first 64 in `samples.png`), and
+/// writes `loss.png` (when there are metrics) and `denoise.png`.
+pub fn draw_pictures(dir: &Path, net: &Net, config: &TrainConfig, splits: &mnist::Splits, rows: &[Row], step: u64) -> Result<Pictures, TrainError> {
     let (h, w) = (splits.test.rows, splits.test.cols);
     let mut written = Vec::new();
     if !rows.is_empty() {
         let path = dir.join(figures::LOSS_FILE);
-        figures::save(
-            &figures::loss_chart(rows, &config.objective.to_string()),
-            &path,
-        )?;
+        figures::save(&figures::loss_chart(rows, &config.objective.to_string()), &path)?;
         written.push(path);
     }
 
-    let sampler = Sampler::for_config(config);
-    let samples = sampler.draw(model, SAMPLES, config.seed);
-    let images: Vec<&[f32]> = samples.pixels.chunks(h * w).collect();
-    let title = format!(
-        "{}, step {}: {}",
-        config.objective,
-        step,
-        sampler.describe()
-    );
-    let path = dir.join(figures::SAMPLES_FILE);
-    figures::save(&figures::titled_grid(&images, 8, 8, h, w, &title), &path)?;
+    let began = Instant::now();
+    let samples = eval::draw(net, config, config.samples, config.seed);
+    let sampling_s = began.elapsed().as_secs_f64();
+    let path = dir.join(checkpoint::SAMPLES_FILE);
+    checkpoint::save_samples(&path, &samples, config, h * w)?;
     written.push(path);
 
-    let denoising = eval::denoise(
-        model,
-        config,
-        &splits.test.images,
-        h * w,
-        8,
-        &eval::denoise_levels(config),
-    );
+    let clamped = samples.clamped();
+    let images: Vec<&[f32]> = clamped.chunks(h * w).take(GRID_SAMPLES).collect();
+    let side = (images.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let title = format!("{} {}, step {}: {}", config.model, config.objective, step, samples.sampler);
+    let path = dir.join(figures::SAMPLES_FILE);
+    figures::save(&figures::titled_grid(&images, side, side, h, w, &title), &path)?;
+    written.push(path);
+
+    let denoising = eval::denoise(net, &splits.test.images, h * w, 8, &eval::denoise_levels(config));
     let path = dir.join(figures::DENOISE_FILE);
     figures::save(&figures::denoise_grid(&denoising, h, w), &path)?;
     written.push(path);
-    Ok(Pictures { files: written, escaped_samples: samples.escaped })
+    Ok(Pictures { files: written, sampler: samples.sampler.to_string(), sampling_s, escaped_samples: samples.escaped })
 }
 
 fn progress_bar(steps: u64, at: u64) -> ProgressBar {
