@@ -59,6 +59,10 @@ fn small_args(data: &Path, out: &Path) -> Vec<String> {
         "16",
         "--eval-every",
         "3",
+        "--samples",
+        "64",
+        "--sampler-steps",
+        "4",
         "--device",
         "cpu",
     ]
@@ -151,13 +155,18 @@ fn tensor_bytes(path: &Path) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn smoke(objective: &str) {
+fn smoke(model: &str, objective: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let (data, out) = (tmp.path().join("data"), tmp.path().join("run"));
     make_dataset(&data);
+    let conditional = model != "unconditional";
     let run = trainer(&with(
         small_args(&data, &out),
         &[
+            "--model",
+            model,
+            "--layers",
+            "1",
             "--objective",
             objective,
             "--steps",
@@ -178,6 +187,7 @@ fn smoke(objective: &str) {
         "metrics.csv",
         "loss.png",
         "samples.png",
+        "samples.safetensors",
         "denoise.png",
         "model.safetensors",
         "optimizer.safetensors",
@@ -218,7 +228,11 @@ fn smoke(objective: &str) {
     let (w, h) = png_size(&out.join("samples.png"));
     assert_eq!(h, 14 + 8 * 32 + 7 * 2);
     assert!(w >= 8 * 32 + 7 * 2);
-    let rows_of_images = if objective == "anneal-dsm" { 5 } else { 3 };
+    let rows_of_images = match (conditional, objective) {
+        (true, _) => 7,
+        (false, "anneal-dsm") => 5,
+        _ => 3,
+    };
     let (_, h) = png_size(&out.join("denoise.png"));
     assert_eq!(
         h as usize,
@@ -226,14 +240,19 @@ fn smoke(objective: &str) {
     );
 
     let (tensors, meta) = safetensors_contents(&out.join("model.safetensors"));
-    let expected: Vec<(String, Vec<usize>)> = vec![
+    let mut expected: Vec<(String, Vec<usize>)> = vec![
         ("layers.0.bias".into(), vec![16]),
         ("layers.0.weight".into(), vec![16, DIM]),
         ("layers.1.bias".into(), vec![DIM]),
         ("layers.1.weight".into(), vec![DIM, 16]),
     ];
+    if conditional {
+        expected.insert(0, ("embeddings.0".into(), vec![16, 32]));
+    }
     assert_eq!(tensors, expected);
-    assert_eq!(meta["activation"], "softplus");
+    assert_eq!(meta["activation"], if conditional { "silu" } else { "softplus" });
+    assert_eq!(meta["model"], model);
+    assert_eq!(meta["weights"], if conditional { "ema (decay 0.999)" } else { "trained" });
     assert_eq!(meta["hidden_layers"], "1");
     assert_eq!(meta["objective"], objective);
     assert_eq!(meta["noise_sigma"], "0.1");
@@ -241,11 +260,21 @@ fn smoke(objective: &str) {
 
     let (state, meta) = safetensors_contents(&out.join("optimizer.safetensors"));
     let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(
-        names,
-        ["m.0", "m.1", "m.2", "m.3", "step", "v.0", "v.1", "v.2", "v.3"]
-    );
+    let count = if conditional { 5 } else { 4 };
+    let mut expected: Vec<String> = ["ema", "m", "params", "v"]
+        .iter()
+        .flat_map(|prefix| (0..count).map(move |i| format!("{prefix}.{i}")))
+        .collect();
+    expected.extend(["ema_updates".to_string(), "step".to_string()]);
+    expected.sort();
+    assert_eq!(names, expected);
     assert_eq!(meta["training_step"], "6");
+
+    let (samples, meta) = safetensors_contents(&out.join("samples.safetensors"));
+    assert_eq!(samples, vec![("samples".to_string(), vec![64, DIM])]);
+    assert_eq!(meta["ema"], conditional.to_string());
+    assert_eq!(meta["seed"], "0");
+    assert!(meta["evaluations"].parse::<usize>().unwrap() > 1);
 
     // `eval` recomputes the same held-out loss from the saved model.
     let again = trainer(&[
@@ -274,24 +303,40 @@ fn smoke(objective: &str) {
 }
 
 #[test]
-fn smoke_exact() {
-    smoke("exact");
+fn smoke_edm_exact() {
+    smoke("edm", "exact");
 }
 #[test]
-fn smoke_ssm() {
-    smoke("ssm");
+fn smoke_edm_ssm_vr() {
+    smoke("edm", "ssm-vr");
 }
 #[test]
-fn smoke_ssm_vr() {
-    smoke("ssm-vr");
+fn smoke_edm_dsm() {
+    smoke("edm", "dsm");
 }
 #[test]
-fn smoke_dsm() {
-    smoke("dsm");
+fn smoke_ncsn_dsm() {
+    smoke("ncsn", "dsm");
 }
 #[test]
-fn smoke_anneal_dsm() {
-    smoke("anneal-dsm");
+fn smoke_unconditional_exact() {
+    smoke("unconditional", "exact");
+}
+#[test]
+fn smoke_unconditional_ssm() {
+    smoke("unconditional", "ssm");
+}
+#[test]
+fn smoke_unconditional_ssm_vr() {
+    smoke("unconditional", "ssm-vr");
+}
+#[test]
+fn smoke_unconditional_dsm() {
+    smoke("unconditional", "dsm");
+}
+#[test]
+fn smoke_unconditional_anneal_dsm() {
+    smoke("unconditional", "anneal-dsm");
 }
 
 /// N steps, then M resumed: the same losses, gradient norms and final weights, bit for bit, as
@@ -381,7 +426,7 @@ fn resume_continues_exactly() {
     ]);
     assert_eq!(changed.status.code(), Some(2));
     assert!(
-        text(&changed.stderr).contains("--lr (given 0.5, the run has 0.002)"),
+        text(&changed.stderr).contains("--lr (given 0.5, the run has 0.001)"),
         "{}",
         text(&changed.stderr)
     );
@@ -398,6 +443,28 @@ fn resume_continues_exactly() {
         "{}",
         text(&done.stderr)
     );
+}
+
+/// A run folder from before the trainer had noise-conditional models is refused, saying why and
+/// what to do, and nothing in it is touched.
+#[test]
+fn a_run_from_the_unconditional_era_is_refused_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, out) = (tmp.path().join("data"), tmp.path().join("run"));
+    make_dataset(&data);
+    let first = trainer(&with(small_args(&data, &out), &["--model", "unconditional", "--steps", "2"]));
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    // What an earlier trainer wrote: the same config without `model` (and the fields it added).
+    let path = out.join("config.json");
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config.as_object_mut().unwrap().remove("model");
+    let old = serde_json::to_string_pretty(&config).unwrap();
+    std::fs::write(&path, &old).unwrap();
+    let resumed = trainer(&["--resume".into(), out.display().to_string(), "--steps".into(), "4".into(), "--data".into(), data.display().to_string()]);
+    let stderr = text(&resumed.stderr);
+    assert_eq!(resumed.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("written by an earlier trainer") && stderr.contains("--model unconditional"), "{stderr}");
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), old, "the old run is left as it was");
 }
 
 /// An absurd learning rate overflows the weights: training stops with the step, the objective
