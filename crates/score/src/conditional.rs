@@ -16,13 +16,15 @@
 //! | --- | --- | --- | --- | --- |
 //! | NCSNv2 | 0 | `1/σ` | 1 | `σ²` |
 //! | EDM | `−1/(σ²+σ_d²)` | `σ_d/(σ·√(σ²+σ_d²))` | `1/√(σ²+σ_d²)` | `σ²(σ²+σ_d²)/σ_d²` |
+//! | EDM, diagonal | `a·x` becomes `(μ − x)/(v + σ²)`, `μ`, `v` per pixel, trained | as EDM | as EDM | as EDM |
 //!
 //! EDM's (Karras et al. 2022) denoiser `D = c_skip·x + c_out·F(c_in·x)` gives the score
 //! `(D − x)/σ²`; written out, `a = (c_skip − 1)/σ²` and `b = c_out/σ²`, which simplify to the
 //! row above with no cancellation at small σ. Its weight is `λ(σ)·σ⁴` with
 //! `λ = (σ²+σ_d²)/(σ·σ_d)²`: the denoiser loss `λ‖D − x‖²` in score units, so the network's
 //! target has unit variance at every σ. The Jacobian with respect to `x` is
-//! `a·I + b·c·∂F/∂u`, so `tr(∂s/∂x) = D·a + b·c·tr(∂F/∂u)`.
+//! `a·I + b·c·∂F/∂u`, so `tr(∂s/∂x) = D·a + b·c·tr(∂F/∂u)`. The diagonal variant's skip is
+//! the score of `N(μ, diag(v))` perturbed at σ; its Jacobian is `−diag(1/(v + σ²))`.
 //!
 //! Every per-level number (σ, a, b, c, w and the features) is one row of a table
 //! ([`NoiseConditioning::row`]); a training batch draws its rows on the device
@@ -47,6 +49,11 @@ pub enum Parametrisation {
     Ncsn,
     /// EDM's preconditioned denoiser, for data of RMS `sigma_data`.
     Edm { sigma_data: f64 },
+    /// EDM whose skip is the score of a diagonal Gaussian `N(μ, diag(v))` fitted per pixel and
+    /// trained with the network: `s = (μ − x)/(v + σ²) + b·F(c·x)`. With `μ = 0` and
+    /// `v = σ_data²` it is `Edm`; on MNIST, where half the pixels are always black (`v ≈ 0`), the
+    /// skip alone already denoises them and `F` need not learn to cancel their noise.
+    EdmDiagonal { sigma_data: f64 },
 }
 
 impl fmt::Display for Parametrisation {
@@ -54,6 +61,7 @@ impl fmt::Display for Parametrisation {
         match self {
             Parametrisation::Ncsn => f.write_str("ncsn"),
             Parametrisation::Edm { sigma_data } => write!(f, "edm (σ_data {sigma_data})"),
+            Parametrisation::EdmDiagonal { sigma_data } => write!(f, "edm with a per-pixel Gaussian skip (σ_data {sigma_data})"),
         }
     }
 }
@@ -101,7 +109,7 @@ impl NoiseConditioning {
         assert!(sigma.is_finite() && sigma > 0.0, "NoiseConditioning: σ must be positive and finite, got {sigma}");
         let (skip, out, input, weight) = match self.parametrisation {
             Parametrisation::Ncsn => (0.0, 1.0 / sigma, 1.0, sigma * sigma),
-            Parametrisation::Edm { sigma_data: sd } => {
+            Parametrisation::Edm { sigma_data: sd } | Parametrisation::EdmDiagonal { sigma_data: sd } => {
                 let total = sigma * sigma + sd * sd;
                 (-1.0 / total, sd / (sigma * total.sqrt()), 1.0 / total.sqrt(), sigma * sigma * total / (sd * sd))
             }
@@ -175,6 +183,28 @@ pub struct ConditionalMlp {
     /// `E_l`, `[H_l, F]`: hidden layer `l` receives `φ(σ)·E_lᵀ`. One per hidden layer, or one.
     pub embeddings: Vec<Tensor>,
     pub conditioning: NoiseConditioning,
+    /// The trained Gaussian of [`Parametrisation::EdmDiagonal`].
+    pub prior: Option<DiagonalGaussian>,
+}
+
+/// `N(μ, diag(v))`, trained as `μ` and `log v`, both `[D]`.
+#[derive(Clone, Debug)]
+pub struct DiagonalGaussian {
+    pub mean: Tensor,
+    pub log_variance: Tensor,
+}
+
+impl DiagonalGaussian {
+    /// The score of this Gaussian perturbed at σ, `(μ − x)/(v + σ²)`, and its trace
+    /// `−Σ_d 1/(v_d + σ²)` per sample.
+    fn score_and_trace(&self, x: &Tensor, sigma: &Tensor) -> (Tensor, Tensor) {
+        let d = self.mean.dims()[0];
+        let spread = &self.log_variance.exp().reshape([1, d]) + &sigma.square(); // [B, D]
+        let score = &(&self.mean.reshape([1, d]) - x) / &spread;
+        let rows = score.dims()[0];
+        let trace = spread.powi(-1).sum_axis(1).neg();
+        (score, if trace.dims()[0] == rows { trace } else { trace.broadcast_to(&[rows].into()) })
+    }
 }
 
 impl ConditionalMlp {
@@ -191,7 +221,31 @@ impl ConditionalMlp {
         let embeddings = (0..count)
             .map(|l| noise::uniform([net.layers[l].outputs(), f], -bound, bound, config.mlp.dtype, &mut rng).requires_grad())
             .collect();
-        ConditionalMlp { net, embeddings, conditioning }
+        let prior = match config.parametrisation {
+            Parametrisation::EdmDiagonal { sigma_data } => Some(DiagonalGaussian {
+                mean: Tensor::zeros([config.mlp.dim], config.mlp.dtype).requires_grad(),
+                log_variance: Tensor::full([config.mlp.dim], (sigma_data * sigma_data).ln(), config.mlp.dtype).requires_grad(),
+            }),
+            _ => None,
+        };
+        ConditionalMlp { net, embeddings, conditioning, prior }
+    }
+
+    /// The same network with its Gaussian skip set to `mean` and `variance` per pixel (the
+    /// data's, at the start of training). Variances are floored at 10⁻⁴ (pixels that are
+    /// always black have none).
+    pub fn with_prior(&self, mean: &[f64], variance: &[f64]) -> ConditionalMlp {
+        assert!(self.prior.is_some(), "with_prior: the model has no Gaussian skip (parametrisation {})", self.conditioning.parametrisation);
+        let d = self.dim();
+        assert!(mean.len() == d && variance.len() == d, "with_prior: {} means and {} variances for {d} pixels", mean.len(), variance.len());
+        let dtype = self.dtype();
+        let log_variance: Vec<f64> = variance.iter().map(|v| v.max(1e-4).ln()).collect();
+        let mut model = self.clone();
+        model.prior = Some(DiagonalGaussian {
+            mean: Tensor::from_vec(mean.to_vec(), [d]).to_dtype(dtype).to_device(self.device()).detach().requires_grad(),
+            log_variance: Tensor::from_vec(log_variance, [d]).to_dtype(dtype).to_device(self.device()).detach().requires_grad(),
+        });
+        model
     }
 
     /// The data dimension D.
@@ -211,24 +265,35 @@ impl ConditionalMlp {
     pub fn parameters(&self) -> Vec<Tensor> {
         let mut params = crate::mlp::ScoreModel::parameters(&self.net);
         params.extend(self.embeddings.iter().cloned());
+        if let Some(p) = &self.prior {
+            params.extend([p.mean.clone(), p.log_variance.clone()]);
+        }
         params
     }
 
-    /// `layers.{i}.weight`, `layers.{i}.bias`, then `embeddings.{l}`, in `parameters()` order.
+    /// `layers.{i}.weight`, `layers.{i}.bias`, `embeddings.{l}`, then `prior.mean` and
+    /// `prior.log_variance` where there is a Gaussian skip, in `parameters()` order.
     pub fn parameter_names(&self) -> Vec<String> {
         let mut names = self.net.parameter_names();
         names.extend((0..self.embeddings.len()).map(|l| format!("embeddings.{l}")));
+        if self.prior.is_some() {
+            names.extend(["prior.mean".to_string(), "prior.log_variance".to_string()]);
+        }
         names
     }
 
     /// The same architecture with new parameter values (in `parameters()` order), as fresh leaves.
     pub fn with_parameters(&self, params: &[Tensor]) -> ConditionalMlp {
         let mlp_count = 2 * self.net.layers.len();
-        assert_eq!(params.len(), mlp_count + self.embeddings.len(), "ConditionalMlp::with_parameters: wrong number of tensors");
+        let embed_end = mlp_count + self.embeddings.len();
+        let prior_count = if self.prior.is_some() { 2 } else { 0 };
+        assert_eq!(params.len(), embed_end + prior_count, "ConditionalMlp::with_parameters: wrong number of tensors");
+        let leaf = |t: &Tensor| t.detach().requires_grad();
         ConditionalMlp {
             net: self.net.with_parameters(&params[..mlp_count]),
-            embeddings: params[mlp_count..].iter().map(|e| e.detach().requires_grad()).collect(),
+            embeddings: params[mlp_count..embed_end].iter().map(leaf).collect(),
             conditioning: self.conditioning.clone(),
+            prior: self.prior.as_ref().map(|_| DiagonalGaussian { mean: leaf(&params[embed_end]), log_variance: leaf(&params[embed_end + 1]) }),
         }
     }
 
@@ -250,8 +315,20 @@ impl ConditionalMlp {
         self.net.forward_trace_with(&(x * &levels.input()), &extra)
     }
 
+    /// The skip term of the score and its trace per sample: `a·x` and `D·a`, or the Gaussian's.
+    fn skip(&self, x: &Tensor, levels: &Levels) -> (Tensor, Tensor) {
+        match &self.prior {
+            Some(gaussian) => gaussian.score_and_trace(x, &levels.sigma()),
+            None => {
+                let a = levels.skip();
+                let rows = levels.0.dims()[0];
+                (x * &a, a.reshape([rows]).scale(self.dim() as f64))
+            }
+        }
+    }
+
     fn assemble(&self, x: &Tensor, levels: &Levels, f: &Tensor) -> Tensor {
-        &(x * &levels.skip()) + &(f * &levels.out())
+        &self.skip(x, levels).0 + &(f * &levels.out())
     }
 
     /// `s(x, σ)` for a batch `x` `[B, D]` at `levels`.
@@ -278,11 +355,11 @@ impl ConditionalMlp {
             TraceStrategy::Batched => diagonal_sum(DiagonalStrategy::Batched),
             TraceStrategy::StructureAware | TraceStrategy::Auto => {
                 let forward = self.forward(x, levels);
-                // tr(a·I + b·c·∂F/∂u) = D·a + b·c·tr(∂F/∂u).
+                // tr(∂skip/∂x + b·c·∂F/∂u) = tr(∂skip/∂x) + b·c·tr(∂F/∂u).
                 let scale = (&levels.out() * &levels.input()).reshape([levels.0.dims()[0]]);
-                let skip = levels.skip().reshape([levels.0.dims()[0]]).scale(d as f64);
-                let trace = &(&structured_trace_of(&self.net, &forward) * &scale) + &skip;
-                (self.assemble(x, levels, &forward.output), trace)
+                let (skip, skip_trace) = self.skip(x, levels);
+                let trace = &(&structured_trace_of(&self.net, &forward) * &scale) + &skip_trace;
+                (&skip + &(&forward.output * &levels.out()), trace)
             }
         })
     }
@@ -344,7 +421,8 @@ impl FromStr for Parametrisation {
         match s {
             "ncsn" => Ok(Parametrisation::Ncsn),
             "edm" => Ok(Parametrisation::Edm { sigma_data: 0.5 }),
-            other => Err(format!("unknown parametrisation `{other}` (ncsn, edm)")),
+            "edm-diag" => Ok(Parametrisation::EdmDiagonal { sigma_data: 0.5 }),
+            other => Err(format!("unknown parametrisation `{other}` (ncsn, edm, edm-diag)")),
         }
     }
 }

@@ -13,6 +13,20 @@ fn model(dim: usize, hidden: usize, layers: usize, activation: score::Activation
     ConditionalMlp::new(&ConditionalConfig { mlp, parametrisation, frequencies: 3, embed_every_layer: every_layer }, 7)
 }
 
+const PARAMETRISATIONS: [Parametrisation; 3] =
+    [Parametrisation::Ncsn, Parametrisation::Edm { sigma_data: 0.5 }, Parametrisation::EdmDiagonal { sigma_data: 0.5 }];
+
+/// A Gaussian skip away from its initial values, so its gradients are tested at a general point.
+fn with_some_prior(m: ConditionalMlp) -> ConditionalMlp {
+    if m.prior.is_none() {
+        return m;
+    }
+    let d = m.dim();
+    let mean: Vec<f64> = (0..d).map(|i| 0.1 * i as f64 - 0.2).collect();
+    let variance: Vec<f64> = (0..d).map(|i| 0.05 + 0.1 * i as f64).collect();
+    m.with_prior(&mean, &variance)
+}
+
 fn assert_close(a: &[f64], b: &[f64], tol: f64, what: &str) {
     assert_eq!(a.len(), b.len(), "{what}: lengths");
     for (i, (x, y)) in a.iter().zip(b).enumerate() {
@@ -31,12 +45,12 @@ fn trace_and_grads(m: &ConditionalMlp, x: &Tensor, levels: &Levels, strategy: Tr
 #[test]
 fn the_rotated_trace_of_the_conditional_model_equals_loop_and_batched() {
     let sigmas = [0.01, 0.3, 2.0, 15.0];
-    for parametrisation in [Parametrisation::Ncsn, Parametrisation::Edm { sigma_data: 0.5 }] {
+    for parametrisation in PARAMETRISATIONS {
         for layers in 1..=3 {
             // Width 3 < D = 5 takes the rotated route at every depth; 7 falls back to the diagonal at 3 layers.
             for hidden in [3, 7] {
                 for activation in ACTIVATIONS {
-                    let m = model(5, hidden, layers, activation, parametrisation, layers % 2 == 1);
+                    let m = with_some_prior(model(5, hidden, layers, activation, parametrisation, layers % 2 == 1));
                     let x = noise::randn([sigmas.len(), 5], DType::F64, &mut StdRng::seed_from_u64(layers as u64));
                     let levels = Levels(m.conditioning.table(&sigmas, &x));
                     let (loop_trace, loop_score, loop_grads) = trace_and_grads(&m, &x, &levels, TraceStrategy::Loop);
@@ -87,7 +101,23 @@ fn rebuilt(m: &ConditionalMlp, params: &[Tensor]) -> ConditionalMlp {
     let count = m.net.layers.len();
     let layers = params[..2 * count].chunks(2).map(|p| score::Linear { weight: p[0].clone(), bias: p[1].clone() }).collect();
     let net = score::Mlp { layers, activation: m.net.activation, output_activation: None };
-    ConditionalMlp { net, embeddings: params[2 * count..].to_vec(), conditioning: m.conditioning.clone() }
+    let embed_end = 2 * count + m.embeddings.len();
+    let prior = m.prior.as_ref().map(|_| score::conditional::DiagonalGaussian { mean: params[embed_end].clone(), log_variance: params[embed_end + 1].clone() });
+    ConditionalMlp { net, embeddings: params[2 * count..embed_end].to_vec(), conditioning: m.conditioning.clone(), prior }
+}
+
+#[test]
+fn the_diagonal_gaussian_skip_at_its_start_is_plain_edm() {
+    // μ = 0 and v = σ_d² make (μ − x)/(v + σ²) = −x/(σ² + σ_d²), EDM's skip.
+    let sd = 0.4;
+    let plain = model(4, 3, 2, score::Activation::Silu, Parametrisation::Edm { sigma_data: sd }, true);
+    let diagonal = model(4, 3, 2, score::Activation::Silu, Parametrisation::EdmDiagonal { sigma_data: sd }, true);
+    let x = noise::randn([3, 4], DType::F64, &mut StdRng::seed_from_u64(2));
+    let levels = Levels(plain.conditioning.table(&[0.02, 0.5, 4.0], &x));
+    let (s1, t1) = plain.score_and_trace(&x, &levels, TraceStrategy::Auto, false).unwrap();
+    let (s2, t2) = diagonal.score_and_trace(&x, &levels, TraceStrategy::Auto, false).unwrap();
+    assert_close(&s2.to_vec_f64(), &s1.to_vec_f64(), 1e-12, "score");
+    assert_close(&t2.to_vec_f64(), &t1.to_vec_f64(), 1e-12, "trace");
 }
 
 #[test]
@@ -97,9 +127,9 @@ fn every_conditional_objective_has_finite_difference_gradients() {
         ConditionalObjective::Exact { strategy: TraceStrategy::Auto },
         ConditionalObjective::SsmVr { projections: 2, distribution: score::Projection::Gaussian },
     ];
-    for parametrisation in [Parametrisation::Ncsn, Parametrisation::Edm { sigma_data: 0.5 }] {
+    for parametrisation in PARAMETRISATIONS {
         for objective in &objectives {
-            let m = model(3, 4, 2, score::Activation::Tanh, parametrisation, true);
+            let m = with_some_prior(model(3, 4, 2, score::Activation::Tanh, parametrisation, true));
             let x = noise::randn([4, 3], DType::F64, &mut StdRng::seed_from_u64(9));
             let table = m.conditioning.table(&[0.05, 0.5, 3.0], &x);
             let loss = |params: &[Tensor]| {

@@ -155,6 +155,15 @@ pub struct EvalArgs {
     /// Seed of the samples [default: the run's seed]
     #[arg(long)]
     pub seed: Option<u64>,
+    /// How samples are drawn [default: the run's]
+    #[arg(long, value_enum)]
+    pub sampler: Option<SamplerKind>,
+    /// Levels of the sampler's σ schedule; steps per level for langevin [default: the run's]
+    #[arg(long)]
+    pub sampler_steps: Option<usize>,
+    /// Samples drawn and scored [default: the run's]
+    #[arg(long)]
+    pub samples: Option<usize>,
 }
 
 impl TrainArgs {
@@ -197,6 +206,32 @@ impl TrainArgs {
             c.embed_every_layer = false;
         }
         c
+    }
+
+    /// On a GPU the default conditional model is larger and trains longer: 3 hidden layers of
+    /// 2048, batch 256, 40 000 steps, where the user chose none of those. Returns the line that
+    /// says so.
+    pub fn scale_up_for_gpu(&self, c: &mut TrainConfig) -> Option<String> {
+        let mut changed = Vec::new();
+        if self.hidden.is_none() {
+            c.hidden = 2048;
+            changed.push("hidden 2048");
+        }
+        if self.layers.is_none() {
+            c.layers = 3;
+            changed.push("3 hidden layers");
+        }
+        if self.batch.is_none() {
+            c.batch = 256;
+            changed.push("batch 256");
+        }
+        if self.steps.is_none() {
+            c.steps = 40_000;
+            changed.push("40000 steps");
+        }
+        (!changed.is_empty()).then(|| {
+            format!("GPU: a larger default model and a longer run ({}); --hidden, --layers, --batch and --steps choose otherwise", changed.join(", "))
+        })
     }
 
     /// The flags a resumed run may change: how long it goes on, how often it reports, and how it samples.

@@ -42,6 +42,8 @@ pub enum ActivationKind {
 pub enum ModelKind {
     /// s(x, σ) from EDM's preconditioned denoiser (Karras et al. 2022).
     Edm,
+    /// EDM whose skip is a per-pixel Gaussian fitted to the data and trained with the network.
+    EdmDiag,
     /// s(x, σ) = F(x, σ)/σ (NCSNv2).
     Ncsn,
     /// s(x), one noise level (--noise-sigma): the single-σ set-up, whose samples are blobs.
@@ -209,6 +211,7 @@ impl TrainConfig {
     pub fn parametrisation(&self) -> Parametrisation {
         match self.model {
             ModelKind::Edm => Parametrisation::Edm { sigma_data: self.sigma_data },
+            ModelKind::EdmDiag => Parametrisation::EdmDiagonal { sigma_data: self.sigma_data },
             _ => Parametrisation::Ncsn,
         }
     }

@@ -286,6 +286,21 @@ impl<'a> Images<'a> {
     }
 }
 
+/// The mean and variance of each pixel over the images, in f64.
+pub fn pixel_moments(images: &Dataset) -> (Vec<f64>, Vec<f64>) {
+    let (n, dim) = (images.len().max(1) as f64, images.dim());
+    let (mut sum, mut squares) = (vec![0.0f64; dim], vec![0.0f64; dim]);
+    for i in 0..images.len() {
+        for (d, &v) in images.image(i).iter().enumerate() {
+            sum[d] += f64::from(v);
+            squares[d] += f64::from(v) * f64::from(v);
+        }
+    }
+    let mean: Vec<f64> = sum.iter().map(|s| s / n).collect();
+    let variance = squares.iter().zip(&mean).map(|(q, m)| (q / n - m * m).max(0.0)).collect();
+    (mean, variance)
+}
+
 /// Adds σε, ε ~ N(0, I), in place.
 pub fn perturb(x: &mut [f32], sigma: f64, rng: &mut StdRng) {
     for v in x {

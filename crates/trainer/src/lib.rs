@@ -70,7 +70,12 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
             )
         }
         None => {
-            let config = args.config();
+            let mut config = args.config();
+            if device.device.is_cuda() && config.is_conditional() {
+                if let Some(note) = args.scale_up_for_gpu(&mut config) {
+                    eprintln!("{note}");
+                }
+            }
             let dir = args.out.clone().unwrap_or_else(|| default_run_dir(&config));
             if dir.join(checkpoint::MODEL_FILE).exists() {
                 return Err(TrainError::Usage(format!(
@@ -110,7 +115,7 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
 
     let start = match &resume_from {
         Some(from) => load_start(from, train_set.dim())?,
-        None => Start::fresh(&config, train_set.dim()),
+        None => Start::fresh(&config, train_set),
     };
     if start.state.step >= config.steps {
         return Err(TrainError::Usage(format!(
@@ -193,6 +198,10 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    config.sampler = args.sampler.unwrap_or(config.sampler);
+    config.sampler_steps = args.sampler_steps.unwrap_or(config.sampler_steps);
+    config.samples = args.samples.unwrap_or(config.samples);
+    config.validate().map_err(TrainError::Usage)?;
     eprintln!("{}", data::Home::find());
     let data = data::load(config.dataset, args.data.as_deref())?;
     let test = &data.splits.test;

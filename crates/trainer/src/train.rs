@@ -34,12 +34,20 @@ pub struct Start {
 }
 
 impl Start {
-    /// A freshly initialised model for images of `dim` pixels.
-    pub fn fresh(config: &TrainConfig, dim: usize) -> Start {
+    /// A freshly initialised model for the images of `train`; a Gaussian skip starts at their
+    /// per-pixel mean and variance.
+    pub fn fresh(config: &TrainConfig, train: &mnist::Dataset) -> Start {
         // The initialisation has its own stream, apart from the batches.
         let init_seed = rand::Rng::random(&mut data::stream(config.seed, Purpose::Init, 0));
+        let model = match Net::fresh(config, train.dim(), init_seed) {
+            Net::Conditional(m) if m.prior.is_some() => {
+                let (mean, variance) = data::pixel_moments(train);
+                Net::Conditional(m.with_prior(&mean, &variance))
+            }
+            other => other,
+        };
         Start {
-            model: Net::fresh(config, dim, init_seed),
+            model,
             optimizer: Vec::new(),
             state: TrainingState { step: 0, elapsed_s: 0.0 },
             rows: Vec::new(),

@@ -249,6 +249,9 @@ fn smoke(model: &str, objective: &str) {
     if conditional {
         expected.insert(0, ("embeddings.0".into(), vec![16, 32]));
     }
+    if model == "edm-diag" {
+        expected.extend([("prior.log_variance".into(), vec![DIM]), ("prior.mean".into(), vec![DIM])]);
+    }
     assert_eq!(tensors, expected);
     assert_eq!(meta["activation"], if conditional { "silu" } else { "softplus" });
     assert_eq!(meta["model"], model);
@@ -260,7 +263,11 @@ fn smoke(model: &str, objective: &str) {
 
     let (state, meta) = safetensors_contents(&out.join("optimizer.safetensors"));
     let names: Vec<&str> = state.iter().map(|(n, _)| n.as_str()).collect();
-    let count = if conditional { 5 } else { 4 };
+    let count = match model {
+        "edm-diag" => 7,
+        "unconditional" => 4,
+        _ => 5,
+    };
     let mut expected: Vec<String> = ["ema", "m", "params", "v"]
         .iter()
         .flat_map(|prefix| (0..count).map(move |i| format!("{prefix}.{i}")))
@@ -313,6 +320,10 @@ fn smoke_edm_ssm_vr() {
 #[test]
 fn smoke_edm_dsm() {
     smoke("edm", "dsm");
+}
+#[test]
+fn smoke_edm_diag_exact() {
+    smoke("edm-diag", "exact");
 }
 #[test]
 fn smoke_ncsn_dsm() {
