@@ -224,7 +224,13 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), QualityError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(QualityError::io(dir))?;
     let name = path.file_name().unwrap_or_default().to_string_lossy();
-    let mut tmp = tempfile::Builder::new().prefix(&format!(".{name}.")).suffix(".tmp").tempfile_in(dir).map_err(QualityError::io(dir))?;
+    let prefix = format!(".{name}.");
+    let mut builder = tempfile::Builder::new();
+    builder.prefix(&prefix).suffix(".tmp");
+    // A cache others may read: tempfile's default is owner-only.
+    #[cfg(unix)]
+    builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644));
+    let mut tmp = builder.tempfile_in(dir).map_err(QualityError::io(dir))?;
     tmp.write_all(bytes).map_err(QualityError::io(tmp.path()))?;
     tmp.as_file().sync_all().map_err(QualityError::io(tmp.path()))?;
     tmp.persist(path).map_err(|e| QualityError::Io { path: path.into(), source: e.error })?;

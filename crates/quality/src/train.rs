@@ -99,8 +99,11 @@ impl Classifier {
 
     /// The classifier cached at `path`, or, on first use, one trained with
     /// `config` and saved there. A cache that cannot be used (damaged, another
-    /// format or architecture) is moved aside to `<path>.bad`, not deleted,
-    /// and the classifier is trained again; `Cached` says which happened.
+    /// format version, or layer widths other than `config.hidden`) is moved
+    /// aside to `<path>.bad`, not deleted, a line on stderr says why, and the
+    /// classifier is trained again; `Cached` says which happened. A cache of
+    /// the right widths is used whatever seed or epochs made it (its
+    /// [`Provenance`] says which).
     pub fn load_or_train(path: &Path, splits: &mnist::Splits, config: &TrainConfig, progress: impl FnMut(&EpochReport)) -> Result<(Classifier, Cached), QualityError> {
         let replaced = if path.exists() {
             match Classifier::load(path) {
@@ -112,9 +115,10 @@ impl Classifier {
         } else {
             None
         };
-        if replaced.is_some() {
+        if let Some(why) = &replaced {
             let aside = path.with_extension("safetensors.bad");
             std::fs::rename(path, &aside).map_err(QualityError::io(path))?;
+            eprintln!("warning: {why}\n  moved it to {} and training a new classifier", aside.display());
         }
         let classifier = Classifier::train(splits, config, progress)?;
         classifier.save(path)?;

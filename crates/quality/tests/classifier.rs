@@ -113,3 +113,28 @@ fn a_damaged_cache_is_named_then_set_aside_and_retrained() {
     let missing = Classifier::load(Path::new("/nonexistent/classifier.safetensors")).unwrap_err();
     assert!(matches!(missing, QualityError::Io { .. }) && missing.to_string().contains("/nonexistent/classifier.safetensors"));
 }
+
+#[test]
+fn a_cache_of_another_format_or_architecture_is_replaced() {
+    let (splits, config) = tiny();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("classifier.safetensors");
+    Classifier::load_or_train(&path, &splits, &config, |_| {}).unwrap();
+
+    // Another format version (same length, so the header still parses).
+    let mut bytes = std::fs::read(&path).unwrap();
+    let key = br#""format_version":"1""#;
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("the metadata holds the format version");
+    bytes[at + key.len() - 2] = b'9';
+    std::fs::write(&path, &bytes).unwrap();
+    let err = Classifier::load(&path).unwrap_err();
+    assert!(matches!(err, QualityError::Mismatch { .. }) && err.to_string().contains("format version 9"), "{err}");
+
+    // Other widths than asked for.
+    Classifier::load_or_train(&path, &splits, &config, |_| {}).unwrap();
+    let wider = TrainConfig { hidden: vec![48, 16], ..config };
+    let (c, how) = Classifier::load_or_train(&path, &splits, &wider, |_| {}).unwrap();
+    let Cached::Trained { replaced: Some(why) } = how else { panic!("expected a retrain, got {how:?}") };
+    assert!(why.contains("784-32-16-10 relu") && why.contains("784-48-16-10 relu"), "{why}");
+    assert_eq!(c.widths(), vec![784, 48, 16, 10]);
+}
