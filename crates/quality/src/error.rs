@@ -18,6 +18,8 @@ pub enum QualityError {
     Mismatch { path: PathBuf, found: String, expected: String },
     #[error("{what}: {len} values are not a whole number of {dim}-pixel images")]
     NotImages { what: &'static str, len: usize, dim: usize },
+    #[error("{what}: images of {rows}×{cols} pixels; the classifier reads 28×28")]
+    ImageSize { what: &'static str, rows: usize, cols: usize },
     #[error("{what}: {count} images; at least {needed} are needed")]
     TooFewImages { what: &'static str, count: usize, needed: usize },
 }

@@ -57,8 +57,13 @@ impl Classifier {
     /// Trains on `splits.train` and measures on `splits.test`.
     pub fn train(splits: &mnist::Splits, config: &TrainConfig, mut progress: impl FnMut(&EpochReport)) -> Result<Classifier, QualityError> {
         let (train, test) = (&splits.train, &splits.test);
-        if train.dim() != PIXELS || test.dim() != PIXELS {
-            return Err(QualityError::NotImages { what: "training data", len: train.dim(), dim: PIXELS });
+        for (what, split) in [("training images", train), ("test images", test)] {
+            if split.dim() != PIXELS {
+                return Err(QualityError::ImageSize { what, rows: split.rows, cols: split.cols });
+            }
+        }
+        if train.len() < config.batch {
+            return Err(QualityError::TooFewImages { what: "training images", count: train.len(), needed: config.batch });
         }
         let start = Instant::now();
         let mut layers = init_layers(&config.hidden, config.seed);

@@ -138,3 +138,13 @@ fn a_cache_of_another_format_or_architecture_is_replaced() {
     assert!(why.contains("784-32-16-10 relu") && why.contains("784-48-16-10 relu"), "{why}");
     assert_eq!(c.widths(), vec![784, 48, 16, 10]);
 }
+
+#[test]
+fn data_it_cannot_train_on_is_an_error() {
+    let (mut splits, config) = tiny();
+    let small = TrainConfig { batch: 1000, ..config.clone() };
+    assert!(matches!(Classifier::train(&splits, &small, |_| {}), Err(QualityError::TooFewImages { count: 400, needed: 1000, .. })));
+    splits.test.rows = 14;
+    let err = Classifier::train(&splits, &config, |_| {}).unwrap_err();
+    assert!(err.to_string().contains("test images: images of 14×28 pixels"), "{err}");
+}
