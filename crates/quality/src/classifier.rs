@@ -21,6 +21,8 @@ pub const FORMAT_VERSION: &str = "1";
 /// standardised with them, so the first layer starts on unit-scale values.
 const PIXEL_MEAN: f64 = 0.1307;
 const PIXEL_STD: f64 = 0.3081;
+/// The classifier's weights and activations are f32.
+pub(crate) const DTYPE: DType = DType::F32;
 /// Images per forward pass when classifying many: bounds the memory.
 const EVAL_BATCH: usize = 1000;
 
@@ -236,6 +238,3 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), QualityError> {
     tmp.persist(path).map_err(|e| QualityError::Io { path: path.into(), source: e.error })?;
     Ok(())
 }
-
-/// Constants of the forward pass in the dtype it runs in.
-pub(crate) const DTYPE: DType = DType::F32;

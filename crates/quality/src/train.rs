@@ -78,8 +78,8 @@ impl Classifier {
             let mut loss_sum = 0.0;
             for (s, rows) in order.chunks_exact(config.batch).enumerate() {
                 let step = epoch * steps_per_epoch + s;
-                let progress = step as f64 / total_steps as f64;
-                adam.set_learning_rate(config.lr * 0.5 * (1.0 + (std::f64::consts::PI * progress).cos()));
+                let done = step as f64 / total_steps as f64;
+                adam.set_learning_rate(config.lr * 0.5 * (1.0 + (std::f64::consts::PI * done).cos()));
                 for (out, &i) in batch.chunks_exact_mut(PIXELS).zip(rows) {
                     let (dy, dx) = (rng.offset(config.max_shift), rng.offset(config.max_shift));
                     shifted_into(train.image(i), train.rows, train.cols, dy, dx, out);
