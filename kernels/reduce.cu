@@ -1,5 +1,6 @@
 // Broadcasting and summation, each the other's adjoint: the kernels behind
-// `BackendStorage::broadcast_to` and `BackendStorage::sum_to`.
+// `BackendStorage::broadcast_to` and `BackendStorage::sum_to`; and the
+// largest entry along an axis, `BackendStorage::max_axis`.
 //
 // The host merges adjacent axes of the same kind and drops size-1 axes
 // (backend/cuda/layout.rs), so most calls land on a fast path:
@@ -11,6 +12,7 @@
 //   sum_cols_*          [R, C] -> [C]     column sums over row chunks, then the chunks
 //   sum_rows_*          [R, C] -> [R]     one warp per row
 //   sum_strided_*       any other pattern: one thread per output element
+//   max_axis_*          [O, N, I] -> [O, I]  one thread per output element
 // Every sum adds in an order fixed by the shapes alone (no atomics), so the
 // results are deterministic run to run.
 //
@@ -139,6 +141,25 @@ __device__ __forceinline__ void sum_strided(const T* __restrict__ x, T* __restri
     }
 }
 
+// ---- max ----
+
+// y[o·I + i] = max_k x[(o·N + k)·I + i]; NaN if any of them is NaN (as the
+// CPU's loop: a plain `>` would skip it). Neighbouring threads read
+// neighbouring i, so the reads coalesce when I > 1.
+template <typename T>
+__device__ __forceinline__ void max_axis(const T* __restrict__ x, T* __restrict__ y, u64 outer, u64 n, u64 inner) {
+    GRID_STRIDE(j, outer * inner) {
+        const u64 o = j / inner, i = j % inner;
+        const T* col = x + o * n * inner + i;
+        T best = col[0];
+        for (u64 k = 1; k < n; ++k) {
+            const T v = col[k * inner];
+            if (v > best || v != v) best = v;
+        }
+        y[j] = best;
+    }
+}
+
 #define FOR_DTYPES(M) M(float, f32) M(double, f64)
 
 #define ENTRIES(T, S)                                                                                          \
@@ -171,6 +192,10 @@ __device__ __forceinline__ void sum_strided(const T* __restrict__ x, T* __restri
     extern "C" __global__ void sum_strided_##S(const T* __restrict__ x, T* __restrict__ y, u64 n_out,          \
                                                Layout kept, Layout reduced, u64 n_reduced) {                   \
         sum_strided(x, y, n_out, kept, reduced, n_reduced);                                                    \
+    }                                                                                                          \
+    extern "C" __global__ void max_axis_##S(const T* __restrict__ x, T* __restrict__ y, u64 outer, u64 n,     \
+                                            u64 inner) {                                                       \
+        max_axis(x, y, outer, n, inner);                                                                       \
     }
 
 FOR_DTYPES(ENTRIES)

@@ -236,6 +236,10 @@ fn reductions_and_broadcasts() {
     check_prefixes("broadcast_to [4,2,3]", |t| t[0].broadcast_to(&[4, 2, 3].into()).square(), &[x.clone()]);
     check_prefixes("broadcast_to [2,3] from [3]", |t| t[0].broadcast_to(&[2, 3].into()).square(), &[v.clone()]);
     check_prefixes("broadcast [3] to [1,3] (no copy)", |t| t[0].broadcast_to(&[1, 3].into()).sum_to(&[3].into()).square(), &[v.clone()]);
+    check_prefixes("max_axis(0)", |t| t[0].max_axis(0).square(), &[x.clone()]);
+    check_prefixes("max_axis(1)", |t| t[0].max_axis(1).square(), &[x.clone()]);
+    check_prefixes("logsumexp(1)", |t| t[0].logsumexp(1), &[x.clone()]);
+    check_prefixes("log_softmax(0)", |t| t[0].log_softmax(0), &[x.clone()]);
 }
 
 #[test]

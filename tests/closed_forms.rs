@@ -133,3 +133,44 @@ fn fan_out_accumulates() {
     assert_eq!(dy.item(), 7.0);
     assert_eq!(grad1(&dy, &x, false).item(), 2.0);
 }
+
+#[test]
+fn logsumexp_is_exact_far_from_zero_and_its_gradient_is_the_softmax() {
+    // lse(c, c) = c + ln 2, for c where e^c overflows (1000) or underflows (−1000).
+    for c in [1000.0, -1000.0, 0.0] {
+        for dtype in [DType::F64, DType::F32] {
+            let x = Tensor::from_vec(vec![c, c], [1, 2]).to_dtype(dtype).requires_grad();
+            let lse = x.logsumexp(1);
+            let tol = if dtype == DType::F64 { 1e-15 } else { 2e-7 };
+            assert_relative_eq!(lse.item(), c + 2f64.ln(), max_relative = tol, epsilon = tol);
+            // ∂ lse / ∂xᵢ = softmax(x)ᵢ = ½ each.
+            assert_eq!(grad1(&lse.sum(), &x, false).to_vec_f64(), vec![0.5, 0.5], "{dtype}, c = {c}");
+        }
+    }
+    // A row of very negative values next to a row of ordinary ones.
+    let x = Tensor::from_vec(vec![-1000.0f64, -1001.0, -1002.0, 1.0, 2.0, 3.0], [2, 3]);
+    let lse = x.logsumexp(1).to_vec_f64();
+    let expected = |a: f64| a + (1.0 + (-1f64).exp() + (-2f64).exp()).ln();
+    assert_close(&lse, &[expected(-1000.0), expected(3.0)], 1e-15, "logsumexp of [-1000, -1001, -1002] and [1, 2, 3]");
+}
+
+#[test]
+fn log_softmax_rows_are_log_probabilities() {
+    let mut r = rng(11);
+    let x = uniform(&mut r, &[4, 7], -50.0, 50.0);
+    let p = x.log_softmax(1).exp().sum_axis(1).to_vec_f64();
+    assert_close(&p, &[1.0; 4], 1e-14, "Σ softmax");
+    // Shifting a row changes nothing.
+    let shifted = x.log_softmax(1).to_vec_f64();
+    let same = (&x + 123.0).log_softmax(1).to_vec_f64();
+    assert_close(&same, &shifted, 1e-12, "log_softmax(x + c)");
+}
+
+#[test]
+fn the_gradient_of_a_max_is_split_evenly_among_ties() {
+    let x = Tensor::from_vec(vec![2.0f64, 1.0, 2.0, -1.0, 5.0, 0.0], [2, 3]).requires_grad();
+    let m = x.max_axis(1);
+    assert_eq!(m.to_vec_f64(), vec![2.0, 5.0]);
+    let w = Tensor::from_vec(vec![1.0f64, 3.0], [2]);
+    assert_eq!(grad1(&(&m * &w).sum(), &x, false).to_vec_f64(), vec![0.5, 0.0, 0.5, 0.0, 3.0, 0.0]);
+}

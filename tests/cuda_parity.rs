@@ -191,6 +191,22 @@ gpu_test!(broadcasts_and_sums_match_the_cpu, |dev| {
     check_parity("sum of 300000", dev, |x| x[0].square().sum(), vec![uniform(&mut r, &[300_000], -1.0, 1.0)]);
 });
 
+gpu_test!(max_logsumexp_and_log_softmax_match_the_cpu, |dev| {
+    let mut r = rng(12);
+    // Distinct values (no ties), a single entry, a long axis, a middle axis.
+    for shape in [[1, 1], [33, 7], [7, 1000], [1000, 10]] {
+        let x = uniform(&mut r, &shape, -3.0, 3.0);
+        for axis in [0, 1] {
+            check_parity(&format!("max_axis({axis}) {shape:?}"), dev, |x| x[0].max_axis(axis).square(), vec![x.clone()]);
+            check_parity(&format!("logsumexp({axis}) {shape:?}"), dev, |x| x[0].logsumexp(axis), vec![x.clone()]);
+            check_parity(&format!("log_softmax({axis}) {shape:?}"), dev, |x| x[0].log_softmax(axis).square(), vec![x.clone()]);
+        }
+    }
+    let cube = uniform(&mut r, &[5, 9, 3], -3.0, 3.0);
+    check_parity("max_axis(1) [5, 9, 3]", dev, |x| x[0].max_axis(1).square(), vec![cube.clone()]);
+    check_parity("log_softmax(1) [5, 9, 3]", dev, |x| x[0].log_softmax(1).square(), vec![cube]);
+});
+
 gpu_test!(slices_pads_and_concat_match_the_cpu, |dev| {
     let mut r = rng(6);
     for shape in [[33, 70], [7, 1000], [1, 7]] {

@@ -125,6 +125,27 @@ fn reductions() {
 }
 
 #[test]
+fn max_logsumexp_and_log_softmax() {
+    let mut r = rng(8);
+    // Distinct values, so the max is differentiable at the point checked.
+    let x = uniform(&mut r, &[3, 5], -2.0, 2.0);
+    let cube = uniform(&mut r, &[2, 3, 4], -2.0, 2.0);
+    check("max_axis(1)", |x| x[0].max_axis(1).square(), &[x.clone()]);
+    check("max_axis(0)", |x| x[0].tanh().max_axis(0), &[x.clone()]);
+    check("max_axis(1) of [2, 3, 4]", |x| x[0].max_axis(1).square(), &[cube.clone()]);
+    for axis in [0, 1] {
+        check(&format!("logsumexp({axis})"), |x| x[0].logsumexp(axis), &[x.clone()]);
+        check(&format!("log_softmax({axis})"), |x| x[0].log_softmax(axis), &[x.clone()]);
+    }
+    check("logsumexp(1) of [2, 3, 4]", |x| x[0].logsumexp(1), &[cube.clone()]);
+    check("log_softmax(2) of [2, 3, 4]", |x| x[0].log_softmax(2), &[cube]);
+    // Far out, where the unshifted form overflows (e^800) or underflows (e^-800) in f64.
+    let far = Tensor::from_vec(vec![800.0f64, 799.0, 801.5, -800.0, -801.0, -799.5], [2, 3]);
+    check("logsumexp far out", |x| x[0].logsumexp(1), &[far.clone()]);
+    check("log_softmax far out", |x| x[0].log_softmax(1), &[far]);
+}
+
+#[test]
 fn indexing_ops() {
     let mut r = rng(7);
     let x = uniform(&mut r, &[4, 5], -1.0, 1.0);

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <random>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "cuda_emu.h"
@@ -36,6 +37,7 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void sum_cols_##S(const T*, T*, u64, u64, u64);                                              \
     extern "C" void sum_rows_##S(const T*, T*, u64, u64);                                                   \
     extern "C" void sum_strided_##S(const T*, T*, u64, Layout, Layout, u64);                                \
+    extern "C" void max_axis_##S(const T*, T*, u64, u64, u64);                                              \
     extern "C" void transpose_##S(const T*, T*, u64, u64);                                                  \
     extern "C" void slice_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                  \
     extern "C" void pad_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                    \
@@ -240,6 +242,20 @@ template <typename T> void check_reduce() {
         for (int i = 0; i < 2; ++i) for (int j = 0; j < 3; ++j) for (int k = 0; k < 4; ++k) for (int l = 0; l < 5; ++l)
             ws[j * 5 + l] += big[((i * 3 + j) * 4 + k) * 5 + l];
         expect(std::string("sum_strided_") + S, s, ws, tol);
+    }
+    // Max over the middle axis of [outer, n, inner], with a NaN in one column.
+    for (auto [o, n, in] : std::vector<std::tuple<u64, u64, u64>>{{1, 1, 1}, {7, 33, 1}, {3, 5, 70}, {1, 1000, 3}, {300, 2, 2}}) {
+        auto x = randn<T>(o * n * in), y = poisoned<T>(o * in);
+        x[(o * n - 1) * in] = (T)NAN;  // column (o - 1, 0)
+        launch({2}, {256}, [&] { T_CALL(max_axis, x.data(), y.data(), o, n, in); });
+        std::vector<double> w(o * in, -INFINITY);
+        for (u64 a = 0; a < o; ++a)
+            for (u64 k = 0; k < n; ++k)
+                for (u64 i = 0; i < in; ++i) {
+                    const double v = x[(a * n + k) * in + i];
+                    if (v > w[a * in + i] || std::isnan(v)) w[a * in + i] = v;
+                }
+        expect(std::string("max_axis_") + S + " " + std::to_string(o) + "x" + std::to_string(n) + "x" + std::to_string(in), y, w, 0);
     }
 }
 

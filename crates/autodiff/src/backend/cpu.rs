@@ -479,6 +479,26 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     }).expect("at least one block")
 }
 
+/// The largest entry of the middle axis of `[outer, n, inner]`, NaN if any
+/// entry along it is NaN (a plain `>` would skip it). Rows of `inner` are
+/// compared whole, so the inner loop runs along contiguous memory.
+fn max_axis_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize) -> Vec<T> {
+    assert!(n >= 1, "max_axis: empty axis");
+    let mut out = Vec::with_capacity(outer * inner);
+    for block in x.chunks_exact(n * inner) {
+        let mut best = block[..inner].to_vec();
+        for row in block.chunks_exact(inner).skip(1) {
+            best.iter_mut().zip(row).for_each(|(b, &v)| {
+                if v > *b || v.is_nan() {
+                    *b = v;
+                }
+            });
+        }
+        out.extend_from_slice(&best);
+    }
+    out
+}
+
 fn slice_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
     let mut out = Vec::with_capacity(outer * len * inner);
     for o in 0..outer {
@@ -627,6 +647,9 @@ impl BackendStorage for CpuStorage {
     }
     fn sum_to(&self, from: &Shape, to: &Shape) -> Self {
         map1!(self, x => sum_to_fn(x, from, to))
+    }
+    fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Self {
+        map1!(self, x => max_axis_fn(x, outer, n, inner))
     }
     fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Self {
         map1!(self, x => slice_fn(x, outer, n, inner, start, len))
@@ -791,5 +814,16 @@ mod tests {
         assert_eq!(cols, vec![5.0, 7.0, 9.0]);
         let rows = sum_to_fn(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &Shape::new([2, 3]), &Shape::new([2, 1]));
         assert_eq!(rows, vec![6.0, 15.0]);
+    }
+
+    #[test]
+    fn max_axis_takes_the_largest_entry_of_the_middle_axis_and_keeps_nans() {
+        // [2, 3, 2]: the max over the 3 of each (outer, inner) pair.
+        let x = [1.0, -5.0, 4.0, -2.0, 3.0, -1.0, /* second block */ -7.0, 0.0, -8.0, 2.0, -9.0, 1.0];
+        assert_eq!(max_axis_fn(&x, 2, 3, 2), vec![4.0, -1.0, -7.0, 2.0]);
+        assert_eq!(max_axis_fn(&x, 1, 12, 1), vec![4.0]);
+        assert_eq!(max_axis_fn(&x, 12, 1, 1), x.to_vec());
+        let with_nan = max_axis_fn(&[1.0, f64::NAN, 3.0, 0.0], 2, 2, 1);
+        assert!(with_nan[0].is_nan() && with_nan[1] == 3.0);
     }
 }

@@ -150,6 +150,10 @@ pub trait BackendStorage: Sized + Clone {
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self;
     /// The adjoint of `broadcast_to`: sums `from` down to `to`.
     fn sum_to(&self, from: &Shape, to: &Shape) -> Self;
+    /// Viewing the buffer as `[outer, n, inner]`, the largest entry of the
+    /// middle axis: `[outer, inner]`. A NaN anywhere along it gives NaN
+    /// (`n ≥ 1`).
+    fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Self;
     /// Viewing the buffer as `[outer, n, inner]`, keeps `len` entries of the
     /// middle axis starting at `start`.
     fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Self;
@@ -357,6 +361,9 @@ impl Storage {
     }
     pub fn sum_to(&self, from: &Shape, to: &Shape) -> Storage {
         dispatch!(self, s => s.sum_to(from, to))
+    }
+    pub fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Storage {
+        dispatch!(self, s => s.max_axis(outer, n, inner))
     }
     pub fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Storage {
         dispatch!(self, s => s.slice_axis(outer, n, inner, start, len))

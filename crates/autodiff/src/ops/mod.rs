@@ -1,6 +1,6 @@
 //! Every differentiable op: one file per family, each op's forward beside its
 //! vector-Jacobian product. Ops that are compositions (`concat`, `mean`,
-//! `mask`, `row_dot`, ...) are built from others and need no derivative of their own.
+//! `mask`, `row_dot`, `logsumexp`, ...) are built from others and need no derivative of their own.
 
 mod binary;
 mod cast;
@@ -9,6 +9,7 @@ mod device;
 mod index;
 mod matmul;
 mod reduce;
+mod softmax;
 mod unary;
 
 pub use index::concat;

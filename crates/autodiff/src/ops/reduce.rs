@@ -1,4 +1,6 @@
-//! Broadcasting and summation: a pair of ops, each the other's adjoint.
+//! Broadcasting and summation: a pair of ops, each the other's adjoint; and
+//! the largest entry along an axis, whose adjoint routes the cotangent back
+//! to where that entry was.
 
 use std::rc::Rc;
 
@@ -47,6 +49,43 @@ impl Op for SumTo {
     }
 }
 
+/// The largest entry along `axis`, which it removes.
+struct MaxAxis {
+    axis: usize,
+}
+
+impl Op for MaxAxis {
+    fn name(&self) -> String {
+        format!("max_axis({})", self.axis)
+    }
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        let x = x[0];
+        let (outer, n, inner) = x.shape().split_at_axis(self.axis);
+        assert!(n > 0, "{}: empty axis in shape {}", self.name(), x.shape());
+        let mut dims = x.dims().to_vec();
+        dims.remove(self.axis);
+        (x.storage().max_axis(outer, n, inner).into(), Shape::new(dims))
+    }
+    /// `gy` goes to the entries that equal the max, split evenly among ties
+    /// (PyTorch's `amax` does the same): `gx = gy · [x = y] / #{x = y}`. The
+    /// share is piecewise constant in `x`, so it is built from detached
+    /// values; the rule is then linear in `gy` and every order works.
+    fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let x = x[0].detach();
+        let mut kept = x.dims().to_vec();
+        kept[self.axis] = 1;
+        let y_kept = y.detach().reshape(kept.clone());
+        // y − x ≥ 0, zero exactly at the maxima (y is one of the x's, bit for bit).
+        let at_max = 1.0 - &(&y_kept - &x).step();
+        let share = &at_max / &at_max.sum_to(&Shape::new(kept.clone()));
+        // Put the removed axis back into gy as a size-1 axis, after its prefix.
+        let prefix = cotangent::prefix(gy, y.rank());
+        let mut gy_dims = gy.dims().to_vec();
+        gy_dims.insert(prefix.len() + self.axis, 1);
+        vec![Some(&gy.reshape(gy_dims) * &share)]
+    }
+}
+
 impl Tensor {
     /// NumPy broadcast to `shape`; a no-op (the same tensor) when already there.
     pub fn broadcast_to(&self, shape: &Shape) -> Tensor {
@@ -84,6 +123,14 @@ impl Tensor {
         let mut removed = self.dims().to_vec();
         removed.remove(axis);
         self.sum_to(&Shape::new(kept)).reshape(removed)
+    }
+
+    /// The largest entry along `axis`, removing it (`[B, D].max_axis(1)` is
+    /// `[B]`). Its gradient goes to the entries equal to the max, split
+    /// evenly among ties. NaN along the axis gives NaN.
+    pub fn max_axis(&self, axis: usize) -> Tensor {
+        assert!(axis < self.rank(), "max_axis: axis {axis} out of range for shape {}", self.shape());
+        Tensor::apply(MaxAxis { axis }, &[self])
     }
 
     /// Means over `axis`, removing it.

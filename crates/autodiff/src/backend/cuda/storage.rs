@@ -332,6 +332,18 @@ fn sum_to<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, n: usize, n_out: usize
     }
 }
 
+/// The largest entry of the middle axis of `[outer, n, inner]`: one thread per output.
+fn max_axis<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, outer: usize, n: usize, inner: usize) -> CudaSlice<T> {
+    let n_out = outer * inner;
+    let mut y = dev.alloc::<T>(n_out);
+    if n_out == 0 {
+        return y;
+    }
+    let (o64, n64, i64) = (outer as u64, n as u64, inner as u64);
+    launch!(dev, Family::Reduce, kernel_name::<T>("max_axis"), dev.grid_1d(n_out as u64), x, &mut y, &o64, &n64, &i64);
+    y
+}
+
 /// A `[outer, n, inner]` kernel of kernels/index.cu (slice_axis or pad_axis):
 /// `dims` are its five size arguments in order, `n_out` its output size.
 fn axis_op<T: GpuElem>(dev: &CudaDevice, op: &str, x: &CudaSlice<T>, dims: [usize; 5], n_out: usize) -> CudaSlice<T> {
@@ -533,6 +545,9 @@ impl BackendStorage for CudaStorage {
         }
         let n_out = to.numel();
         self.with(typed!(self, x => sum_to(&self.dev, x, self.len, n_out, &pattern)), n_out)
+    }
+    fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Self {
+        self.with(typed!(self, x => max_axis(&self.dev, x, outer, n, inner)), outer * inner)
     }
     fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Self {
         let n_out = outer * len * inner;
