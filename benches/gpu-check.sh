@@ -11,7 +11,8 @@
 # land in $OUT (the device tool's output folder) or /tmp/gpu-check.
 # GPU_CHECK_QUICK=1 skips the memory check and the CPU training steps;
 # PARITY_S, MEMCHECK_S, BENCH_S, TORCH_S override the steps' time limits (seconds);
-# GPU_CHECK_ONLY="2 6" runs only those numbered steps (a short re-check).
+# GPU_CHECK_ONLY="2 6" runs only those numbered steps (a short re-check);
+# GPU_CHECK_ONLY=7 is the GPU quality run alone (the default trainer run, about 5 minutes).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -121,8 +122,8 @@ PY
         tr 120 --device cuda --steps 80 --eval-every 40 --out /tmp/tr-whole
         echo "rc=$?"
         compare /tmp/tr-split /tmp/tr-whole "dsm, 40 steps + 40 resumed vs 80 in one go (GPU)"
-        echo "-- the default run (no flags but the data and the output folder)"
-        tr 180 --out /tmp/tr-default
+        echo "-- the default model, shortened (section 7 runs it whole)"
+        tr 180 --steps 2000 --samples 200 --out /tmp/tr-default
         echo "rc=$?"
         tr 150 --device cuda --objective exact --steps 1000 --eval-every 500 --out /tmp/tr-exact
         echo "rc=$?"
@@ -134,6 +135,17 @@ PY
     grep "^ROW|" "$OUT/trainer.log" >> "$OUT/bench.log"
 fi
 
+echo "== 7. the GPU quality run: the default \`trainer\` (larger model on a GPU), its time and sample quality"
+quality_status="skipped"
+if want 7 && [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
+    start=$(date +%s)
+    timeout "${QUALITY_S:-420}" "$BIN/trainer" --data "$BIN/mnist" --out "$OUT/quality-run" > "$OUT/quality-run.log" 2>&1
+    rc=$?
+    quality_status="$(status $rc) in $(( $(date +%s) - start )) s"
+    grep -E "GPU:|device:|training time|throughput|held-out|samples|inception|confident|FCD|escaped" "$OUT/quality-run.log" | tail -20
+    rm -f "$OUT/quality-run/optimizer.safetensors"  # 20+ MB, not needed to judge the run
+fi
+
 echo
 echo "================ GPU check: $(head -2 "$OUT/nvidia-smi.txt" | tail -1) ================"
 {
@@ -143,5 +155,6 @@ echo "================ GPU check: $(head -2 "$OUT/nvidia-smi.txt" | tail -1) ===
     echo "checks|memcheck subset|$sanitizer_status|-|-|$OUT/memcheck.log"
     echo "checks|gpu_bench / torch|$(status $bench_rc) / $(status $torch_rc)|-|-|"
     echo "checks|trainer|$trainer_status|-|-|$OUT/trainer.log"
+    echo "checks|quality run|$quality_status|-|-|$OUT/quality-run.log"
     grep -h "^ROW|" "$OUT/bench.log" "$OUT/torch.log" 2>/dev/null | cut -d'|' -f2-
 } | if command -v column >/dev/null; then column -t -s '|'; else cat; fi

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ActivationKind, DatasetKind, ModelKind, ObjectiveKind, SamplerKind, SigmaDistKind, TrainConfig, DEFAULT_OBJECTIVE};
+use crate::config::{ActivationKind, DatasetKind, ModelKind, ObjectiveKind, SamplerKind, SigmaDistKind, TrainConfig, DEFAULT_MODEL, DEFAULT_OBJECTIVE};
 use crate::device::DeviceRequest;
 
 #[derive(Parser, Debug)]
@@ -27,13 +27,25 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Recomputes a saved model's held-out exact SM loss and redraws its samples.
+    /// Recomputes a saved model's held-out exact SM loss, redraws its samples and scores them.
     Eval(EvalArgs),
+    /// Trains the sample-quality classifier again (it is trained on first use and cached).
+    Classifier(ClassifierArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClassifierArgs {
+    /// Data set
+    #[arg(long, value_enum, default_value_t = DatasetKind::Mnist)]
+    pub dataset: DatasetKind,
+    /// Folder holding the four IDX files (as for training)
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
-    /// The network [default: edm, a noise-conditional s(x, σ)]
+    /// The network [default: edm-diag, a noise-conditional s(x, σ)]
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Training objective [default: dsm; see the README's "Which objective"]
@@ -136,6 +148,9 @@ pub struct TrainArgs {
     /// in the workspace, fetched there when missing
     #[arg(long, value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Every this many steps, draw 250 samples with the EMA weights and score them with the classifier (a metrics.csv column)
+    #[arg(long, value_name = "STEPS")]
+    pub quality_every: Option<u64>,
     /// Stop training after this many seconds (for measuring objectives on equal time)
     #[arg(long, hide = true, value_name = "SECS")]
     pub time_budget: Option<f64>,
@@ -169,7 +184,7 @@ pub struct EvalArgs {
 impl TrainArgs {
     /// The configuration of a new run: defaults for the objective, overridden by given flags.
     pub fn config(&self) -> TrainConfig {
-        let model = self.model.unwrap_or(ModelKind::Edm);
+        let model = self.model.unwrap_or(DEFAULT_MODEL);
         let mut c = TrainConfig::defaults(model, self.objective.unwrap_or(DEFAULT_OBJECTIVE));
         if model == ModelKind::Ncsn && self.sigma_max.is_none() {
             // NCSN's ladder: σ_max near the largest distance between two images, σ_min 0.01.

@@ -143,6 +143,11 @@ pub struct TrainConfig {
 /// enough that the exact objective trains stably at the default learning rate.
 pub const DEFAULT_NOISE_SIGMA: f64 = 0.1;
 
+/// The network of a run given no `--model`: EDM with the per-pixel Gaussian skip. In the same
+/// 240 s of training it drew samples at classifier IS 6.0 where plain EDM reached 3.5 (README,
+/// "The model").
+pub const DEFAULT_MODEL: ModelKind = ModelKind::EdmDiag;
+
 /// The objective of a run given no `--objective` (README, "Which objective").
 pub const DEFAULT_OBJECTIVE: ObjectiveKind = ObjectiveKind::Dsm;
 

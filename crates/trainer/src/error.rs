@@ -41,6 +41,9 @@ pub enum TrainError {
     },
     #[error(transparent)]
     Score(#[from] score::ScoreError),
+    /// The sample-quality classifier could not be loaded, trained or used.
+    #[error("sample quality: {0}")]
+    Quality(#[from] quality::QualityError),
 }
 
 impl TrainError {

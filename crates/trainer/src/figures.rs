@@ -68,7 +68,7 @@ pub fn loss_chart(rows: &[Row], objective: &str) -> Canvas {
     canvas
 }
 
-/// Images in a grid with a one-line title above.
+/// Images in a grid with a title above, one strip per line of `title`.
 pub fn titled_grid(
     images: &[&[f32]],
     rows: usize,
@@ -79,13 +79,14 @@ pub fn titled_grid(
 ) -> Canvas {
     let scale = if img_h * img_w >= 28 * 28 { 2 } else { 4 };
     let grid = image_grid(images, rows, cols, img_h, img_w, scale, 2);
-    let mut canvas = Canvas::new(
-        grid.width.max(plot::font::text_width(title, 1) + 4),
-        grid.height + TITLE_H,
-        WHITE,
-    );
-    canvas.text(2, 3, title, BLACK);
-    canvas.blit(&grid, 0, TITLE_H);
+    let lines: Vec<&str> = title.lines().collect();
+    let widest = lines.iter().map(|l| plot::font::text_width(l, 1) + 4).max().unwrap_or(0);
+    let top = TITLE_H * lines.len().max(1);
+    let mut canvas = Canvas::new(grid.width.max(widest), grid.height + top, WHITE);
+    for (i, line) in lines.iter().enumerate() {
+        canvas.text(2, (3 + i * TITLE_H) as i64, line, BLACK);
+    }
+    canvas.blit(&grid, 0, top);
     canvas
 }
 

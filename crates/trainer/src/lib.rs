@@ -21,6 +21,7 @@ pub mod data;
 pub mod device;
 pub mod error;
 pub mod eval;
+pub mod judge;
 pub mod figures;
 pub mod metrics;
 pub mod model;
@@ -43,6 +44,7 @@ pub static TRAINING: AtomicBool = AtomicBool::new(false);
 pub fn run_cli(cli: Cli, stop: &AtomicBool) -> Result<(), TrainError> {
     match cli.command {
         Some(Command::Eval(args)) => evaluate(&args),
+        Some(Command::Classifier(args)) => retrain_classifier(&args),
         None => train_command(&cli.train, stop),
     }
 }
@@ -136,6 +138,10 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
         None => eprintln!("writing to {}", dir.display()),
     }
 
+    let judge = judge::Judge::new(&data.splits, config.dataset, false)?;
+    if let Err(why) = &judge {
+        eprintln!("sample quality: not measured: {why}");
+    }
     TRAINING.store(true, Ordering::SeqCst);
     let run = Run {
         config,
@@ -144,6 +150,8 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
         start,
         device: device.device,
         time_budget: args.time_budget,
+        quality_every: args.quality_every,
+        judge: &judge,
         stop,
     };
     match train::train(run)? {
@@ -220,15 +228,34 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
         None => args.model.parent().map(Path::to_path_buf).unwrap_or_default(),
     };
     std::fs::create_dir_all(&dir).map_err(TrainError::io(&dir))?;
-    let pictures = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step)?;
+    let judge = judge::Judge::new(&data.splits, config.dataset, false)?;
+    let pictures = train::draw_pictures(&dir, &model, &config, &data.splits, &[], info.step, judge.as_ref().map_err(String::as_str))?;
     println!("model                    {} ({} {}, step {})", args.model.display(), config.model, config.objective, info.step);
     println!("held-out exact SM loss   {loss:.3} ({} test images + {} x noise; lower is better)", test.len(), config.noise_sigma);
     println!("samples                  {} in {:.1} s: {}", config.samples, pictures.sampling_s, pictures.sampler);
     println!("escaped chains           {} of {}", pictures.escaped_samples, config.samples);
+    match &pictures.quality {
+        Ok((samples, real)) => judge::render(samples, real).iter().for_each(|l| println!("{l}")),
+        Err(why) => println!("sample quality           not measured: {why}"),
+    }
     println!("files:");
     for f in pictures.files {
         println!("  {}", f.display());
     }
+    Ok(())
+}
+
+/// `trainer classifier`: trains the sample-quality classifier again and replaces the cached one.
+fn retrain_classifier(args: &cli::ClassifierArgs) -> Result<(), TrainError> {
+    eprintln!("{}", data::Home::find());
+    let data = data::load(args.dataset, args.data.as_deref())?;
+    let judge = judge::Judge::new(&data.splits, args.dataset, true)?.map_err(TrainError::Usage)?;
+    let real = judge.ceiling(1000)?;
+    println!("classifier               {}", judge.path.display());
+    println!("architecture             {}", judge.classifier.architecture());
+    println!("test accuracy            {:.2}%", 100.0 * judge.classifier.provenance.test_accuracy);
+    println!("training time            {:.1} s", judge.classifier.provenance.train_seconds);
+    println!("1000 real test images    {}", judge::headline(&real));
     Ok(())
 }
 

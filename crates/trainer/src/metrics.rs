@@ -7,7 +7,7 @@ use crate::checkpoint::write_atomic;
 use crate::error::TrainError;
 
 pub const METRICS_FILE: &str = "metrics.csv";
-pub const HEADER: &str = "step,loss,grad_norm,lr,wall_time_s,images_per_s,heldout_exact_sm";
+pub const HEADER: &str = "step,loss,grad_norm,lr,wall_time_s,images_per_s,heldout_exact_sm,inception_score,confident_share";
 
 /// One training step.
 #[derive(Clone, Debug, PartialEq)]
@@ -24,6 +24,9 @@ pub struct Row {
     pub images_per_s: f64,
     /// The exact score-matching loss on the held-out set, on evaluation steps.
     pub heldout_exact_sm: Option<f64>,
+    /// The samples' classifier Inception Score and confident share, every `--quality-every` steps.
+    pub inception_score: Option<f64>,
+    pub confident_share: Option<f64>,
 }
 
 /// The whole table as CSV text. Floats are printed in Rust's shortest round-trip form, so a
@@ -33,14 +36,19 @@ pub fn to_csv(rows: &[Row]) -> String {
     out.push_str(HEADER);
     out.push('\n');
     for r in rows {
-        let heldout = r
-            .heldout_exact_sm
-            .map(|v| v.to_string())
-            .unwrap_or_default();
+        let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
         let _ = writeln!(
             out,
-            "{},{},{},{},{:.3},{:.1},{heldout}",
-            r.step, r.loss, r.grad_norm, r.lr, r.wall_time_s, r.images_per_s
+            "{},{},{},{},{:.3},{:.1},{},{},{}",
+            r.step,
+            r.loss,
+            r.grad_norm,
+            r.lr,
+            r.wall_time_s,
+            r.images_per_s,
+            optional(r.heldout_exact_sm),
+            optional(r.inception_score),
+            optional(r.confident_share)
         );
     }
     out
@@ -70,9 +78,9 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
         .enumerate()
         .map(|(i, line)| {
             let fields: Vec<&str> = line.split(',').collect();
-            if fields.len() != 7 {
+            if fields.len() != 9 {
                 return Err(format!(
-                    "line {}: {} fields, expected 7",
+                    "line {}: {} fields, expected 9",
                     i + 2,
                     fields.len()
                 ));
@@ -82,6 +90,7 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
                     .parse::<f64>()
                     .map_err(|e| format!("line {}, column {}: {e}", i + 2, j + 1))
             };
+            let optional = |j: usize| if fields[j].is_empty() { Ok(None) } else { num(j).map(Some) };
             Ok(Row {
                 step: fields[0]
                     .parse()
@@ -91,11 +100,9 @@ pub fn parse(text: &str) -> Result<Vec<Row>, String> {
                 lr: num(3)?,
                 wall_time_s: num(4)?,
                 images_per_s: num(5)?,
-                heldout_exact_sm: if fields[6].is_empty() {
-                    None
-                } else {
-                    Some(num(6)?)
-                },
+                heldout_exact_sm: optional(6)?,
+                inception_score: optional(7)?,
+                confident_share: optional(8)?,
             })
         })
         .collect()
@@ -116,6 +123,8 @@ mod tests {
                 wall_time_s: 0.5,
                 images_per_s: 250.0,
                 heldout_exact_sm: None,
+                inception_score: None,
+                confident_share: None,
             },
             Row {
                 step: 2,
@@ -125,6 +134,8 @@ mod tests {
                 wall_time_s: 1.0,
                 images_per_s: 256.0,
                 heldout_exact_sm: Some(-77.25),
+                inception_score: Some(7.125),
+                confident_share: Some(0.8125),
             },
         ];
         let back = parse(&to_csv(&rows)).unwrap();

@@ -20,7 +20,12 @@ use crate::error::TrainError;
 use crate::eval;
 use crate::figures;
 use crate::metrics::{self, Row};
+use crate::judge::{self, Judge, QualityReport};
 use crate::model::Net;
+use quality::Quality;
+
+/// The sample-quality figures of the run's samples and of as many real test images.
+pub const QUALITY_FILE: &str = "quality.json";
 
 /// Where a run starts from: fresh, or a checkpoint.
 pub struct Start {
@@ -65,6 +70,10 @@ pub struct Run<'a> {
     pub device: autodiff::Device,
     /// Stop once training has run this long (seconds), whatever `config.steps` says.
     pub time_budget: Option<f64>,
+    /// Score [`QUALITY_SAMPLES`] samples every this many steps (needs `judge`).
+    pub quality_every: Option<u64>,
+    /// The sample-quality classifier, or why there is none (the images do not suit it).
+    pub judge: &'a Result<Judge, String>,
     /// Set by Ctrl-C: finish the step, checkpoint, return [`Outcome::Interrupted`].
     pub stop: &'a AtomicBool,
 }
@@ -98,6 +107,8 @@ pub struct Report {
     pub sampling_s: f64,
     /// Sampler chains that left the pixel range ([`eval::escaped_chains`]).
     pub escaped_samples: usize,
+    /// The samples' figures and the real test images', where the classifier applies; else why not.
+    pub quality: Result<(Quality, Quality), String>,
     pub files: Vec<PathBuf>,
 }
 
@@ -113,8 +124,12 @@ impl Report {
             format!("held-out exact SM loss   {:.3} ({} test images, same perturbation; lower is better)", self.heldout_exact_sm, self.heldout_images),
             format!("samples                  {} in {:.1} s: {}", self.samples, self.sampling_s, self.sampler),
             format!("escaped chains           {} of {} (a pixel beyond ±{} or NaN)", self.escaped_samples, self.samples, eval::ESCAPE),
-            "files:".to_string(),
         ];
+        match &self.quality {
+            Ok((samples, real)) => lines.extend(judge::render(samples, real)),
+            Err(why) => lines.push(format!("sample quality           not measured: {why}")),
+        }
+        lines.push("files:".to_string());
         lines.extend(self.files.iter().map(|f| format!("  {}", f.display())));
         lines.join("\n")
     }
@@ -122,7 +137,7 @@ impl Report {
 
 /// Trains until `config.steps`, the time budget, Ctrl-C, or divergence.
 pub fn train(run: Run) -> Result<Outcome, TrainError> {
-    let Run { config, dir, splits, start, device, time_budget, stop } = run;
+    let Run { config, dir, splits, start, device, time_budget, quality_every, judge, stop } = run;
     let session_start = Instant::now();
     let (train_set, test_set) = (&splits.train, &splits.test);
     let (dim, img_rows, img_cols) = (train_set.dim(), train_set.rows, train_set.cols);
@@ -198,7 +213,17 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         let took = began.elapsed().as_secs_f64();
         state = TrainingState { step, elapsed_s: state.elapsed_s + took };
         let images_per_s = config.batch as f64 / took.max(1e-9);
-        rows.push(Row { step, loss, grad_norm, lr, wall_time_s: state.elapsed_s, images_per_s, heldout_exact_sm: None });
+        rows.push(Row {
+            step,
+            loss,
+            grad_norm,
+            lr,
+            wall_time_s: state.elapsed_s,
+            images_per_s,
+            heldout_exact_sm: None,
+            inception_score: None,
+            confident_share: None,
+        });
 
         let last = step == config.steps;
         if step % config.eval_every == 0 || last {
@@ -208,6 +233,15 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
             })?;
             rows.last_mut().unwrap().heldout_exact_sm = Some(value);
             say(format!("step {step:>6}/{}  loss {loss:>10.3}  held-out exact SM {value:>10.3}  {images_per_s:>6.0} img/s", config.steps));
+        }
+        if let (Some(every), Ok(judge)) = (quality_every, judge) {
+            if step % every == 0 || last {
+                let samples = eval::draw(&averaged(&model, &ema), &config, QUALITY_SAMPLES, config.seed);
+                let q = judge.score(&samples.raw)?;
+                let row = rows.last_mut().unwrap();
+                (row.inception_score, row.confident_share) = (Some(q.inception_score), Some(q.confident_share));
+                say(format!("step {step:>6}/{}  {QUALITY_SAMPLES} samples: {}", config.steps, judge::headline(&q)));
+            }
         }
         bar.set_position(step);
         bar.set_message(format!("loss {loss:.2} · {images_per_s:.0} img/s"));
@@ -243,7 +277,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
 
     say(format!("drawing {} samples and pictures…", config.samples));
     let mut files = vec![dir.join(checkpoint::CONFIG_FILE), dir.join(metrics::METRICS_FILE)];
-    let pictures = draw_pictures(&dir, &sampling_net, &config, splits, &rows, state.step)?;
+    let pictures = draw_pictures(&dir, &sampling_net, &config, splits, &rows, state.step, judge.as_ref().map_err(String::as_str))?;
     files.extend(pictures.files);
     let (model_path, optimizer_path) = checkpoint::paths(&dir);
     files.extend([model_path, optimizer_path]);
@@ -266,6 +300,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         samples: config.samples,
         sampling_s: pictures.sampling_s,
         escaped_samples: pictures.escaped_samples,
+        quality: pictures.quality,
         files,
     }))
 }
@@ -289,17 +324,31 @@ pub fn warmed_up(lr: f64, warmup: u64, step: u64) -> f64 {
 /// How many samples `samples.png` shows (an 8×8 grid).
 pub const GRID_SAMPLES: usize = 64;
 
+/// Samples scored at evaluation steps with `--quality-every`.
+pub const QUALITY_SAMPLES: usize = 250;
+
 /// What [`draw_pictures`] wrote, and what it learnt drawing the samples.
 pub struct Pictures {
     pub files: Vec<PathBuf>,
     pub sampler: String,
     pub sampling_s: f64,
     pub escaped_samples: usize,
+    /// The samples' figures and as many real test images', or why they were not measured.
+    pub quality: Result<(Quality, Quality), String>,
 }
 
-/// Draws `config.samples` samples (`samples.safetensors`, the first 64 in `samples.png`), and
-/// writes `loss.png` (when there are metrics) and `denoise.png`.
-pub fn draw_pictures(dir: &Path, net: &Net, config: &TrainConfig, splits: &mnist::Splits, rows: &[Row], step: u64) -> Result<Pictures, TrainError> {
+/// Draws `config.samples` samples (`samples.safetensors`, the first 64 in `samples.png`),
+/// scores them with `judge` (`quality.json`), and writes `loss.png` (when there are metrics)
+/// and `denoise.png`.
+pub fn draw_pictures(
+    dir: &Path,
+    net: &Net,
+    config: &TrainConfig,
+    splits: &mnist::Splits,
+    rows: &[Row],
+    step: u64,
+    judge: Result<&Judge, &str>,
+) -> Result<Pictures, TrainError> {
     let (h, w) = (splits.test.rows, splits.test.cols);
     let mut written = Vec::new();
     if !rows.is_empty() {
@@ -315,10 +364,26 @@ pub fn draw_pictures(dir: &Path, net: &Net, config: &TrainConfig, splits: &mnist
     checkpoint::save_samples(&path, &samples, config, h * w)?;
     written.push(path);
 
+    let quality = match judge {
+        Ok(judge) => {
+            let scored = judge.score(&samples.raw)?;
+            let real = judge.ceiling(config.samples)?;
+            let report = QualityReport { samples: &scored, real_test_images: &real, sampler: samples.sampler.to_string(), step, classifier: judge.info() };
+            let path = dir.join(QUALITY_FILE);
+            checkpoint::write_atomic(&path, serde_json::to_string_pretty(&report).expect("figures serialise").as_bytes())?;
+            written.push(path);
+            Ok((scored, real))
+        }
+        Err(why) => Err(why.to_string()),
+    };
+
     let clamped = samples.clamped();
     let images: Vec<&[f32]> = clamped.chunks(h * w).take(GRID_SAMPLES).collect();
     let side = (images.len() as f64).sqrt().ceil().max(1.0) as usize;
-    let title = format!("{} {}, step {}: {}", config.model, config.objective, step, samples.sampler);
+    let mut title = format!("{} {}, step {}: {}", config.model, config.objective, step, samples.sampler);
+    if let Ok((q, _)) = &quality {
+        title = format!("{title}\n{} of {}: {}", if config.ema_decay > 0.0 { "EMA samples" } else { "samples" }, q.count, judge::headline(q));
+    }
     let path = dir.join(figures::SAMPLES_FILE);
     figures::save(&figures::titled_grid(&images, side, side, h, w, &title), &path)?;
     written.push(path);
@@ -327,7 +392,7 @@ pub fn draw_pictures(dir: &Path, net: &Net, config: &TrainConfig, splits: &mnist
     let path = dir.join(figures::DENOISE_FILE);
     figures::save(&figures::denoise_grid(&denoising, h, w), &path)?;
     written.push(path);
-    Ok(Pictures { files: written, sampler: samples.sampler.to_string(), sampling_s, escaped_samples: samples.escaped })
+    Ok(Pictures { files: written, sampler: samples.sampler.to_string(), sampling_s, escaped_samples: samples.escaped, quality })
 }
 
 fn progress_bar(steps: u64, at: u64) -> ProgressBar {

@@ -114,7 +114,7 @@ fn metrics(dir: &Path) -> Vec<Vec<String>> {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "step,loss,grad_norm,lr,wall_time_s,images_per_s,heldout_exact_sm"
+        "step,loss,grad_norm,lr,wall_time_s,images_per_s,heldout_exact_sm,inception_score,confident_share"
     );
     lines
         .map(|l| l.split(',').map(String::from).collect())
@@ -207,7 +207,8 @@ fn smoke(model: &str, objective: &str) {
     let rows = metrics(&out);
     assert_eq!(rows.len(), 6);
     for (i, row) in rows.iter().enumerate() {
-        assert_eq!(row.len(), 7);
+        assert_eq!(row.len(), 9);
+        assert!(row[7].is_empty() && row[8].is_empty(), "no quality without --quality-every");
         assert_eq!(row[0], (i + 1).to_string());
         for field in &row[1..6] {
             assert!(
