@@ -301,6 +301,24 @@ pub fn pixel_moments(images: &Dataset) -> (Vec<f64>, Vec<f64>) {
     (mean, variance)
 }
 
+/// The largest Euclidean distance between two of the first `count` images: how far apart the
+/// data lies, which σ_max must cover for noise at σ_max to hide which image it started from
+/// (NCSNv2's first technique). From `‖a‖² + ‖b‖² − 2a·b`, one matrix product.
+pub fn largest_distance(images: &Dataset, count: usize) -> f64 {
+    let n = count.min(images.len());
+    let dim = images.dim();
+    let x = Tensor::from_slice(&images.images[..n * dim], [n, dim]).to_dtype(autodiff::DType::F64);
+    let gram = x.matmul_t(&x, false, true).to_vec_f64();
+    let squared = |i: usize| gram[i * n + i];
+    let mut largest: f64 = 0.0;
+    for i in 0..n {
+        for j in 0..i {
+            largest = largest.max(squared(i) + squared(j) - 2.0 * gram[i * n + j]);
+        }
+    }
+    largest.sqrt()
+}
+
 /// Adds σε, ε ~ N(0, I), in place.
 pub fn perturb(x: &mut [f32], sigma: f64, rng: &mut StdRng) {
     for v in x {
@@ -321,6 +339,14 @@ pub fn heldout(test: &Dataset, sigma: f64, count: Option<usize>) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_largest_distance_is_between_the_farthest_pair() {
+        // Three 2-pixel images: (0, 0), (1, 0), (1, 1); the farthest pair is √2 apart.
+        let images = Dataset { images: vec![0.0, 0.0, 1.0, 0.0, 1.0, 1.0], labels: vec![0, 1, 2], rows: 1, cols: 2 };
+        assert!((largest_distance(&images, 3) - 2f64.sqrt()).abs() < 1e-12);
+        assert!((largest_distance(&images, 2) - 1.0).abs() < 1e-12);
+    }
 
     #[test]
     fn streams_differ_by_index_and_repeat_exactly() {

@@ -40,6 +40,9 @@ use train::{Outcome, Run, Start};
 /// (see `main.rs`) quits at once, even in the middle of a download.
 pub static TRAINING: AtomicBool = AtomicBool::new(false);
 
+/// Training images whose largest pairwise distance is printed at start.
+const SPREAD_IMAGES: usize = 2000;
+
 /// Runs what the command line asks for. `stop` is set by Ctrl-C.
 pub fn run_cli(cli: Cli, stop: &AtomicBool) -> Result<(), TrainError> {
     match cli.command {
@@ -115,6 +118,14 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
         data.verified
     );
 
+    if config.is_conditional() {
+        let spread = data::largest_distance(train_set, SPREAD_IMAGES);
+        eprintln!(
+            "data spread: the largest distance between {SPREAD_IMAGES} training images is {spread:.1}; σ_max is {}{}",
+            config.sigma_max,
+            if config.sigma_max < spread { " (below it: samples may start too close to the data; raise --sigma-max)" } else { "" }
+        );
+    }
     let start = match &resume_from {
         Some(from) => load_start(from, train_set.dim())?,
         None => Start::fresh(&config, train_set),
