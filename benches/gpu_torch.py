@@ -204,8 +204,8 @@ def conditional_steps(dev, shapes=CONDITIONAL_SHAPES):
     `grad`: loss and gradients, the loss read back;
     `trainer step`: what the trainer's loop does per step (crates/trainer/src/train.rs): that,
     clipping to norm 100, loss and norm read back together, Adam (lr 1e-3), EMA 0.999.
-    gradgrad's gpu_bench does not time this model; compare `trainer step` with the trainer's
-    own images/s (batch / images-per-second) on the same GPU."""
+    gradgrad's gpu_bench does not time this model; compare `trainer step` with the images/s
+    the trainer itself reports on the same GPU (each row prints its own images/s)."""
     table = same.level_table(dev)
     for dim, hidden, layers, batch in shapes:
         arch = "→".join(map(str, [dim] + [hidden] * layers + [dim]))
