@@ -155,6 +155,7 @@ def smoke_gpu_torch_steps():
 
 def main():
     torch.set_num_threads(1)
+    torch.manual_seed(0)  # the same inputs every run
     print(f"torch {torch.__version__}, float64, CPU; relative differences, tolerance {TOLERANCE:.0e}")
     check_gpu_torch()
     check_pytorch_steps()
