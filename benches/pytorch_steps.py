@@ -3,9 +3,12 @@
 
 One step = forward, loss, gradient to the parameters, for a softplus MLP
 score network D -> H (-> H ...) -> D at a given batch, on the CPU (or --device
-cuda). Exact score matching three ways PyTorch users write it:
-  naive      the original write-up's loop: D backward passes with create_graph
-  vmap       torch.func: vmap(jacrev(s)) per sample, diagonal, trace
+cuda). Exact score matching the ways PyTorch users write it, and gradgrad's way:
+  naive-loop   the original write-up's loop: D backward passes with create_graph
+  vmap-jacrev  torch.func: vmap(jacrev(s)) per sample, diagonal, trace (generic)
+  closed-form  gradgrad's trace with one hidden layer, σ'(h)·diag(W₁W₂), in torch ops
+  rotated      gradgrad's trace with two or more, σ'(h₁)·((W₁W₃) ⊙ W₂ᵀ)·σ'(h₂) for two
+               (torch_same_algorithm.py; the default list has the one for --layers)
   (and for reference) the sliced (ssm, ssm_vr) and denoising (dsm) steps.
 
 Install (outside the repo; PyPI's torch brings its CUDA libraries, ~2.8 GB,
@@ -20,6 +23,8 @@ import time
 
 import torch
 from torch.func import jacrev, vmap
+
+import torch_same_algorithm as same
 
 
 def mlp(dim, hidden, layers):
@@ -57,6 +62,21 @@ def exact_vmap(model, x):
     return (trace + 0.5 * (s ** 2).sum(1)).mean()
 
 
+def exact_same_algorithm(model, x, hidden_layers):
+    """Exact score matching with gradgrad's structure-aware trace (score::trace::structured_trace),
+    built from torch ops on the model's own `[out, in]` Linear weights, so `backward` reaches
+    them through the trace. `hidden_layers` is what the method name promises (1: closed-form,
+    2 or more: rotated); a model of another depth is refused."""
+    linears = [m for m in model if isinstance(m, torch.nn.Linear)]
+    weights, biases = [m.weight for m in linears], [m.bias for m in linears]
+    wanted = "closed-form" if hidden_layers == 1 else "rotated"
+    if same.structured_algorithm(weights) != wanted:
+        raise SystemExit(f"{wanted}: this model has {len(weights) - 1} hidden layer(s), and gradgrad takes the {same.structured_algorithm(weights)} trace for it")
+    slopes, s = same.forward_trace(weights, biases, x, "softplus")
+    trace = same.structured_trace(weights, slopes)
+    return (trace + 0.5 * (s ** 2).sum(1)).mean()
+
+
 def sliced(model, x, variance_reduced):
     x = x.detach().requires_grad_(True)
     v = torch.randn_like(x)
@@ -77,6 +97,8 @@ def dsm(model, x, sigma=0.1):
 OBJECTIVES = {
     "naive-loop": exact_naive,
     "vmap-jacrev": exact_vmap,
+    "closed-form": lambda m, x: exact_same_algorithm(m, x, 1),
+    "rotated": lambda m, x: exact_same_algorithm(m, x, 2),
     "ssm": lambda m, x: sliced(m, x, False),
     "ssm_vr": lambda m, x: sliced(m, x, True),
     "dsm": dsm,
@@ -114,8 +136,13 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--budget", type=float, default=3.0, help="seconds of timing per objective")
-    ap.add_argument("--objectives", default=",".join(OBJECTIVES))
+    ap.add_argument("--objectives", help="comma-separated; default: all, with the same-algorithm exact method for --layers")
     args = ap.parse_args()
+    if args.objectives is None:
+        # gradgrad's own method for this depth (with 3+ hidden layers at least D wide it sums
+        # the diagonal instead, which has no entry here)
+        same_name = "closed-form" if args.layers == 1 else "rotated" if args.layers == 2 or args.hidden < args.dim else None
+        args.objectives = ",".join(n for n in OBJECTIVES if n not in ("closed-form", "rotated") or n == same_name)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = mlp(args.dim, args.hidden, args.layers).to(args.device)
