@@ -34,6 +34,10 @@ pub enum Sampler {
     AnnealedLangevin { sigmas: Vec<f64>, steps_per_level: usize, epsilon: f64 },
     ReverseSde { sigmas: Vec<f64>, corrector: Option<Corrector> },
     Heun { sigmas: Vec<f64> },
+    /// EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): before each Heun step from
+    /// σ_i, noise is added to raise the level to σ̂ = (1 + γ)σ_i (for σ_i ≥ `churn_min`), so
+    /// errors of earlier steps are partly forgotten.
+    HeunChurn { sigmas: Vec<f64>, gamma: f64, churn_min: f64 },
 }
 
 /// EDM's schedule: `n` levels from `max` down to `min`, denser at small σ as `rho` grows.
@@ -47,7 +51,10 @@ impl Sampler {
     /// The levels, largest first.
     pub fn sigmas(&self) -> &[f64] {
         match self {
-            Sampler::AnnealedLangevin { sigmas, .. } | Sampler::ReverseSde { sigmas, .. } | Sampler::Heun { sigmas } => sigmas,
+            Sampler::AnnealedLangevin { sigmas, .. }
+            | Sampler::ReverseSde { sigmas, .. }
+            | Sampler::Heun { sigmas }
+            | Sampler::HeunChurn { sigmas, .. } => sigmas,
         }
     }
 
@@ -58,7 +65,7 @@ impl Sampler {
             Sampler::AnnealedLangevin { steps_per_level, .. } => n * steps_per_level + 1,
             Sampler::ReverseSde { corrector, .. } => (n - 1) * (1 + corrector.map_or(0, |c| c.steps)) + 1,
             // One evaluation per level, a second one at every level but the first.
-            Sampler::Heun { .. } => 2 * n - 1,
+            Sampler::Heun { .. } | Sampler::HeunChurn { .. } => 2 * n - 1,
         }
     }
 
@@ -93,12 +100,18 @@ impl Sampler {
                 }
                 Sampler::Heun { .. } => {
                     for pair in sigmas.windows(2) {
+                        x = heun_step(score, &x, pair[0], pair[1]);
+                    }
+                }
+                Sampler::HeunChurn { gamma, churn_min, .. } => {
+                    let gamma = gamma.clamp(0.0, std::f64::consts::SQRT_2 - 1.0);
+                    for pair in sigmas.windows(2) {
                         let (now, next) = (pair[0], pair[1]);
-                        // dx/dσ = −σ·s(x, σ).
-                        let slope = score(&x, now).scale(-now);
-                        let euler = &x + &slope.scale(next - now);
-                        let slope_next = score(&euler, next).scale(-next);
-                        x = &x + &(&slope + &slope_next).scale(0.5 * (next - now));
+                        let raised = if now >= *churn_min { now * (1.0 + gamma) } else { now };
+                        if raised > now {
+                            x = &x + &noise::randn_like(&x, rng).scale((raised * raised - now * now).sqrt());
+                        }
+                        x = heun_step(score, &x, raised, next);
                     }
                 }
             }
@@ -106,6 +119,14 @@ impl Sampler {
             &x + &score(&x, smallest).scale(smallest * smallest)
         })
     }
+}
+
+/// One step of Heun's method on `dx/dσ = −σ·s(x, σ)` from σ = `now` to `next`.
+fn heun_step(score: &dyn Fn(&Tensor, f64) -> Tensor, x: &Tensor, now: f64, next: f64) -> Tensor {
+    let slope = score(x, now).scale(-now);
+    let euler = x + &slope.scale(next - now);
+    let slope_next = score(&euler, next).scale(-next);
+    x + &(&slope + &slope_next).scale(0.5 * (next - now))
 }
 
 fn langevin_step(x: &Tensor, score: &Tensor, step: f64, rng: &mut StdRng) -> Tensor {
@@ -135,6 +156,9 @@ impl fmt::Display for Sampler {
                 write!(f, "reverse SDE + {} Langevin corrector step(s) at r {}, {n} σ {max:.3}…{min:.3}", c.steps, c.snr)
             }
             Sampler::Heun { .. } => write!(f, "probability-flow ODE, Heun, {n} σ {max:.3}…{min:.3}"),
+            Sampler::HeunChurn { gamma, churn_min, .. } => {
+                write!(f, "EDM stochastic Heun, γ {gamma:.3} at σ ≥ {churn_min}, {n} σ {max:.3}…{min:.3}")
+            }
         }?;
         write!(f, " ({} evaluations)", self.evaluations())
     }

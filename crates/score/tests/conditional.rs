@@ -169,6 +169,7 @@ fn every_sampler_draws_a_gaussian_from_its_exact_score() {
         Sampler::ReverseSde { sigmas: score::geometric_sigmas(10.0, 0.01, 200), corrector: None },
         Sampler::ReverseSde { sigmas: score::geometric_sigmas(10.0, 0.01, 200), corrector: Some(score::Corrector { steps: 1, snr: 0.16 }) },
         Sampler::Heun { sigmas: score::edm_sigmas(10.0, 0.01, 30, 7.0) },
+        Sampler::HeunChurn { sigmas: score::edm_sigmas(10.0, 0.01, 60, 7.0), gamma: 0.41, churn_min: 0.02 },
     ];
     for sampler in &samplers {
         let mut rng = StdRng::seed_from_u64(4);

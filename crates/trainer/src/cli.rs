@@ -105,12 +105,15 @@ pub struct TrainArgs {
     /// Feed the σ features to the first hidden layer only (else to every one)
     #[arg(long)]
     pub embed_first_only: bool,
-    /// How samples are drawn [default: heun]
+    /// How samples are drawn [default: heun-churn]
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerKind>,
-    /// Levels of the sampler's σ schedule; steps per level for langevin [default: 30]
+    /// Levels of the sampler's σ schedule; steps per level for langevin [default: 120]
     #[arg(long)]
     pub sampler_steps: Option<usize>,
+    /// γ of heun-churn: noise raises each level σ to (1 + γ)σ before its step [default: 0.414, √2 − 1]
+    #[arg(long)]
+    pub churn: Option<f64>,
     /// Samples drawn and scored at the end [default: 1000]
     #[arg(long)]
     pub samples: Option<usize>,
@@ -173,6 +176,9 @@ pub struct EvalArgs {
     /// How samples are drawn [default: the run's]
     #[arg(long, value_enum)]
     pub sampler: Option<SamplerKind>,
+    /// γ of heun-churn [default: the run's]
+    #[arg(long)]
+    pub churn: Option<f64>,
     /// Levels of the sampler's σ schedule; steps per level for langevin [default: the run's]
     #[arg(long)]
     pub sampler_steps: Option<usize>,
@@ -268,6 +274,9 @@ impl TrainArgs {
         }
         if let Some(v) = self.samples {
             c.samples = v;
+        }
+        if let Some(v) = self.churn {
+            c.churn = v;
         }
     }
 

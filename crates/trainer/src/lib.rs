@@ -61,7 +61,7 @@ fn train_command(args: &TrainArgs, stop: &AtomicBool) -> Result<(), TrainError> 
             if !conflicts.is_empty() {
                 return Err(TrainError::Usage(format!(
                     "--resume continues the run in {} as it was configured; these flags would change it: {}. \
-                     Only --steps, --checkpoint-every, --eval-every, --sampler, --sampler-steps and --samples may differ.",
+                     Only --steps, --checkpoint-every, --eval-every, --sampler, --sampler-steps, --churn and --samples may differ.",
                     from.display(),
                     conflicts.join("; ")
                 )));
@@ -220,6 +220,7 @@ fn evaluate(args: &EvalArgs) -> Result<(), TrainError> {
     config.sampler = args.sampler.unwrap_or(config.sampler);
     config.sampler_steps = args.sampler_steps.unwrap_or(config.sampler_steps);
     config.samples = args.samples.unwrap_or(config.samples);
+    config.churn = args.churn.unwrap_or(config.churn);
     config.validate().map_err(TrainError::Usage)?;
     eprintln!("{}", data::Home::find());
     let data = data::load(config.dataset, args.data.as_deref())?;
