@@ -10,7 +10,7 @@ fn main() -> std::io::Result<()> {
     let lines = [
         "0123456789 ABCDEFGHIJKLMNOPQRSTUVWXYZ",
         "abcdefghijklmnopqrstuvwxyz .,-+=:;/()[]<>_%*|!?'",
-        "σ ε λ ² · × → ≈ … −  unknown: ∂ ‖ ✓",
+        "σ ε λ γ ρ ² · × → ≈ ≥ ≤ … −  unknown: ∂ ‖ ✓",
         "rows: clean; then per σ (1.00, 0.10): noisy x+σε, denoised x+σ²s(x)",
         "Langevin, 10 σ 1.00…0.10 × 60 steps, s(x)/σ; λ ≈ 2·10−3 → 0",
         "pgqy descend; σε² sits on the baseline",

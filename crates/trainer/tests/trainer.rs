@@ -182,6 +182,8 @@ fn smoke(model: &str, objective: &str) {
         "the settings are printed at start:\n{stderr}"
     );
     assert!(stdout.contains("held-out exact SM loss"), "{stdout}");
+    // The classifier reads 28×28 digits; these images are 8×8, and the report says so.
+    assert!(stdout.contains("sample quality           not measured: the classifier reads 28×28 images; these are 8×8"), "{stdout}");
     for name in [
         "config.json",
         "metrics.csv",
@@ -455,6 +457,18 @@ fn resume_continues_exactly() {
         "{}",
         text(&done.stderr)
     );
+}
+
+/// `trainer classifier` on images the classifier cannot read stops with a usage error that says why.
+#[test]
+fn the_classifier_refuses_images_of_another_size() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    make_dataset(&data);
+    let run = trainer(&["classifier".into(), "--data".into(), data.display().to_string()]);
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("the classifier reads 28×28 images; these are 8×8"), "{stderr}");
 }
 
 /// A run folder from before the trainer had noise-conditional models is refused, saying why and
