@@ -50,6 +50,9 @@ for f in train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte 
     elif [ -f "$mnist/$f.gz" ]; then cp "$mnist/$f.gz" .device-bin/mnist/
     else echo "no MNIST in $mnist (run the trainer once to fetch it): the GPU check will skip the trainer" >&2; rm -rf .device-bin/mnist; break; fi
 done
+# The sample-quality classifier (5 MB), so the GPU quality run need not train it there.
+if [ -f data/classifier-mnist.safetensors ]; then cp data/classifier-mnist.safetensors .device-bin/
+else echo "no data/classifier-mnist.safetensors (run the trainer once): the GPU quality run will train it first" >&2; fi
 if command -v strip >/dev/null; then strip --strip-debug .device-bin/cuda_parity .device-bin/gpu_bench .device-bin/trainer; fi
 git rev-parse HEAD > .device-bin/BUILT_FROM 2>/dev/null || true
 ldd --version 2>/dev/null | head -1 > .device-bin/BUILT_WITH_GLIBC || true

@@ -138,6 +138,7 @@ fi
 echo "== 7. the GPU quality run: the default \`trainer\` (larger model on a GPU), its time and sample quality"
 quality_status="skipped"
 if want 7 && [ -x "$BIN/trainer" ] && [ -d "$BIN/mnist" ]; then
+    if [ -f "$BIN/classifier-mnist.safetensors" ]; then mkdir -p data && cp "$BIN/classifier-mnist.safetensors" data/; fi
     start=$(date +%s)
     timeout "${QUALITY_S:-420}" "$BIN/trainer" --data "$BIN/mnist" --out "$OUT/quality-run" > "$OUT/quality-run.log" 2>&1
     rc=$?

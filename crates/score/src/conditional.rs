@@ -216,7 +216,7 @@ impl ConditionalMlp {
         let conditioning = NoiseConditioning::new(config.parametrisation, config.frequencies);
         let f = conditioning.features();
         let bound = 1.0 / (f as f64).sqrt();
-        let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed_0f_e3bed);
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x05ee_d0fe_3bed);
         let count = if config.embed_every_layer { config.mlp.hidden_layers } else { 1 };
         let embeddings = (0..count)
             .map(|l| noise::uniform([net.layers[l].outputs(), f], -bound, bound, config.mlp.dtype, &mut rng).requires_grad())
@@ -431,7 +431,7 @@ impl FromStr for Parametrisation {
 /// below 1.2·10⁻⁹: ample for placing table rows).
 pub fn normal_quantile(p: f64) -> f64 {
     assert!(p > 0.0 && p < 1.0, "normal_quantile: p must lie in (0, 1), got {p}");
-    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.383577518672690e2, -3.066479806614716e1, 2.506628277459239];
+    const A: [f64; 6] = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
     const B: [f64; 5] = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
     const C: [f64; 6] = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
     const D: [f64; 4] = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];

@@ -80,7 +80,7 @@ pub struct Run<'a> {
 
 /// How a run ended, when it did not fail.
 pub enum Outcome {
-    Finished(Report),
+    Finished(Box<Report>),
     Interrupted { step: u64 },
 }
 
@@ -285,7 +285,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
     let session_steps = state.step + 1 - first_step;
     let tail = (rows.len() / 100).max(1);
     let final_loss = rows.iter().rev().take(tail).map(|r| r.loss).sum::<f64>() / tail.min(rows.len()).max(1) as f64;
-    Ok(Outcome::Finished(Report {
+    Ok(Outcome::Finished(Box::new(Report {
         objective: config.objective.to_string(),
         steps: state.step,
         session_steps,
@@ -302,7 +302,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         escaped_samples: pictures.escaped_samples,
         quality: pictures.quality,
         files,
-    }))
+    })))
 }
 
 /// The network samples and evaluations use: the EMA weights once there are any.
