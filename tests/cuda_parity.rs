@@ -458,6 +458,49 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
     }
 });
 
+gpu_test!(a_conditional_training_step_with_an_ema_copies_only_its_loss_and_gradient_norm, |dev| {
+    // The trainer's default step: the edm-diag model, each image's σ row drawn on the device
+    // from a table uploaded once, the loss, clipping, Adam, the EMA, one read of two scalars.
+    use gradgrad::score::optim::{clip_grad_norm, Adam, Ema, Optimizer};
+    use gradgrad::score::{
+        Activation, ConditionalConfig, ConditionalMlp, ConditionalObjective, MlpConfig, Parametrisation, SigmaDistribution, TraceStrategy,
+    };
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let mlp = MlpConfig { dim: 40, hidden: 24, hidden_layers: 2, activation: Activation::Silu, output_activation: None, dtype: DType::F32 };
+    let config = ConditionalConfig { mlp, parametrisation: Parametrisation::EdmDiagonal { sigma_data: 0.33 }, frequencies: 4, embed_every_layer: true };
+    let data = uniform(&mut rng(12), &[100, 40], 0.0, 1.0).to_dtype(DType::F32).to_device(dev);
+    let sigmas = SigmaDistribution::LogNormal { mean: -1.9, std: 1.2, min: 0.002, max: 40.0 }.levels();
+    for objective in [
+        ConditionalObjective::Exact { strategy: TraceStrategy::Auto },
+        ConditionalObjective::SsmVr { projections: 1, distribution: Default::default() },
+        ConditionalObjective::Dsm,
+    ] {
+        let fresh = ConditionalMlp::new(&config, 3);
+        let mut model = fresh.with_prior(&vec![0.1; 40], &vec![0.05; 40]).to_device(dev);
+        let table = model.conditioning.table(&sigmas, &data);
+        let (mut adam, mut ema) = (Adam::new(1e-3), Ema::new(0.999));
+        let mut step = |k: u64| {
+            let mut rng = StdRng::seed_from_u64(k);
+            let x = data.sample_rows(16, rng.random());
+            let out = objective.loss(&model, &x, &table, &mut rng).unwrap();
+            let params = model.parameters();
+            let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
+            let (grads, norm) = clip_grad_norm(&grads, Some(100.0));
+            model = model.with_parameters(&adam.step(&params, &grads));
+            ema.update(&model.parameters());
+            let read = Tensor::items([&out.loss, &norm]);
+            assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
+        };
+        step(1);
+        let before = cuda::transfers();
+        step(2);
+        let after = cuda::transfers();
+        assert_eq!(after.uploads - before.uploads, 0, "{}: uploads in a step ({before:?} → {after:?})", objective.name());
+        assert_eq!(after.downloads - before.downloads, 1, "{}: downloads in a step ({before:?} → {after:?})", objective.name());
+        assert_eq!(after.download_bytes - before.download_bytes, 8, "{}: two f32 scalars", objective.name());
+    }
+});
+
 gpu_test!(batched_matmul_and_transpose_match_the_cpu, |dev| {
     // Leading axes are batch axes: a shared operand (one big product on the
     // CPU), a per-entry loop, and batch axes that broadcast.
