@@ -436,7 +436,7 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
     ] {
         let mut model = Mlp::new(&config, 3).to_device(dev);
         let mut adam = Adam::new(1e-3);
-        let mut step = |k: u64| {
+        let step = |k: u64| {
             let mut rng = StdRng::seed_from_u64(k);
             let x = data.sample_rows(16, rng.random());
             let x = &x + &noise::randn_like(&x, &mut rng).scale(0.1);
@@ -448,15 +448,22 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
             let read = Tensor::items([&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
         };
-        step(1); // the first step uploads its one-hot index lists and noise ladder, kept after
-        let before = cuda::transfers();
-        step(2);
-        let after = cuda::transfers();
-        assert_eq!(after.uploads - before.uploads, 0, "{}: uploads in a step ({before:?} → {after:?})", objective.name());
-        assert_eq!(after.downloads - before.downloads, 1, "{}: downloads in a step ({before:?} → {after:?})", objective.name());
-        assert_eq!(after.download_bytes - before.download_bytes, 8, "{}: two f32 scalars", objective.name());
+        // The first step uploads its one-hot index lists and noise ladder, kept after.
+        assert_the_second_step_copies_two_scalars(objective.name(), step);
     }
 });
+
+/// Runs `step(1)`, then counts `step(2)`'s copies: nothing up, one 8-byte read (the loss and the
+/// gradient norm, two f32 scalars).
+fn assert_the_second_step_copies_two_scalars(name: &str, mut step: impl FnMut(u64)) {
+    step(1);
+    let before = cuda::transfers();
+    step(2);
+    let after = cuda::transfers();
+    assert_eq!(after.uploads - before.uploads, 0, "{name}: uploads in a step ({before:?} → {after:?})");
+    assert_eq!(after.downloads - before.downloads, 1, "{name}: downloads in a step ({before:?} → {after:?})");
+    assert_eq!(after.download_bytes - before.download_bytes, 8, "{name}: two f32 scalars");
+}
 
 gpu_test!(a_conditional_training_step_with_an_ema_copies_only_its_loss_and_gradient_norm, |dev| {
     // The trainer's default step: the edm-diag model, each image's σ row drawn on the device
@@ -479,7 +486,7 @@ gpu_test!(a_conditional_training_step_with_an_ema_copies_only_its_loss_and_gradi
         let mut model = fresh.with_prior(&vec![0.1; 40], &vec![0.05; 40]).to_device(dev);
         let table = model.conditioning.table(&sigmas, &data);
         let (mut adam, mut ema) = (Adam::new(1e-3), Ema::new(0.999));
-        let mut step = |k: u64| {
+        let step = |k: u64| {
             let mut rng = StdRng::seed_from_u64(k);
             let x = data.sample_rows(16, rng.random());
             let out = objective.loss(&model, &x, &table, &mut rng).unwrap();
@@ -491,13 +498,7 @@ gpu_test!(a_conditional_training_step_with_an_ema_copies_only_its_loss_and_gradi
             let read = Tensor::items([&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
         };
-        step(1);
-        let before = cuda::transfers();
-        step(2);
-        let after = cuda::transfers();
-        assert_eq!(after.uploads - before.uploads, 0, "{}: uploads in a step ({before:?} → {after:?})", objective.name());
-        assert_eq!(after.downloads - before.downloads, 1, "{}: downloads in a step ({before:?} → {after:?})", objective.name());
-        assert_eq!(after.download_bytes - before.download_bytes, 8, "{}: two f32 scalars", objective.name());
+        assert_the_second_step_copies_two_scalars(objective.name(), step);
     }
 });
 

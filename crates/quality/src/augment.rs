@@ -2,20 +2,23 @@
 //! image's shift. SplitMix64 keeps a seed's run the same on every machine
 //! and with every version of every dependency.
 
-/// SplitMix64 (Steele, Lea & Flood 2014): a 64-bit state, one add and a mix per draw.
+use autodiff::backend::counter_rng::splitmix64;
+
+/// SplitMix64 (Steele, Lea & Flood 2014) as a stream: draw `i` is the engine's
+/// [`splitmix64`]`(seed, i)`.
 #[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
+pub struct SplitMix64 {
+    seed: u64,
+    drawn: u64,
+}
 
 impl SplitMix64 {
     pub fn new(seed: u64) -> SplitMix64 {
-        SplitMix64(seed)
+        SplitMix64 { seed, drawn: 0 }
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.drawn += 1;
+        splitmix64(self.seed, self.drawn - 1)
     }
     /// Uniform in `0..n` (the modulo bias is below 2⁻⁵⁰ for the sizes used here).
     pub fn below(&mut self, n: usize) -> usize {

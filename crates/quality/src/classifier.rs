@@ -9,6 +9,8 @@ use autodiff::{no_grad, DType, Tensor};
 use safetensors::{Dtype, SafeTensors};
 use serde::Serialize;
 
+use score::Linear;
+
 use crate::error::QualityError;
 
 /// Pixels per MNIST image.
@@ -35,13 +37,6 @@ pub struct Provenance {
     pub epochs: usize,
     /// Training time, seconds (evaluations included).
     pub train_seconds: f64,
-}
-
-/// One layer `y = x·Wᵀ + b`, weight `[out, in]` (PyTorch's layout), f32.
-#[derive(Clone, Debug)]
-pub(crate) struct Linear {
-    pub weight: Tensor,
-    pub bias: Tensor,
 }
 
 /// A trained MNIST classifier.
@@ -75,9 +70,9 @@ impl Classifier {
         let mut h = pixels.affine(1.0 / PIXEL_STD, -PIXEL_MEAN / PIXEL_STD);
         let (last, hidden) = layers.split_last().expect("at least one layer");
         for layer in hidden {
-            h = (h.matmul_t(&layer.weight, false, true) + &layer.bias).relu();
+            h = layer.forward(&h).relu();
         }
-        let logits = h.matmul_t(&last.weight, false, true) + &last.bias;
+        let logits = last.forward(&h);
         (logits, h)
     }
 

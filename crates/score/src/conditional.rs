@@ -36,7 +36,6 @@ use std::str::FromStr;
 use autodiff::{jacobian_diagonal, DType, Device, DiagonalStrategy, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 
-use crate::activation::Activation;
 use crate::error::ScoreError;
 use crate::mlp::{ForwardTrace, Mlp, MlpConfig};
 use crate::noise;
@@ -395,14 +394,6 @@ impl SigmaDistribution {
             }
         }
     }
-
-    /// The smallest and largest σ it draws.
-    pub fn range(&self) -> (f64, f64) {
-        let levels = self.levels();
-        let min = levels.iter().cloned().fold(f64::INFINITY, f64::min);
-        let max = levels.iter().cloned().fold(0.0, f64::max);
-        (min, max)
-    }
 }
 
 impl fmt::Display for SigmaDistribution {
@@ -446,9 +437,6 @@ pub fn normal_quantile(p: f64) -> f64 {
         (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
     }
 }
-
-/// The activation names a conditional model accepts (smooth ones: the trace is differentiated).
-pub const ACTIVATIONS: [Activation; 3] = [Activation::Softplus, Activation::Silu, Activation::Tanh];
 
 #[cfg(test)]
 mod tests {

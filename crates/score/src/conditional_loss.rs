@@ -15,13 +15,13 @@
 
 use std::fmt;
 
-use autodiff::{grad, Tensor};
+use autodiff::Tensor;
 use rand::{rngs::StdRng, Rng};
 
 use crate::conditional::{ConditionalMlp, Levels};
 use crate::error::ScoreError;
 use crate::noise;
-use crate::objectives::{LossOutput, Projection};
+use crate::objectives::{projected_jacobian, repeat_rows, LossOutput, Projection};
 use crate::trace::TraceStrategy;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -66,17 +66,12 @@ impl ConditionalObjective {
             ConditionalObjective::SsmVr { projections, distribution } => {
                 assert!(*projections >= 1, "ssm-vr: needs at least one projection");
                 // The batch repeated once per projection, each copy with its own v.
-                let repeat: Vec<usize> = (0..*projections).flat_map(|_| 0..b).collect();
-                let (noisy, levels) = match projections {
-                    1 => (noisy, levels),
-                    _ => (noisy.gather_rows(&repeat), Levels(levels.0.gather_rows(&repeat))),
-                };
-                let noisy = noisy.requires_grad();
+                let noisy = repeat_rows(&noisy, *projections).requires_grad();
+                let levels = Levels(repeat_rows(&levels.0, *projections));
                 let v = distribution.sample(noisy.dims()[0], noisy.dims()[1], &noisy, rng);
                 let score = model.score(&noisy, &levels);
-                // Rows are independent, so one VJP of Σ vᵀs gives every row's ∂(vᵀs)/∂x̃.
-                let g = grad(&[score.row_dot(&v).sum()], &[noisy.clone()], None, true).remove(0);
-                (&g.row_dot(&v) + &score.square().sum_axis(1).scale(0.5), levels.weight(), None)
+                let vjv = projected_jacobian(&score.row_dot(&v), &noisy, &v);
+                (&vjv + &score.square().sum_axis(1).scale(0.5), levels.weight(), None)
             }
         };
         let rows = per_sample.dims()[0];

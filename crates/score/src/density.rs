@@ -25,7 +25,7 @@ use rand::Rng;
 use rand_distr::{Distribution, StandardNormal};
 
 use crate::mlp::ScoreModel;
-use crate::sampling::{langevin, AnnealedSchedule};
+use crate::sampling::AnnealedSchedule;
 
 /// A mixture of axis-aligned Gaussians in the plane.
 #[derive(Clone, Debug, PartialEq)]
@@ -245,17 +245,7 @@ impl GaussianMixture {
     /// an ideal noise-conditional model would sample; the reference for
     /// learnt samplers.
     pub fn annealed_langevin(&self, x0: &Tensor, schedule: &AnnealedSchedule, rng: &mut rand::rngs::StdRng) -> Tensor {
-        let smallest = *schedule.sigmas.last().expect("annealed_langevin: no noise levels");
-        let mut x = x0.detach();
-        for &sigma in &schedule.sigmas {
-            let level = TrueScore::new(self.smoothed(sigma));
-            x = langevin(&level, &x, schedule.epsilon * (sigma / smallest).powi(2), schedule.steps_per_level, rng);
-        }
-        if schedule.denoise {
-            let last = self.smoothed(smallest);
-            x = &x + &last.score(&x).scale(smallest * smallest);
-        }
-        x
+        schedule.run(&|x, sigma| TrueScore::new(self.smoothed(sigma)).score(x), x0, rng)
     }
 }
 

@@ -185,15 +185,27 @@ fn sliced_terms(name: &str, model: &dyn ScoreModel, x: &Tensor, projections: usi
     assert!(projections >= 1, "{name}: needs at least one projection");
     let (b, d) = (x.dims()[0], x.dims()[1]);
     let x = if x.requires_grad_flag() { x.clone() } else { x.requires_grad() };
-    let xr = if projections == 1 { x } else { x.gather_rows(&(0..projections).flat_map(|_| 0..b).collect::<Vec<_>>()) };
+    let xr = repeat_rows(&x, projections);
     let v = distribution.sample(projections * b, d, &xr, rng);
     let score = model.score(&xr);
     check_square(name, &xr, &score)?;
     let projected_score = score.row_dot(&v); // vᵀs, [M·B]
-    // Rows are independent, so one VJP of Σ vᵀs gives every row's ∂(vᵀs)/∂x.
-    let g = grad(&[projected_score.sum()], &[xr.clone()], None, true).remove(0);
-    let vjv = g.row_dot(&v);
+    let vjv = projected_jacobian(&projected_score, &xr, &v);
     Ok(Sliced { score, projected_score, vjv })
+}
+
+/// `t`'s rows `times` times over, `[times·B, …]`: the batch once per projection.
+pub(crate) fn repeat_rows(t: &Tensor, times: usize) -> Tensor {
+    match times {
+        1 => t.clone(),
+        _ => t.gather_rows(&(0..times).flat_map(|_| 0..t.dims()[0]).collect::<Vec<_>>()),
+    }
+}
+
+/// `vᵀ∂(vᵀs)/∂x` per row, `[N]`, from `vᵀs` recorded from the variable `x`. Rows are
+/// independent, so one VJP of `Σ vᵀs` gives every row's `∂(vᵀs)/∂x`.
+pub(crate) fn projected_jacobian(projected_score: &Tensor, x: &Tensor, v: &Tensor) -> Tensor {
+    grad(&[projected_score.sum()], &[x.clone()], None, true).remove(0).row_dot(v)
 }
 
 fn trace_variance(vjv: &Tensor, projections: usize, b: usize) -> Option<Tensor> {

@@ -69,9 +69,19 @@ impl Sampler {
         }
     }
 
-    /// Draws from `x0` (`[N, D]`, noise at scale σ_max) with `score(x, σ)`; the last step
-    /// denoises. Nothing is recorded.
+    /// Draws from `x0` (`[N, D]`, noise at scale σ_max) with `score(x, σ)`: the [`walk`] down
+    /// the levels, then Tweedie's denoising step `x + σ_min²·s(x, σ_min)` (for Heun, the Euler
+    /// step from σ_min to 0). Nothing is recorded.
+    ///
+    /// [`walk`]: Sampler::walk
     pub fn run(&self, score: &dyn Fn(&Tensor, f64) -> Tensor, x0: &Tensor, rng: &mut StdRng) -> Tensor {
+        let smallest = *self.sigmas().last().expect("a sampler needs at least one level");
+        let x = self.walk(score, x0, rng);
+        no_grad(|| &x + &score(&x, smallest).scale(smallest * smallest))
+    }
+
+    /// The walk from σ_max down to σ_min, without the final denoising step.
+    pub fn walk(&self, score: &dyn Fn(&Tensor, f64) -> Tensor, x0: &Tensor, rng: &mut StdRng) -> Tensor {
         let sigmas = self.sigmas();
         let smallest = *sigmas.last().expect("a sampler needs at least one level");
         no_grad(|| {
@@ -98,16 +108,15 @@ impl Sampler {
                         }
                     }
                 }
-                Sampler::Heun { .. } => {
-                    for pair in sigmas.windows(2) {
-                        x = heun_step(score, &x, pair[0], pair[1]);
-                    }
-                }
-                Sampler::HeunChurn { gamma, churn_min, .. } => {
-                    let gamma = gamma.clamp(0.0, std::f64::consts::SQRT_2 - 1.0);
+                // The ODE is the stochastic sampler with no noise added (γ = 0).
+                Sampler::Heun { .. } | Sampler::HeunChurn { .. } => {
+                    let (gamma, churn_min) = match self {
+                        Sampler::HeunChurn { gamma, churn_min, .. } => (gamma.clamp(0.0, std::f64::consts::SQRT_2 - 1.0), *churn_min),
+                        _ => (0.0, f64::INFINITY),
+                    };
                     for pair in sigmas.windows(2) {
                         let (now, next) = (pair[0], pair[1]);
-                        let raised = if now >= *churn_min { now * (1.0 + gamma) } else { now };
+                        let raised = if now >= churn_min { now * (1.0 + gamma) } else { now };
                         if raised > now {
                             x = &x + &noise::randn_like(&x, rng).scale((raised * raised - now * now).sqrt());
                         }
@@ -115,8 +124,7 @@ impl Sampler {
                     }
                 }
             }
-            // Tweedie's denoising step (for Heun, the Euler step from σ_min to 0).
-            &x + &score(&x, smallest).scale(smallest * smallest)
+            x
         })
     }
 }
@@ -129,7 +137,8 @@ fn heun_step(score: &dyn Fn(&Tensor, f64) -> Tensor, x: &Tensor, now: f64, next:
     x + &(&slope + &slope_next).scale(0.5 * (next - now))
 }
 
-fn langevin_step(x: &Tensor, score: &Tensor, step: f64, rng: &mut StdRng) -> Tensor {
+/// One step of Langevin dynamics, `x + step·s + √(2·step)·z`.
+pub(crate) fn langevin_step(x: &Tensor, score: &Tensor, step: f64, rng: &mut StdRng) -> Tensor {
     let z = noise::randn_like(x, rng);
     (x + &score.scale(step)) + z.scale((2.0 * step).sqrt())
 }

@@ -10,7 +10,7 @@ use autodiff::{no_grad, Tensor};
 use rand::rngs::StdRng;
 
 use crate::mlp::ScoreModel;
-use crate::noise;
+use crate::samplers::{langevin_step, Sampler};
 
 /// Plain Langevin dynamics from `x0` (`[N, D]`) for `steps` steps.
 pub fn langevin(model: &dyn ScoreModel, x0: &Tensor, step_size: f64, steps: usize, rng: &mut StdRng) -> Tensor {
@@ -36,35 +36,25 @@ pub struct AnnealedSchedule {
     pub denoise: bool,
 }
 
+impl AnnealedSchedule {
+    /// Annealed Langevin dynamics from `x0` with `score(x, σ)` at each level: the
+    /// [`Sampler::AnnealedLangevin`] walk, then the denoising step if asked for.
+    pub fn run(&self, score: &dyn Fn(&Tensor, f64) -> Tensor, x0: &Tensor, rng: &mut StdRng) -> Tensor {
+        let sampler = Sampler::AnnealedLangevin { sigmas: self.sigmas.clone(), steps_per_level: self.steps_per_level, epsilon: self.epsilon };
+        match self.denoise {
+            true => sampler.run(score, x0, rng),
+            false => sampler.walk(score, x0, rng),
+        }
+    }
+}
+
 /// Annealed Langevin dynamics. With `noise_conditional`, the model is used
 /// as `s(x, σ) = s(x)/σ` (how `anneal-dsm` trains it); otherwise `s(x)` is used
 /// at every level.
 pub fn annealed_langevin(model: &dyn ScoreModel, x0: &Tensor, schedule: &AnnealedSchedule, noise_conditional: bool, rng: &mut StdRng) -> Tensor {
-    let smallest = *schedule.sigmas.last().expect("annealed_langevin: no noise levels");
-    let score_at = |x: &Tensor, sigma: f64| {
-        let s = model.score(x);
-        if noise_conditional {
-            s.scale(1.0 / sigma)
-        } else {
-            s
-        }
+    let score_at = |x: &Tensor, sigma: f64| match noise_conditional {
+        true => model.score(x).scale(1.0 / sigma),
+        false => model.score(x),
     };
-    no_grad(|| {
-        let mut x = x0.detach();
-        for &sigma in &schedule.sigmas {
-            let step = schedule.epsilon * (sigma / smallest).powi(2);
-            for _ in 0..schedule.steps_per_level {
-                x = langevin_step(&x, &score_at(&x, sigma), step, rng);
-            }
-        }
-        if schedule.denoise {
-            x = &x + &score_at(&x, smallest).scale(smallest * smallest);
-        }
-        x
-    })
-}
-
-fn langevin_step(x: &Tensor, score: &Tensor, step: f64, rng: &mut StdRng) -> Tensor {
-    let z = noise::randn_like(x, rng);
-    (x + &score.scale(step)) + z.scale((2.0 * step).sqrt())
+    schedule.run(&score_at, x0, rng)
 }

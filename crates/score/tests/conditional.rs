@@ -5,13 +5,15 @@
 
 use autodiff::{grad, gradcheck, DType, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
-use score::conditional::ACTIVATIONS;
 use score::{noise, ConditionalConfig, ConditionalMlp, ConditionalObjective, Levels, MlpConfig, Parametrisation, Sampler, TraceStrategy};
 
 fn model(dim: usize, hidden: usize, layers: usize, activation: score::Activation, parametrisation: Parametrisation, every_layer: bool) -> ConditionalMlp {
     let mlp = MlpConfig { dim, hidden, hidden_layers: layers, activation, output_activation: None, dtype: DType::F64 };
     ConditionalMlp::new(&ConditionalConfig { mlp, parametrisation, frequencies: 3, embed_every_layer: every_layer }, 7)
 }
+
+/// The smooth activations a score network trains with (the trace is differentiated again).
+const ACTIVATIONS: [score::Activation; 3] = [score::Activation::Softplus, score::Activation::Silu, score::Activation::Tanh];
 
 const PARAMETRISATIONS: [Parametrisation; 3] =
     [Parametrisation::Ncsn, Parametrisation::Edm { sigma_data: 0.5 }, Parametrisation::EdmDiagonal { sigma_data: 0.5 }];

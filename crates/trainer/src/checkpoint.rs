@@ -106,27 +106,45 @@ pub fn load_model(path: &Path) -> Result<(Net, ModelInfo), TrainError> {
         let number = |key: &str| field(key)?.parse::<u64>().map_err(|e| bad(format!("metadata `{key}`: {e}")));
         let info = ModelInfo { rows: number("image_rows")? as usize, cols: number("image_cols")? as usize, step: number("step")?, config };
         let template = Net::fresh(&info.config, info.rows * info.cols, 0);
-        let params = read_like(file, &template, "", path)?;
+        let params = read_like(file, &template, path)?;
         Ok((template.with_parameters(&params), info))
     })
 }
 
-/// The tensors `prefix` + each of `template`'s parameter names, checked against its shapes.
-fn read_like(file: &SafeTensors, template: &Net, prefix: &str, path: &Path) -> Result<Vec<Tensor>, TrainError> {
+/// The tensors named as `template`'s parameters, checked against its shapes.
+fn read_like(file: &SafeTensors, template: &Net, path: &Path) -> Result<Vec<Tensor>, TrainError> {
+    let names = template.parameter_names();
+    names.iter().zip(template.parameters()).map(|(name, expected)| shaped_like(name, read_tensor(file, name, path)?, &expected, path)).collect()
+}
+
+/// `t`, if it has `expected`'s shape.
+fn shaped_like(name: &str, t: Tensor, expected: &Tensor, path: &Path) -> Result<Tensor, TrainError> {
+    if t.shape() != expected.shape() {
+        return Err(TrainError::BadCheckpoint {
+            path: path.into(),
+            reason: format!("tensor `{name}` is {}; the configuration needs {}", t.shape(), expected.shape()),
+        });
+    }
+    Ok(t)
+}
+
+/// The trained (not averaged) weights as `optimizer.safetensors` keeps them: `params.{i}`, in
+/// `parameters()` order.
+pub fn trained_weights(model: &Net) -> Vec<(String, Tensor)> {
+    model.parameters().into_iter().enumerate().map(|(i, p)| (format!("params.{i}"), p)).collect()
+}
+
+/// The trained weights back from a loaded `optimizer.safetensors`, checked against
+/// `template`'s shapes.
+pub fn read_trained_weights(state: &[(String, Tensor)], template: &Net, path: &Path) -> Result<Vec<Tensor>, TrainError> {
     template
-        .parameter_names()
+        .parameters()
         .iter()
-        .zip(template.parameters())
-        .map(|(name, expected)| {
-            let name = format!("{prefix}{name}");
-            let t = read_tensor(file, &name, path)?;
-            if t.shape() != expected.shape() {
-                return Err(TrainError::BadCheckpoint {
-                    path: path.into(),
-                    reason: format!("tensor `{name}` is {}; the configuration needs {}", t.shape(), expected.shape()),
-                });
-            }
-            Ok(t)
+        .zip(trained_weights(template))
+        .map(|(expected, (name, _))| {
+            let found = state.iter().find(|(n, _)| *n == name).map(|(_, t)| t.clone());
+            let t = found.ok_or_else(|| TrainError::BadCheckpoint { path: path.into(), reason: format!("no tensor `{name}`") })?;
+            shaped_like(&name, t, expected, path)
         })
         .collect()
 }

@@ -322,9 +322,10 @@ impl TrainConfig {
         )
     }
 
-    /// Whether the network's output is σ·score (`anneal-dsm` trains s(x, σ) = s(x)/σ).
-    pub fn noise_conditional(&self) -> bool {
-        self.objective == ObjectiveKind::AnnealDsm
+    /// Whether the unconditional network's output is σ·score (`anneal-dsm` trains
+    /// s(x, σ) = net(x)/σ); a conditional model is told σ instead ([`Self::is_conditional`]).
+    pub fn divides_by_sigma(&self) -> bool {
+        !self.is_conditional() && self.objective == ObjectiveKind::AnnealDsm
     }
 
     /// Checks what clap cannot: positive sizes, finite rates.

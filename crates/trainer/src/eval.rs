@@ -3,7 +3,7 @@
 
 use autodiff::{no_grad, Tensor};
 use rand::Rng;
-use score::{AnnealedSchedule, Sampler, ScoreError};
+use score::{Sampler, ScoreError};
 
 use crate::config::TrainConfig;
 use crate::data::{perturb, stream, Purpose};
@@ -41,13 +41,11 @@ pub fn heldout_exact_sm(net: &Net, x: &[f32], dim: usize, sigma: f64) -> Result<
 /// the last level and the final denoising step settle it.
 pub fn unconditional_sampler(config: &TrainConfig) -> Sampler {
     let sigma = config.noise_sigma;
-    let (sigmas, steps_per_level) = if config.noise_conditional() {
-        (config.anneal_sigmas(), 60)
-    } else {
-        (score::geometric_sigmas(3.0 * sigma, sigma, 4), 100)
+    let (sigmas, steps_per_level) = match config.divides_by_sigma() {
+        true => (config.anneal_sigmas(), 60),
+        false => (score::geometric_sigmas(3.0 * sigma, sigma, 4), 100),
     };
-    let schedule = AnnealedSchedule { sigmas, steps_per_level, epsilon: 0.1 * sigma * sigma, denoise: true };
-    Sampler::AnnealedLangevin { sigmas: schedule.sigmas, steps_per_level: schedule.steps_per_level, epsilon: schedule.epsilon }
+    Sampler::AnnealedLangevin { sigmas, steps_per_level, epsilon: 0.1 * sigma * sigma }
 }
 
 /// `n` samples of `net`, reproducible from `seed`, drawn in chunks. A conditional model starts
@@ -151,7 +149,7 @@ pub fn denoise_levels(config: &TrainConfig) -> Vec<f64> {
         return vec![0.1, 0.3, 1.0];
     }
     let mut levels = vec![config.noise_sigma];
-    if config.noise_conditional() {
+    if config.divides_by_sigma() {
         let ladder = config.anneal_sigmas();
         if ladder.len() > 1 {
             levels.push(ladder[ladder.len() / 2]);

@@ -20,8 +20,6 @@ pub struct Judge {
     pub classifier: Classifier,
     pub path: PathBuf,
     reference: Reference,
-    /// The first `n` test images, the ceiling for `n` samples (FCD depends on `n`).
-    real: Vec<f32>,
 }
 
 /// What `quality.json` holds.
@@ -79,7 +77,7 @@ impl Judge {
             100.0 * classifier.provenance.test_accuracy
         );
         let reference = Reference::of(&classifier, &splits.test.images).map_err(quality_error)?;
-        Ok(Ok(Judge { classifier, path, reference, real: splits.test.images.clone() }))
+        Ok(Ok(Judge { classifier, path, reference }))
     }
 
     /// The figures of `images` (`n × 784`, pixel units), against the test set.
@@ -87,10 +85,11 @@ impl Judge {
         Quality::of(&self.classifier, images, Some(&self.reference)).map_err(quality_error)
     }
 
-    /// The same figures for the first `n` real test images.
-    pub fn ceiling(&self, n: usize) -> Result<Quality, TrainError> {
-        let n = n.min(self.real.len() / PIXELS);
-        self.score(&self.real[..n * PIXELS])
+    /// The same figures for the first `n` of the real `test` images: the ceiling for `n`
+    /// samples (FCD depends on `n`).
+    pub fn ceiling(&self, test: &[f32], n: usize) -> Result<Quality, TrainError> {
+        let n = n.min(test.len() / PIXELS);
+        self.score(&test[..n * PIXELS])
     }
 
     pub fn info(&self) -> ClassifierInfo {

@@ -193,17 +193,8 @@ fn load_start(dir: &Path, dim: usize) -> Result<Start, TrainError> {
     if averaged.dim() != dim {
         return Err(TrainError::Usage(format!("the model in {} takes {} pixels, the data has {dim}", model_path.display(), averaged.dim())));
     }
-    // The trained weights (the model file holds their average), checked against its shapes.
-    let template = averaged.parameters();
-    let mut params = Vec::with_capacity(template.len());
-    for (i, expected) in template.iter().enumerate() {
-        let name = format!("params.{i}");
-        let (_, t) = optimizer.iter().find(|(n, _)| *n == name).ok_or_else(|| bad(format!("no tensor `{name}`")))?;
-        if t.shape() != expected.shape() {
-            return Err(bad(format!("tensor `{name}` is {}; the model needs {}", t.shape(), expected.shape())));
-        }
-        params.push(t.clone());
-    }
+    // The trained weights (the model file holds their average).
+    let params = checkpoint::read_trained_weights(&optimizer, &averaged, &optimizer_path)?;
     let metrics_path = dir.join(metrics::METRICS_FILE);
     let mut rows = if metrics_path.exists() { metrics::read(&metrics_path)? } else { Vec::new() };
     // Steps after the checkpoint are taken again; their old rows go.
@@ -262,7 +253,7 @@ fn retrain_classifier(args: &cli::ClassifierArgs) -> Result<(), TrainError> {
     eprintln!("{}", data::Home::find());
     let data = data::load(args.dataset, args.data.as_deref())?;
     let judge = judge::Judge::new(&data.splits, args.dataset, true)?.map_err(TrainError::Usage)?;
-    let real = judge.ceiling(1000)?;
+    let real = judge.ceiling(&data.splits.test.images, 1000)?;
     println!("classifier               {}", judge.path.display());
     println!("architecture             {}", judge.classifier.architecture());
     println!("test accuracy            {:.2}%", 100.0 * judge.classifier.provenance.test_accuracy);

@@ -42,7 +42,7 @@ impl Net {
                 },
                 seed,
             )),
-            false => Net::Unconditional { mlp: Mlp::new(&mlp, seed), divide_by_sigma: config.noise_conditional() },
+            false => Net::Unconditional { mlp: Mlp::new(&mlp, seed), divide_by_sigma: config.divides_by_sigma() },
         }
     }
 

@@ -168,7 +168,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         let (model_path, optimizer_path) = checkpoint::paths(&dir);
         checkpoint::save_model(&model_path, &averaged(model, ema), &info)?;
         let mut training = adam.state();
-        training.extend(model.parameters().into_iter().enumerate().map(|(i, p)| (format!("params.{i}"), p)));
+        training.extend(checkpoint::trained_weights(model));
         training.extend(ema.state());
         checkpoint::save_optimizer(&optimizer_path, &training, state, config.seed)?;
         metrics::write(&dir.join(metrics::METRICS_FILE), rows)
@@ -367,7 +367,7 @@ pub fn draw_pictures(
     let quality = match judge {
         Ok(judge) => {
             let scored = judge.score(&samples.raw)?;
-            let real = judge.ceiling(config.samples)?;
+            let real = judge.ceiling(&splits.test.images, config.samples)?;
             let report = QualityReport { samples: &scored, real_test_images: &real, sampler: samples.sampler.to_string(), step, classifier: judge.info() };
             let path = dir.join(QUALITY_FILE);
             checkpoint::write_atomic(&path, serde_json::to_string_pretty(&report).expect("figures serialise").as_bytes())?;
