@@ -17,4 +17,10 @@ pub mod guide {
     pub mod tape {}
     #[doc = include_str!("../docs/guide/02-double-backward.md")]
     pub mod double_backward {}
+    #[doc = include_str!("../docs/guide/03-jacobian-diagonal.md")]
+    pub mod jacobian_diagonal {}
+    #[doc = include_str!("../docs/guide/04-vjp-jvp-hvp.md")]
+    pub mod vjp_jvp_hvp {}
+    #[doc = include_str!("../docs/guide/05-objectives.md")]
+    pub mod objectives {}
 }
