@@ -23,4 +23,6 @@ pub mod guide {
     pub mod vjp_jvp_hvp {}
     #[doc = include_str!("../docs/guide/05-objectives.md")]
     pub mod objectives {}
+    #[doc = include_str!("../docs/guide/06-gpu.md")]
+    pub mod gpu {}
 }
