@@ -4,6 +4,8 @@
 //! [`score`] (score-matching objectives, samplers) and [`mnist`] (the data);
 //! [`guide`] holds the guide to higher-order autograd, chapter by chapter.
 
+#![warn(missing_docs)]
+
 pub use autodiff;
 pub use mnist;
 pub use score;

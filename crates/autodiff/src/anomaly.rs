@@ -20,8 +20,11 @@ thread_local! {
 /// The first op whose output was not finite.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Anomaly {
+    /// The op's name, as the tape dump shows it.
     pub op: String,
+    /// The shapes of the op's inputs.
     pub input_shapes: Vec<Shape>,
+    /// The shape of the non-finite output.
     pub output_shape: Shape,
     /// 0 = forward pass, 1 = recorded by a first backward pass, ...
     pub order: u32,

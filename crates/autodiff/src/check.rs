@@ -18,10 +18,13 @@ pub const EPS: f64 = 1e-6;
 pub struct Worst {
     /// Which input, and which element of it (row-major).
     pub input: usize,
+    /// Which element of that input.
     pub element: usize,
     /// Which output element (row-major).
     pub output: usize,
+    /// The derivative the engine computed.
     pub analytic: f64,
+    /// The central-difference estimate.
     pub numeric: f64,
 }
 
@@ -34,7 +37,9 @@ pub struct CheckReport {
     /// magnitude ≥ 1, absolute below, where finite differences carry an
     /// absolute rounding error.
     pub max_rel_error: f64,
+    /// The entry with the largest relative error, if any was compared.
     pub worst: Option<Worst>,
+    /// The largest relative error that passes.
     pub tolerance: f64,
 }
 

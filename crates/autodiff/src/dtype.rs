@@ -6,7 +6,9 @@ use std::fmt;
 /// The element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 32-bit IEEE floats.
     F32,
+    /// 64-bit IEEE floats.
     F64,
 }
 
@@ -33,8 +35,11 @@ impl fmt::Display for DType {
 pub trait Element:
     num_traits::Float + ndarray::LinalgScalar + Send + Sync + fmt::Debug + fmt::Display + 'static
 {
+    /// The dtype of this element type.
     const DTYPE: DType;
+    /// `v` rounded to this type.
     fn from_f64(v: f64) -> Self;
+    /// The value, widened to f64.
     fn to_f64(self) -> f64;
 }
 

@@ -81,6 +81,12 @@
 //! ([`detect_anomaly`]), derivative checks ([`CheckReport`], which report a
 //! disagreement instead of panicking), and, in the crates above this one,
 //! files, devices and training divergence.
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 // `&[t.clone()]` reads better than `slice::from_ref(&t)`, and cloning a tensor
 // is a reference count.

@@ -7,15 +7,19 @@ use std::fmt;
 pub struct Shape(Vec<usize>);
 
 impl Shape {
+    /// A shape with these dimensions.
     pub fn new(dims: impl Into<Vec<usize>>) -> Self {
         Shape(dims.into())
     }
+    /// The shape of a scalar: no dimensions.
     pub fn scalar() -> Self {
         Shape(Vec::new())
     }
+    /// The dimensions, outermost first.
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
+    /// The number of dimensions.
     pub fn rank(&self) -> usize {
         self.0.len()
     }

@@ -114,10 +114,12 @@ impl Tensor {
         Tensor::from_storage(Storage::Cpu(storage), shape)
     }
 
+    /// A constant of zeros on the CPU.
     pub fn zeros(shape: impl Into<Shape>, dtype: DType) -> Tensor {
         Tensor::full(shape, 0.0, dtype)
     }
 
+    /// A constant of ones on the CPU.
     pub fn ones(shape: impl Into<Shape>, dtype: DType) -> Tensor {
         Tensor::full(shape, 1.0, dtype)
     }
@@ -143,10 +145,12 @@ impl Tensor {
         Tensor::from_storage(self.0.value.normal_like(shape.numel(), seed, self.dtype()), shape)
     }
 
+    /// A constant of zeros with this tensor's shape, dtype and device.
     pub fn zeros_like(&self) -> Tensor {
         self.full_like(self.shape(), 0.0)
     }
 
+    /// A constant of ones with this tensor's shape, dtype and device.
     pub fn ones_like(&self) -> Tensor {
         self.full_like(self.shape(), 1.0)
     }
@@ -191,24 +195,31 @@ impl Tensor {
         }))
     }
 
+    /// The shape.
     pub fn shape(&self) -> &Shape {
         &self.0.shape
     }
+    /// The dimensions, outermost first.
     pub fn dims(&self) -> &[usize] {
         self.0.shape.dims()
     }
+    /// The number of dimensions.
     pub fn rank(&self) -> usize {
         self.0.shape.rank()
     }
+    /// The number of elements.
     pub fn numel(&self) -> usize {
         self.0.shape.numel()
     }
+    /// The element type.
     pub fn dtype(&self) -> DType {
         self.0.value.dtype()
     }
+    /// Where the values live.
     pub fn device(&self) -> Device {
         self.0.value.device()
     }
+    /// The buffer holding the values.
     pub fn storage(&self) -> &Storage {
         &self.0.value
     }
@@ -227,6 +238,7 @@ impl Tensor {
     pub fn order(&self) -> u32 {
         self.0.order
     }
+    /// The name given by [`Tensor::named`], shown by the tape dumps.
     pub fn label(&self) -> Option<&str> {
         self.0.label.as_deref()
     }

@@ -8,6 +8,12 @@
 //! assert_eq!(splits.train.dim(), 28 * 28);
 //! # Ok::<(), mnist::Error>(())
 //! ```
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 mod checksum;
 mod dataset;

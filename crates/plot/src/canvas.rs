@@ -9,20 +9,27 @@ use crate::font::{drop, glyph, ADVANCE};
 /// A colour, red, green, blue.
 pub type Rgb = [u8; 3];
 
+/// White.
 pub const WHITE: Rgb = [255, 255, 255];
+/// Black.
 pub const BLACK: Rgb = [0, 0, 0];
+/// Mid grey.
 pub const GRAY: Rgb = [128, 128, 128];
+/// Light grey (grid lines).
 pub const LIGHT_GRAY: Rgb = [220, 220, 220];
 
 /// A width×height grid of pixels, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Canvas {
+    /// Width in pixels.
     pub width: usize,
+    /// Height in pixels.
     pub height: usize,
     pixels: Vec<Rgb>,
 }
 
 impl Canvas {
+    /// A `width × height` canvas filled with `background`.
     pub fn new(width: usize, height: usize, background: Rgb) -> Canvas {
         Canvas { width, height, pixels: vec![background; width * height] }
     }

@@ -6,8 +6,11 @@ use crate::font::{text_width, GLYPH_H};
 /// One curve: its legend name, its points in data coordinates, its colour.
 #[derive(Clone, Debug)]
 pub struct Series {
+    /// The legend's label.
     pub name: String,
+    /// The `(x, y)` points, joined in order; non-finite ones are skipped.
     pub points: Vec<(f64, f64)>,
+    /// The line's colour.
     pub color: Rgb,
 }
 

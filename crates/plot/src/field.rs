@@ -8,15 +8,22 @@ use crate::canvas::{Canvas, Rgb};
 /// rectangle at (left, top) of size width×height, y pointing up.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Frame {
+    /// `(x_min, x_max)` in data units.
     pub x_range: (f64, f64),
+    /// `(y_min, y_max)` in data units.
     pub y_range: (f64, f64),
+    /// The pixel column of the left edge.
     pub left: f64,
+    /// The pixel row of the top edge.
     pub top: f64,
+    /// Width in pixels.
     pub width: f64,
+    /// Height in pixels.
     pub height: f64,
 }
 
 impl Frame {
+    /// A frame mapping `x_range × y_range` onto the pixel rectangle at `(left, top)`.
     pub fn new(x_range: (f64, f64), y_range: (f64, f64), left: f64, top: f64, width: f64, height: f64) -> Frame {
         Frame { x_range, y_range, left, top, width, height }
     }
@@ -55,10 +62,15 @@ impl Frame {
 /// (corners included), `values[j * nx + i]` at (x_i, y_j).
 #[derive(Clone, Debug)]
 pub struct Grid {
+    /// Points along x.
     pub nx: usize,
+    /// Points along y.
     pub ny: usize,
+    /// `(x_min, x_max)`.
     pub x_range: (f64, f64),
+    /// `(y_min, y_max)`.
     pub y_range: (f64, f64),
+    /// The samples, row by row from `y_min`: `values[j * nx + i]` at `(x_i, y_j)`.
     pub values: Vec<f64>,
 }
 
@@ -81,6 +93,7 @@ impl Grid {
         (0..ny).flat_map(|j| (0..nx).map(move |i| (Self::coord(x_range, nx, i), Self::coord(y_range, ny, j)))).collect()
     }
 
+    /// A grid holding `values` (`nx · ny` of them, row by row from `y_min`).
     pub fn from_values(x_range: (f64, f64), y_range: (f64, f64), nx: usize, ny: usize, values: Vec<f64>) -> Grid {
         assert_eq!(values.len(), nx * ny, "Grid::from_values: {} values for {nx}×{ny} points", values.len());
         Grid { nx, ny, x_range, y_range, values }

@@ -8,7 +8,9 @@
 
 /// Glyph width and height in font pixels; a character cell adds one column of space.
 pub const GLYPH_W: usize = 5;
+/// Glyph height above the baseline, in font pixels.
 pub const GLYPH_H: usize = 7;
+/// The horizontal advance of one character cell.
 pub const ADVANCE: usize = GLYPH_W + 1;
 
 /// Letters with a descender (g, p, q, y) are drawn this many pixels lower:

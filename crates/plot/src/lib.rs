@@ -16,6 +16,12 @@
 //! let chart = line_chart(&[loss], "training", "step", "loss", 480, 320, true);
 //! assert_eq!((chart.width, chart.height), (480, 320));
 //! ```
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 mod canvas;
 mod chart;

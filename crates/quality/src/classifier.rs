@@ -33,7 +33,9 @@ const EVAL_BATCH: usize = 1000;
 pub struct Provenance {
     /// On the MNIST test set, measured when it was trained.
     pub test_accuracy: f64,
+    /// The seed of its initialisation and batches.
     pub seed: u64,
+    /// Epochs trained.
     pub epochs: usize,
     /// Training time, seconds (evaluations included).
     pub train_seconds: f64,
@@ -43,6 +45,7 @@ pub struct Provenance {
 #[derive(Clone, Debug)]
 pub struct Classifier {
     pub(crate) layers: Vec<Linear>,
+    /// How it was trained, and how well it classifies.
     pub provenance: Provenance,
 }
 

@@ -19,8 +19,11 @@ use crate::linalg::{matmul, sqrt_psd, trace_sqrt_psd};
 /// The mean and covariance of `n` points in `dim` dimensions.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Gaussian {
+    /// The dimension.
     pub dim: usize,
+    /// The number of points.
     pub count: usize,
+    /// The mean, `[dim]`.
     pub mean: Vec<f64>,
     /// Row-major `dim × dim`, unbiased (divided by `count − 1`).
     pub cov: Vec<f64>,
@@ -93,6 +96,7 @@ fn distance_with_root(a: &Gaussian, sqrt_a: &[f64], b: &Gaussian) -> f64 {
 /// computed once, so each comparison costs one eigendecomposition.
 #[derive(Clone, Debug)]
 pub struct Reference {
+    /// The features' mean and covariance.
     pub gaussian: Gaussian,
     sqrt_cov: Vec<f64>,
 }
@@ -103,6 +107,7 @@ impl Reference {
         Ok(Reference::from_gaussian(Gaussian::of(&classifier.features(images)?, classifier.feature_dim())?))
     }
 
+    /// A reference with these moments (its `√Σ` computed now).
     pub fn from_gaussian(gaussian: Gaussian) -> Reference {
         let sqrt_cov = sqrt_psd(&gaussian.cov, gaussian.dim);
         Reference { gaussian, sqrt_cov }

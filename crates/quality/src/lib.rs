@@ -14,6 +14,12 @@
 //! for line in q.render() { println!("{line}"); }
 //! # Ok(()) }
 //! ```
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 mod augment;
 mod classifier;

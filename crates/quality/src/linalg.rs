@@ -11,8 +11,11 @@
 /// `vectors[k·n + i]` = component k of eigenvector i (columns, as `A = V Λ Vᵀ`).
 #[derive(Clone, Debug)]
 pub struct SymmetricEigen {
+    /// The matrix size.
     pub n: usize,
+    /// The eigenvalues, ascending.
     pub values: Vec<f64>,
+    /// The eigenvectors as columns, row-major `n × n`.
     pub vectors: Vec<f64>,
 }
 

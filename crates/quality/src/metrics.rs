@@ -40,9 +40,13 @@ pub fn class_counts(probs: &[[f64; CLASSES]]) -> [usize; CLASSES] {
 /// The sample-quality figures of a set of images.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Quality {
+    /// The number of images judged.
     pub count: usize,
+    /// The classifier Inception Score, `exp(E KL(p(y|x) ‖ p(y)))`, from 1 to 10.
     pub inception_score: f64,
+    /// The share classified with `max p > 0.9`.
     pub confident_share: f64,
+    /// Images per predicted class, 0 to 9.
     pub class_counts: [usize; CLASSES],
     /// The Fréchet distance of the features to the reference's, when one was
     /// given. It is biased upwards by roughly `feature_dim / count` times the

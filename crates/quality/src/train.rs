@@ -20,12 +20,15 @@ use crate::error::QualityError;
 pub struct TrainConfig {
     /// Hidden layer widths; the last is the width of the FCD features.
     pub hidden: Vec<usize>,
+    /// Passes over the training set.
     pub epochs: usize,
+    /// Images per minibatch.
     pub batch: usize,
     /// Adam's learning rate at the start; it decays along a half cosine to 0.
     pub lr: f64,
     /// Each training image moves by up to this many pixels each way.
     pub max_shift: usize,
+    /// The seed of the initialisation, the batches and the shifts.
     pub seed: u64,
 }
 
@@ -35,24 +38,32 @@ impl Default for TrainConfig {
     }
 }
 
-/// What [`train`] reports after each epoch.
+/// What [`Classifier::train`] reports after each epoch.
 #[derive(Clone, Debug)]
 pub struct EpochReport {
+    /// The epoch just finished, from 1.
     pub epoch: usize,
+    /// The number of epochs.
     pub epochs: usize,
     /// Mean training loss over the epoch.
     pub loss: f64,
+    /// Accuracy on the test set after this epoch.
     pub test_accuracy: f64,
+    /// Seconds since training started.
     pub elapsed_seconds: f64,
 }
 
 /// Whether [`Classifier::load_or_train`] found the classifier or trained it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Cached {
+    /// Read from the cache file.
     Loaded,
     /// Trained and saved; `replaced` says why an existing file was not used
     /// (it has been moved aside to `<file>.bad`).
-    Trained { replaced: Option<String> },
+    Trained {
+        /// Why an existing file was not used, if there was one.
+        replaced: Option<String>,
+    },
 }
 
 impl Classifier {

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use autodiff::Tensor;
 
+/// The elementwise nonlinearity after each hidden layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Activation {
     /// `log(1 + eˣ)`: smooth to every order; the default.
@@ -16,6 +17,7 @@ pub enum Activation {
     Softplus,
     /// As in the original write-up.
     Sigmoid,
+    /// `tanh(x)`, smooth to every order.
     Tanh,
     /// `x·σ(x)` (swish), smooth to every order: composed of recorded ops, so it needs no kernel.
     Silu,
@@ -26,6 +28,7 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// The activation applied to pre-activations `h`, recorded.
     pub fn apply(self, h: &Tensor) -> Tensor {
         match self {
             Activation::Softplus => h.softplus(),

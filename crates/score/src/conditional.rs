@@ -47,12 +47,18 @@ pub enum Parametrisation {
     /// NCSNv2: `s = F(x, σ)/σ`.
     Ncsn,
     /// EDM's preconditioned denoiser, for data of RMS `sigma_data`.
-    Edm { sigma_data: f64 },
+    Edm {
+        /// The data's RMS per coordinate, σ_d.
+        sigma_data: f64,
+    },
     /// EDM whose skip is the score of a diagonal Gaussian `N(μ, diag(v))` fitted per pixel and
     /// trained with the network: `s = (μ − x)/(v + σ²) + b·F(c·x)`. With `μ = 0` and
     /// `v = σ_data²` it is `Edm`; on MNIST, where half the pixels are always black (`v ≈ 0`), the
     /// skip alone already denoises them and `F` need not learn to cancel their noise.
-    EdmDiagonal { sigma_data: f64 },
+    EdmDiagonal {
+        /// The data's RMS per coordinate, σ_d.
+        sigma_data: f64,
+    },
 }
 
 impl fmt::Display for Parametrisation {
@@ -78,6 +84,7 @@ mod column {
 /// Everything about a noise level the network and the losses need, as one table row.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NoiseConditioning {
+    /// How the network's output becomes a score.
     pub parametrisation: Parametrisation,
     /// Angular frequencies ω_k of the features `sin(ω_k·log σ)`, `cos(ω_k·log σ)`.
     pub frequencies: Vec<f64>,
@@ -167,7 +174,9 @@ impl Levels {
 /// The shape of a [`ConditionalMlp`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConditionalConfig {
+    /// The network `F`: data dimension, width, depth, activation, dtype.
     pub mlp: MlpConfig,
+    /// How `F`'s output becomes a score.
     pub parametrisation: Parametrisation,
     /// Frequencies of the σ features (twice as many features).
     pub frequencies: usize,
@@ -178,9 +187,11 @@ pub struct ConditionalConfig {
 /// `s(x, σ) = a(σ)·x + b(σ)·F(c(σ)·x, φ(σ))` with `F` an MLP (see the module docs).
 #[derive(Clone, Debug)]
 pub struct ConditionalMlp {
+    /// The network `F`, whose hidden layers also receive the σ features.
     pub net: Mlp,
     /// `E_l`, `[H_l, F]`: hidden layer `l` receives `φ(σ)·E_lᵀ`. One per hidden layer, or one.
     pub embeddings: Vec<Tensor>,
+    /// The parametrisation and the σ features' frequencies.
     pub conditioning: NoiseConditioning,
     /// The trained Gaussian of [`Parametrisation::EdmDiagonal`].
     pub prior: Option<DiagonalGaussian>,
@@ -189,7 +200,9 @@ pub struct ConditionalMlp {
 /// `N(μ, diag(v))`, trained as `μ` and `log v`, both `[D]`.
 #[derive(Clone, Debug)]
 pub struct DiagonalGaussian {
+    /// `μ`, `[D]`.
     pub mean: Tensor,
+    /// `log v`, `[D]`.
     pub log_variance: Tensor,
 }
 
@@ -252,10 +265,12 @@ impl ConditionalMlp {
         self.net.layers[0].inputs()
     }
 
+    /// The dtype of the weights.
     pub fn dtype(&self) -> DType {
         self.net.dtype()
     }
 
+    /// Where the weights live.
     pub fn device(&self) -> Device {
         self.net.device()
     }
@@ -368,11 +383,32 @@ impl ConditionalMlp {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum SigmaDistribution {
     /// NCSN: uniform over a geometric ladder of `levels` values from `max` down to `min`.
-    Ladder { max: f64, min: f64, levels: usize },
+    Ladder {
+        /// The largest level.
+        max: f64,
+        /// The smallest level.
+        min: f64,
+        /// The number of levels.
+        levels: usize,
+    },
     /// EDM: `log σ ~ N(mean, std²)`, cut to `[min, max]`.
-    LogNormal { mean: f64, std: f64, min: f64, max: f64 },
+    LogNormal {
+        /// The mean of `log σ`.
+        mean: f64,
+        /// The standard deviation of `log σ`.
+        std: f64,
+        /// The smallest σ drawn.
+        min: f64,
+        /// The largest σ drawn.
+        max: f64,
+    },
     /// `log σ` uniform on `[log min, log max]`.
-    LogUniform { min: f64, max: f64 },
+    LogUniform {
+        /// The smallest σ drawn.
+        min: f64,
+        /// The largest σ drawn.
+        max: f64,
+    },
 }
 
 /// Rows of the training table for the continuous distributions: equal-probability quantiles,

@@ -24,11 +24,23 @@ use crate::noise;
 use crate::objectives::{projected_jacobian, repeat_rows, LossOutput, Projection};
 use crate::trace::TraceStrategy;
 
+/// The objectives of a noise-conditional model, each at the σ drawn per sample and weighted by EDM's `λ(σ)`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ConditionalObjective {
+    /// Denoising score matching: `‖s(x + σε, σ) + ε/σ‖²`.
     Dsm,
-    Exact { strategy: TraceStrategy },
-    SsmVr { projections: usize, distribution: Projection },
+    /// Hyvärinen's loss for the density perturbed at σ: `tr ∂s/∂x + ½‖s‖²`, the trace exact.
+    Exact {
+        /// How the trace is computed.
+        strategy: TraceStrategy,
+    },
+    /// Sliced score matching, variance reduced: `vᵀ∂(vᵀs)/∂x + ½‖s‖²`.
+    SsmVr {
+        /// Random projections per sample.
+        projections: usize,
+        /// The distribution of the projections.
+        distribution: Projection,
+    },
 }
 
 impl fmt::Display for ConditionalObjective {
@@ -38,6 +50,7 @@ impl fmt::Display for ConditionalObjective {
 }
 
 impl ConditionalObjective {
+    /// The objective's name on the command line (`dsm`, `exact`, `ssm-vr`).
     pub fn name(&self) -> &'static str {
         match self {
             ConditionalObjective::Dsm => "dsm",

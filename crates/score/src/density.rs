@@ -107,15 +107,19 @@ impl GaussianMixture {
         GaussianMixture { means: self.means.clone(), stds, weights: self.weights.clone() }
     }
 
+    /// The components' means.
     pub fn means(&self) -> &[[f64; 2]] {
         &self.means
     }
+    /// The components' standard deviations per axis.
     pub fn stds(&self) -> &[[f64; 2]] {
         &self.stds
     }
+    /// The components' weights (summing to 1).
     pub fn weights(&self) -> &[f64] {
         &self.weights
     }
+    /// The number of components.
     pub fn n_components(&self) -> usize {
         self.means.len()
     }
@@ -265,10 +269,12 @@ impl GaussianMixture {
 /// from ∇log p_{σ_min}: this model measures that floor.
 #[derive(Clone, Debug)]
 pub struct AnnealDsmOptimum {
+    /// Each level σ with the mixture smoothed at σ.
     pub levels: Vec<(f64, GaussianMixture)>,
 }
 
 impl AnnealDsmOptimum {
+    /// The optimum for `mixture` over the ladder `sigmas`.
     pub fn new(mixture: &GaussianMixture, sigmas: &[f64]) -> AnnealDsmOptimum {
         assert!(!sigmas.is_empty(), "AnnealDsmOptimum: no noise levels");
         AnnealDsmOptimum { levels: sigmas.iter().map(|&s| (s, mixture.smoothed(s))).collect() }
@@ -315,10 +321,12 @@ fn points(x: &Tensor) -> impl Iterator<Item = [f64; 2]> {
 /// samplers and evaluations can run on the ground truth.
 #[derive(Clone, Debug)]
 pub struct TrueScore {
+    /// The mixture whose score this is.
     pub mixture: GaussianMixture,
 }
 
 impl TrueScore {
+    /// The true score of `mixture`.
     pub fn new(mixture: GaussianMixture) -> TrueScore {
         TrueScore { mixture }
     }
@@ -340,7 +348,9 @@ impl ScoreModel for TrueScore {
 /// reading `s(x, σ) = s(x)/σ` of a network trained by `anneal-dsm`, at one
 /// level (`factor = 1/σ`), to evaluate it against `smoothed(σ)`.
 pub struct ScaledScore<'a> {
+    /// The model whose score is scaled.
     pub model: &'a dyn ScoreModel,
+    /// The constant factor.
     pub factor: f64,
 }
 

@@ -7,6 +7,12 @@
 //! relatives ([`Objective`]): sliced score matching, Hutchinson's estimator,
 //! denoising score matching. [`optim`] trains, [`sampling`] draws samples by
 //! Langevin dynamics, and [`density`] gives 2-D ground truths to check against.
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 // `&[t.clone()]` reads better than `slice::from_ref(&t)`, and cloning a tensor
 // is a reference count.
@@ -16,6 +22,7 @@ pub mod activation;
 pub mod conditional;
 pub mod conditional_loss;
 pub mod density;
+/// What an objective can report instead of a loss.
 pub mod error;
 pub mod mlp;
 pub mod noise;

@@ -44,13 +44,16 @@ impl Linear {
         }
     }
 
+    /// `x·Wᵀ + b`, recorded.
     pub fn forward(&self, x: &Tensor) -> Tensor {
         x.matmul_t(&self.weight, false, true) + &self.bias
     }
 
+    /// The input width.
     pub fn inputs(&self) -> usize {
         self.weight.dims()[1]
     }
+    /// The output width.
     pub fn outputs(&self) -> usize {
         self.weight.dims()[0]
     }
@@ -59,21 +62,28 @@ impl Linear {
 /// The shape of an MLP score network.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MlpConfig {
+    /// The data dimension D (input and output width).
     pub dim: usize,
+    /// The width of every hidden layer.
     pub hidden: usize,
     /// Number of hidden layers (1 = `D → H → D`).
     pub hidden_layers: usize,
+    /// The activation after every hidden layer.
     pub activation: Activation,
     /// An activation on the output too, as in the original write-up's toy.
     pub output_activation: Option<Activation>,
+    /// The dtype of the weights.
     pub dtype: DType,
 }
 
 /// `D → H → … → H → D` with `activation` after every hidden layer.
 #[derive(Clone, Debug)]
 pub struct Mlp {
+    /// The linear layers, input first.
     pub layers: Vec<Linear>,
+    /// The activation after every hidden layer.
     pub activation: Activation,
+    /// An activation on the output, if any.
     pub output_activation: Option<Activation>,
 }
 
@@ -84,6 +94,7 @@ pub struct ForwardTrace {
     pub pre: Vec<Tensor>,
     /// Activations of the hidden layers (the output's is `output`).
     pub post: Vec<Tensor>,
+    /// The network's output.
     pub output: Tensor,
 }
 
@@ -135,10 +146,12 @@ impl Mlp {
         (0..self.layers.len()).flat_map(|i| [format!("layers.{i}.weight"), format!("layers.{i}.bias")]).collect()
     }
 
+    /// The number of hidden layers.
     pub fn hidden_layers(&self) -> usize {
         self.layers.len() - 1
     }
 
+    /// The dtype of the weights.
     pub fn dtype(&self) -> DType {
         self.layers[0].weight.dtype()
     }

@@ -24,8 +24,10 @@ use crate::trace::{score_and_trace, TraceStrategy};
 /// `vᵀJv` is an unbiased estimate of `tr(J)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Projection {
+    /// Standard normal entries.
     #[default]
     Gaussian,
+    /// Entries ±1 with equal probability: the lowest-variance trace estimate.
     Rademacher,
     /// Uniform on the sphere of radius √D.
     Sphere,
@@ -48,14 +50,45 @@ impl Projection {
     }
 }
 
+/// A score-matching objective (the table in the module docs).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Objective {
-    Exact { strategy: TraceStrategy },
-    Ssm { projections: usize, distribution: Projection },
-    SsmVr { projections: usize, distribution: Projection },
-    Hutchinson { projections: usize, distribution: Projection },
-    Dsm { sigma: f64 },
-    AnnealDsm { sigmas: Vec<f64> },
+    /// Hyvärinen's loss, `tr(∂s/∂x) + ½‖s‖²`, with the exact trace.
+    Exact {
+        /// How the trace is computed.
+        strategy: TraceStrategy,
+    },
+    /// Sliced score matching, `vᵀ∂(vᵀs)/∂x + ½(vᵀs)²`.
+    Ssm {
+        /// Random projections per sample.
+        projections: usize,
+        /// The distribution of the projections.
+        distribution: Projection,
+    },
+    /// Sliced score matching, variance reduced: `vᵀ∂(vᵀs)/∂x + ½‖s‖²`.
+    SsmVr {
+        /// Random projections per sample.
+        projections: usize,
+        /// The distribution of the projections.
+        distribution: Projection,
+    },
+    /// `SsmVr`, also reporting the variance of Hutchinson's trace estimate.
+    Hutchinson {
+        /// Random projections per sample.
+        projections: usize,
+        /// The distribution of the projections.
+        distribution: Projection,
+    },
+    /// Denoising score matching at one noise level, `½‖s(x + σε) + ε/σ‖²`.
+    Dsm {
+        /// The noise level σ.
+        sigma: f64,
+    },
+    /// Denoising score matching over a ladder of levels, for a model read as `s(x)/σ`.
+    AnnealDsm {
+        /// The noise levels, one drawn per sample.
+        sigmas: Vec<f64>,
+    },
 }
 
 /// A loss and what was learnt computing it. Nothing here has been read from
@@ -90,6 +123,7 @@ impl fmt::Display for Objective {
 }
 
 impl Objective {
+    /// The objective's name on the command line (`exact`, `ssm`, `ssm-vr`, …).
     pub fn name(&self) -> &'static str {
         match self {
             Objective::Exact { .. } => "exact",

@@ -30,11 +30,13 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, 
     })
 }
 
+/// A first-order optimiser: new parameters from the old ones and their gradients.
 pub trait Optimizer {
     /// New parameter values after one step with `grads` (same order).
     fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor>;
     /// The learning rate used by the last (or next) step.
     fn learning_rate(&self) -> f64;
+    /// Sets the learning rate of the next steps (a schedule calls it before each step).
     fn set_learning_rate(&mut self, lr: f64);
     /// Named state tensors (moments, step count as a scalar) for checkpoints.
     fn state(&self) -> Vec<(String, Tensor)>;
@@ -44,12 +46,15 @@ pub trait Optimizer {
 
 /// `v ← μv + g; p ← p − lr·v`.
 pub struct Sgd {
+    /// The learning rate.
     pub lr: f64,
+    /// The momentum μ (0 for plain gradient descent).
     pub momentum: f64,
     velocity: Vec<Tensor>,
 }
 
 impl Sgd {
+    /// SGD with learning rate `lr` and momentum `momentum`.
     pub fn new(lr: f64, momentum: f64) -> Sgd {
         Sgd { lr, momentum, velocity: Vec::new() }
     }
@@ -82,9 +87,13 @@ impl Optimizer for Sgd {
 
 /// Adam (Kingma & Ba), with bias correction.
 pub struct Adam {
+    /// The learning rate.
     pub lr: f64,
+    /// The decay of the first moment (0.9).
     pub beta1: f64,
+    /// The decay of the second moment (0.999).
     pub beta2: f64,
+    /// Added to the square root of the second moment (1e-8).
     pub eps: f64,
     step: u64,
     m: Vec<Tensor>,
@@ -92,9 +101,11 @@ pub struct Adam {
 }
 
 impl Adam {
+    /// Adam with learning rate `lr` and the usual β₁ = 0.9, β₂ = 0.999, ε = 1e-8.
     pub fn new(lr: f64) -> Adam {
         Adam { lr, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 0, m: Vec::new(), v: Vec::new() }
     }
+    /// The number of steps taken so far.
     pub fn steps_taken(&self) -> u64 {
         self.step
     }
@@ -165,12 +176,14 @@ fn named_sequence(state: &[(String, Tensor)], prefix: &str) -> Result<Vec<Tensor
 /// step: the weights samples are drawn with. The decay warms up, `β = min(decay, (1 + n)/(10 + n))`
 /// after `n` updates, so the first steps' random weights fade fast.
 pub struct Ema {
+    /// The decay β (0.999, say; 0 copies the parameters).
     pub decay: f64,
     weights: Vec<Tensor>,
     updates: u64,
 }
 
 impl Ema {
+    /// An average with decay `decay`, in [0, 1); it starts from the first parameters it sees.
     pub fn new(decay: f64) -> Ema {
         assert!((0.0..1.0).contains(&decay), "Ema: decay must lie in [0, 1), got {decay}");
         Ema { decay, weights: Vec::new(), updates: 0 }

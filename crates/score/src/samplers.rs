@@ -24,20 +24,47 @@ use crate::noise;
 /// A Langevin corrector after each reverse-SDE step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Corrector {
+    /// Corrector steps per level.
     pub steps: usize,
     /// Signal-to-noise ratio `r` of a corrector step.
     pub snr: f64,
 }
 
+/// How samples are drawn (see the module docs); every variant walks its `sigmas`, largest first.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sampler {
-    AnnealedLangevin { sigmas: Vec<f64>, steps_per_level: usize, epsilon: f64 },
-    ReverseSde { sigmas: Vec<f64>, corrector: Option<Corrector> },
-    Heun { sigmas: Vec<f64> },
+    /// NCSN's annealed Langevin dynamics.
+    AnnealedLangevin {
+        /// The levels, largest first.
+        sigmas: Vec<f64>,
+        /// Langevin steps at each level.
+        steps_per_level: usize,
+        /// ε: the step size at the smallest level.
+        epsilon: f64,
+    },
+    /// The reverse variance-exploding SDE, optionally with a Langevin corrector.
+    ReverseSde {
+        /// The levels, largest first.
+        sigmas: Vec<f64>,
+        /// Corrector steps after each predictor step, if any.
+        corrector: Option<Corrector>,
+    },
+    /// Heun's method on the probability-flow ODE.
+    Heun {
+        /// The levels, largest first.
+        sigmas: Vec<f64>,
+    },
     /// EDM's stochastic sampler (Karras et al. 2022, Algorithm 2): before each Heun step from
     /// σ_i, noise is added to raise the level to σ̂ = (1 + γ)σ_i (for σ_i ≥ `churn_min`), so
     /// errors of earlier steps are partly forgotten.
-    HeunChurn { sigmas: Vec<f64>, gamma: f64, churn_min: f64 },
+    HeunChurn {
+        /// The levels, largest first.
+        sigmas: Vec<f64>,
+        /// γ: how far fresh noise raises each level (at most √2 − 1).
+        gamma: f64,
+        /// Levels below this take plain Heun steps.
+        churn_min: f64,
+    },
 }
 
 /// EDM's schedule: `n` levels from `max` down to `min`, denser at small σ as `rho` grows.

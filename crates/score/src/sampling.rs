@@ -28,6 +28,7 @@ pub fn langevin(model: &dyn ScoreModel, x0: &Tensor, step_size: f64, steps: usiz
 pub struct AnnealedSchedule {
     /// Noise levels, largest first.
     pub sigmas: Vec<f64>,
+    /// Langevin steps at each level.
     pub steps_per_level: usize,
     /// ε: the step at the smallest level.
     pub epsilon: f64,

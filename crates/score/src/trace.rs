@@ -29,10 +29,14 @@ use autodiff::{jacobian_diagonal, DiagonalStrategy, Tensor};
 use crate::error::ScoreError;
 use crate::mlp::{ForwardTrace, Mlp, ScoreModel};
 
+/// How the exact Jacobian diagonal or trace is computed (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum TraceStrategy {
+    /// D backward passes, one per one-hot cotangent: any model.
     Loop,
+    /// One backward pass carrying all D cotangents: any model whose samples are independent.
     Batched,
+    /// No backward pass: the MLP's structure (the rotated trace). MLPs only.
     StructureAware,
     /// `StructureAware` where the model is an MLP, else `Batched`; the
     /// strategy actually used is reported back.
@@ -67,16 +71,22 @@ impl FromStr for TraceStrategy {
 /// The score and its exact Jacobian diagonal, both `[B, D]`, recorded (so
 /// differentiable) when `create_graph`; plus the strategy that was used.
 pub struct Diagonal {
+    /// The score `s(x)`, `[B, D]`.
     pub score: Tensor,
+    /// `∂sᵢ/∂xᵢ` per sample, `[B, D]`.
     pub diagonal: Tensor,
+    /// The strategy used.
     pub strategy: TraceStrategy,
 }
 
 /// The score and the trace of its Jacobian, `[B, D]` and `[B]`, recorded
 /// when `create_graph`; plus the strategy that was used.
 pub struct Trace {
+    /// The score `s(x)`, `[B, D]`.
     pub score: Tensor,
+    /// `tr(∂s/∂x)` per sample, `[B]`.
     pub trace: Tensor,
+    /// The strategy used.
     pub strategy: TraceStrategy,
 }
 

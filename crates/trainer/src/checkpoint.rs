@@ -14,8 +14,11 @@ use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::model::Net;
 
+/// The network a user samples with (the EMA weights), in a run folder.
 pub const MODEL_FILE: &str = "model.safetensors";
+/// What resuming needs besides the model: optimiser state, trained weights, the EMA.
 pub const OPTIMIZER_FILE: &str = "optimizer.safetensors";
+/// Every setting of the run, as JSON.
 pub const CONFIG_FILE: &str = "config.json";
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, synced, then renamed.
@@ -50,6 +53,7 @@ pub struct ModelInfo {
     pub config: TrainConfig,
     /// Image height and width: the network maps `rows·cols` pixels to as many scores.
     pub rows: usize,
+    /// Image width.
     pub cols: usize,
     /// The training step the weights are from.
     pub step: u64,
@@ -304,6 +308,7 @@ pub fn paths(dir: &Path) -> (PathBuf, PathBuf) {
     (dir.join(MODEL_FILE), dir.join(OPTIMIZER_FILE))
 }
 
+/// The samples drawn at the end, unclamped, with their sampler in the metadata.
 pub const SAMPLES_FILE: &str = "samples.safetensors";
 
 /// Saves the drawn samples: tensor `samples`, f32 `[N, dim]`, in pixel units (0 black, 1

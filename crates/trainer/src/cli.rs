@@ -18,13 +18,17 @@ use crate::device::DeviceRequest;
                   checkpoint to runs/<timestamp>-<objective>/.",
     args_conflicts_with_subcommands = true
 )]
+/// The command line: training flags, or a subcommand.
 pub struct Cli {
+    /// `eval` or `classifier`; none trains.
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// The training flags.
     #[command(flatten)]
     pub train: TrainArgs,
 }
 
+/// The subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Recomputes a saved model's held-out exact SM loss, redraws its samples and scores them.
@@ -33,6 +37,7 @@ pub enum Command {
     Classifier(ClassifierArgs),
 }
 
+/// The flags of `trainer classifier`.
 #[derive(Args, Debug, Clone)]
 pub struct ClassifierArgs {
     /// Data set
@@ -43,12 +48,13 @@ pub struct ClassifierArgs {
     pub data: Option<PathBuf>,
 }
 
+/// The training flags, each `None` unless given.
 #[derive(Args, Debug, Default, Clone)]
 pub struct TrainArgs {
     /// The network [default: edm-diag, a noise-conditional s(x, σ)]
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
-    /// Training objective [default: dsm; see the README's "Which objective"]
+    /// Training objective [default: dsm; see docs/trainer.md]
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveKind>,
     /// Total optimisation steps [default: 6000 for a conditional model's dsm (about six minutes on 2 cores), 2500 for its exact, 4000 for its ssm-vr; unconditional: 6000 for dsm and anneal-dsm, 4000 for the others]
@@ -159,6 +165,7 @@ pub struct TrainArgs {
     pub time_budget: Option<f64>,
 }
 
+/// The flags of `trainer eval`.
 #[derive(Args, Debug, Clone)]
 pub struct EvalArgs {
     /// A model.safetensors written by the trainer

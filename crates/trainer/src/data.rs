@@ -37,7 +37,12 @@ pub enum Home {
     /// This gradgrad workspace holds the current directory.
     Workspace(PathBuf),
     /// The platform's cache folder and data folder, each with a `gradgrad` folder inside.
-    Platform { cache: PathBuf, data: PathBuf },
+    Platform {
+        /// The platform's cache folder with `gradgrad` inside: the data cache.
+        cache: PathBuf,
+        /// The platform's data folder with `gradgrad` inside: the runs.
+        data: PathBuf,
+    },
     /// The temporary folder's `gradgrad`: nothing better is known.
     Fallback(PathBuf),
 }
@@ -47,14 +52,18 @@ pub enum Home {
 pub struct Places {
     /// The value of [`HOME_ENV`].
     pub env_home: Option<std::ffi::OsString>,
+    /// The current directory, if it can be read.
     pub current_dir: Option<PathBuf>,
     /// The platform's cache and data folders (`dirs::cache_dir`, `dirs::data_dir`).
     pub cache_dir: Option<PathBuf>,
+    /// (The platform's data folder.)
     pub data_dir: Option<PathBuf>,
+    /// The temporary folder.
     pub temp_dir: PathBuf,
 }
 
 impl Places {
+    /// The places as this process sees them.
     pub fn of_this_process() -> Places {
         Places {
             env_home: std::env::var_os(HOME_ENV),
@@ -160,6 +169,7 @@ pub fn cache_dir(dataset: DatasetKind) -> PathBuf {
 
 /// Both splits, and where they came from.
 pub struct Data {
+    /// The training and test images and labels.
     pub splits: Splits,
     /// The folder the files were read from.
     pub dir: PathBuf,
@@ -264,6 +274,7 @@ pub struct Images<'a> {
 }
 
 impl<'a> Images<'a> {
+    /// Minibatches of `data` on `device` (uploaded once to a GPU).
     pub fn new(data: &'a Dataset, device: Device) -> Images<'a> {
         let on_device = (device != Device::Cpu)
             .then(|| Tensor::from_slice(&data.images, [data.len(), data.dim()]).to_device(device));

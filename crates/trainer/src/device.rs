@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, ValueEnum, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum DeviceRequest {
+    /// The CPU, even when a GPU is there.
     Cpu,
+    /// The first GPU, or an error saying why there is none.
     Cuda,
     /// CUDA when a backend and a device are there, else the CPU.
     #[default]
@@ -21,6 +23,7 @@ pub enum DeviceRequest {
 /// The device a run uses, and what to tell the user about the choice.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Selected {
+    /// The device chosen.
     pub device: Device,
     /// A line for the start of the run, e.g. why `auto` chose the CPU.
     pub note: Option<String>,

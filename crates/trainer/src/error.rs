@@ -11,17 +11,25 @@ pub enum TrainError {
     /// The data could not be found, fetched or read; the message lists every place looked.
     #[error(transparent)]
     Data(#[from] mnist::Error),
+    /// `--device cuda` without a usable GPU.
     #[error(transparent)]
     Device(#[from] crate::device::Unavailable),
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// What the system said.
         source: std::io::Error,
     },
     /// A checkpoint or model file is not what the trainer wrote.
     #[error("{path}: {reason}")]
-    BadCheckpoint { path: PathBuf, reason: String },
+    BadCheckpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The loss or the gradient stopped being finite.
     #[error(
         "training diverged at step {step} ({objective}): the {what} is {value}.\n\
@@ -29,16 +37,22 @@ pub enum TrainError {
          {checkpoint}"
     )]
     Diverged {
+        /// The step that diverged.
         step: u64,
+        /// The objective's name.
         objective: String,
         /// "loss" or "gradient norm".
         what: &'static str,
+        /// The value that is not finite.
         value: f64,
+        /// The learning rate, for the hint.
         lr: f64,
+        /// The noise σ, for the hint.
         noise_sigma: f64,
         /// Where the last good checkpoint is, or that there is none yet.
         checkpoint: String,
     },
+    /// The score crate refused a model or a batch.
     #[error(transparent)]
     Score(#[from] score::ScoreError),
     /// The sample-quality classifier could not be loaded, trained or used.

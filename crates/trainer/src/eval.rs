@@ -71,7 +71,9 @@ pub fn draw(net: &Net, config: &TrainConfig, n: usize, seed: u64) -> Samples {
 
 /// Samples as drawn, unclamped (`n × dim`), the sampler, and how many chains escaped.
 pub struct Samples {
+    /// The pixels, `n × dim`, as the sampler left them.
     pub raw: Vec<f32>,
+    /// The sampler that drew them.
     pub sampler: Sampler,
     /// Chains with a pixel beyond ±[`ESCAPE`] (see [`escaped_chains`]).
     pub escaped: usize,
@@ -98,14 +100,19 @@ pub fn escaped_chains(raw: &[f32], dim: usize) -> usize {
 /// Clean test images, their perturbations x̃ = x + σε and one-step denoisings x̃ + σ²·s(x̃)
 /// (Tweedie's formula: the posterior mean of x given x̃), for each level in `sigmas`.
 pub struct Denoising {
+    /// The clean test images.
     pub clean: Vec<Vec<f32>>,
+    /// One entry per noise level.
     pub levels: Vec<DenoiseLevel>,
 }
 
 /// One noise level of [`Denoising`]: the perturbed images and their denoised versions.
 pub struct DenoiseLevel {
+    /// The noise level σ.
     pub sigma: f64,
+    /// `x + σε`, one per clean image.
     pub noisy: Vec<Vec<f32>>,
+    /// `x̃ + σ²·s(x̃, σ)`, one per clean image.
     pub denoised: Vec<Vec<f32>>,
 }
 

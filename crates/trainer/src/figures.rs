@@ -8,8 +8,11 @@ use crate::error::TrainError;
 use crate::eval::Denoising;
 use crate::metrics::Row;
 
+/// The training and held-out loss curves.
 pub const LOSS_FILE: &str = "loss.png";
+/// The first 64 samples, titled with the sampler and the quality figures.
 pub const SAMPLES_FILE: &str = "samples.png";
+/// Test digits, noised and denoised at three levels.
 pub const DENOISE_FILE: &str = "denoise.png";
 
 /// Height of the title strip above a grid.

@@ -17,7 +17,9 @@ use crate::error::TrainError;
 
 /// The classifier, the test set's feature statistics and the real images' figures.
 pub struct Judge {
+    /// The MNIST classifier.
     pub classifier: Classifier,
+    /// Where it is cached.
     pub path: PathBuf,
     reference: Reference,
 }
@@ -25,17 +27,26 @@ pub struct Judge {
 /// What `quality.json` holds.
 #[derive(Serialize)]
 pub struct QualityReport<'a> {
+    /// The samples' figures.
     pub samples: &'a Quality,
+    /// As many real test images' figures: the ceiling.
     pub real_test_images: &'a Quality,
+    /// The sampler that drew the samples.
     pub sampler: String,
+    /// The training step of the model.
     pub step: u64,
+    /// Which classifier judged.
     pub classifier: ClassifierInfo,
 }
 
+/// The classifier, as `quality.json` names it.
 #[derive(Serialize)]
 pub struct ClassifierInfo {
+    /// Its cache file.
     pub path: String,
+    /// Its layer widths.
     pub architecture: String,
+    /// Its accuracy on the test set.
     pub test_accuracy: f64,
 }
 
@@ -92,6 +103,7 @@ impl Judge {
         self.score(&test[..n * PIXELS])
     }
 
+    /// The classifier's description for `quality.json`.
     pub fn info(&self) -> ClassifierInfo {
         ClassifierInfo {
             path: self.path.display().to_string(),

@@ -10,6 +10,12 @@
 //! (the exact objective builds the Jacobian's trace from recorded ops in
 //! `score::trace::structured_trace`), differentiates it with [`autodiff::grad`], clips, and
 //! takes an Adam step ([`score::optim::Adam`]).
+//!
+//! The guide to higher-order autograd, chapter by chapter with runnable examples, is
+//! `docs/guide/` in the gradgrad repository, and [`gradgrad::guide`](../gradgrad/guide/index.html)
+//! in the workspace's documentation (`cargo doc --workspace --no-deps --open`).
+
+#![warn(missing_docs)]
 
 // The CLI's doc comments are its --help text, where `<placeholders>` read right.
 #![allow(rustdoc::invalid_html_tags)]

@@ -1,4 +1,4 @@
-//! `cargo run -p trainer`: see the crate docs and the README's "Training MNIST".
+//! `cargo run -p trainer`: see the crate docs, the README's "Training MNIST" and docs/trainer.md.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

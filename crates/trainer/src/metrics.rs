@@ -6,17 +6,21 @@ use std::path::Path;
 use crate::checkpoint::write_atomic;
 use crate::error::TrainError;
 
+/// The per-step metrics, in a run folder.
 pub const METRICS_FILE: &str = "metrics.csv";
+/// The CSV header of [`METRICS_FILE`].
 pub const HEADER: &str = "step,loss,grad_norm,lr,wall_time_s,images_per_s,heldout_exact_sm,inception_score,confident_share";
 
 /// One training step.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// The step, from 1.
     pub step: u64,
     /// The training objective's loss on this step's batch.
     pub loss: f64,
     /// The global gradient norm before clipping.
     pub grad_norm: f64,
+    /// The learning rate of the step.
     pub lr: f64,
     /// Training wall time at the end of the step, in seconds (continues across resumes).
     pub wall_time_s: f64,
@@ -26,6 +30,7 @@ pub struct Row {
     pub heldout_exact_sm: Option<f64>,
     /// The samples' classifier Inception Score and confident share, every `--quality-every` steps.
     pub inception_score: Option<f64>,
+    /// (The share of samples classified with p > 0.9.)
     pub confident_share: Option<f64>,
 }
 

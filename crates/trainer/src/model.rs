@@ -14,11 +14,18 @@ use crate::config::TrainConfig;
 /// Frequencies of the σ features (32 features: sin and cos of each).
 pub const SIGMA_FREQUENCIES: usize = 16;
 
+/// The network a run trains.
 #[derive(Clone, Debug)]
 pub enum Net {
+    /// A noise-conditional `s(x, σ)`.
     Conditional(ConditionalMlp),
     /// `s(x)`; with `divide_by_sigma` (`anneal-dsm`) the score at level σ is `net(x)/σ`.
-    Unconditional { mlp: Mlp, divide_by_sigma: bool },
+    Unconditional {
+        /// The network.
+        mlp: Mlp,
+        /// Whether the score at level σ is `mlp(x)/σ`.
+        divide_by_sigma: bool,
+    },
 }
 
 impl Net {
@@ -58,6 +65,7 @@ impl Net {
         }
     }
 
+    /// The data dimension.
     pub fn dim(&self) -> usize {
         match self {
             Net::Conditional(m) => m.dim(),
@@ -65,6 +73,7 @@ impl Net {
         }
     }
 
+    /// Where the weights live.
     pub fn device(&self) -> Device {
         match self {
             Net::Conditional(m) => m.device(),
@@ -72,6 +81,7 @@ impl Net {
         }
     }
 
+    /// The trained tensors, in checkpoint order.
     pub fn parameters(&self) -> Vec<Tensor> {
         match self {
             Net::Conditional(m) => m.parameters(),
@@ -95,6 +105,7 @@ impl Net {
         }
     }
 
+    /// The same network on `device`.
     pub fn to_device(&self, device: Device) -> Net {
         let params: Vec<Tensor> = self.parameters().iter().map(|p| p.to_device(device)).collect();
         self.with_parameters(&params)

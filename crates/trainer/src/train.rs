@@ -33,6 +33,7 @@ pub struct Start {
     pub model: Net,
     /// Adam's and the EMA's saved state (empty for a fresh run).
     pub optimizer: Vec<(String, Tensor)>,
+    /// The step reached, the elapsed time and the RNG state.
     pub state: TrainingState,
     /// Metrics up to `state.step`.
     pub rows: Vec<Row>,
@@ -62,9 +63,13 @@ impl Start {
 
 /// Everything a run needs.
 pub struct Run<'a> {
+    /// The run's settings.
     pub config: TrainConfig,
+    /// The run folder.
     pub dir: PathBuf,
+    /// The training and test images.
     pub splits: &'a mnist::Splits,
+    /// A fresh start or a checkpoint.
     pub start: Start,
     /// Where the model, its optimizer state and every batch live.
     pub device: autodiff::Device,
@@ -80,14 +85,21 @@ pub struct Run<'a> {
 
 /// How a run ended, when it did not fail.
 pub enum Outcome {
+    /// Every step taken: the summary.
     Finished(Box<Report>),
-    Interrupted { step: u64 },
+    /// Stopped by Ctrl-C after a checkpoint.
+    Interrupted {
+        /// The last step taken.
+        step: u64,
+    },
 }
 
 /// The summary printed at the end of a run.
 #[derive(Clone, Debug)]
 pub struct Report {
+    /// The objective's name.
     pub objective: String,
+    /// Steps taken, all sessions.
     pub steps: u64,
     /// Steps taken in this session (less than `steps` after a resume).
     pub session_steps: u64,
@@ -95,24 +107,32 @@ pub struct Report {
     pub train_time_s: f64,
     /// This session's wall time, evaluation and pictures included.
     pub session_time_s: f64,
+    /// Training throughput.
     pub images_per_s: f64,
+    /// Mean step time this session, ms.
     pub step_time_ms: f64,
     /// Mean training loss over the last 1% of steps (at least one).
     pub final_loss: f64,
+    /// The held-out exact score-matching loss at the end.
     pub heldout_exact_sm: f64,
+    /// Test images it was measured on.
     pub heldout_images: usize,
+    /// The sampler's description.
     pub sampler: String,
     /// Samples drawn, and how long that took.
     pub samples: usize,
+    /// Seconds spent sampling.
     pub sampling_s: f64,
     /// Sampler chains that left the pixel range ([`eval::escaped_chains`]).
     pub escaped_samples: usize,
     /// The samples' figures and the real test images', where the classifier applies; else why not.
     pub quality: Result<(Quality, Quality), String>,
+    /// The files written.
     pub files: Vec<PathBuf>,
 }
 
 impl Report {
+    /// The report as printed at the end of a run.
     pub fn render(&self) -> String {
         let mut lines = vec![
             "── report ─────────────────────────────────────────────".to_string(),
@@ -329,9 +349,13 @@ pub const QUALITY_SAMPLES: usize = 250;
 
 /// What [`draw_pictures`] wrote, and what it learnt drawing the samples.
 pub struct Pictures {
+    /// The files written.
     pub files: Vec<PathBuf>,
+    /// The sampler's description.
     pub sampler: String,
+    /// Seconds spent sampling.
     pub sampling_s: f64,
+    /// Sampler chains that left the pixel range.
     pub escaped_samples: usize,
     /// The samples' figures and as many real test images', or why they were not measured.
     pub quality: Result<(Quality, Quality), String>,

@@ -16,11 +16,14 @@ const CHUNK: usize = 1 << 13;
 /// A contiguous row-major buffer in host memory.
 #[derive(Clone, Debug)]
 pub enum CpuStorage {
+    /// An `f32` buffer.
     F32(Array1<f32>),
+    /// An `f64` buffer.
     F64(Array1<f64>),
 }
 
 impl CpuStorage {
+    /// A buffer holding `data`, with `T`'s dtype.
     pub fn from_vec<T: CpuElement>(data: Vec<T>) -> CpuStorage {
         T::wrap(Array1::from_vec(data))
     }
@@ -32,7 +35,9 @@ impl CpuStorage {
 
 /// Converts between `CpuStorage` variants and typed arrays.
 pub trait CpuElement: Element {
+    /// The storage variant of `Self` holding `a`.
     fn wrap(a: Array1<Self>) -> CpuStorage;
+    /// The array, if `s` holds `Self` values.
     fn unwrap(s: &CpuStorage) -> Option<&Array1<Self>>;
 }
 impl CpuElement for f32 {
@@ -125,9 +130,11 @@ fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T>
 /// The transcendental activations, per element type: f32 takes the
 /// vectorisable `fast_math` forms, f64 the standard library's.
 pub trait Activations: Element {
+    /// `eˣ`.
     fn exp_(self) -> Self;
     /// `log(1 + e)` for `e` in [0, 1].
     fn log1p_unit(self) -> Self;
+    /// `tanh(x)`.
     fn tanh_(self) -> Self;
 }
 impl Activations for f32 {

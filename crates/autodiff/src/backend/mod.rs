@@ -26,35 +26,52 @@ pub use cuda::{CudaStorage, CudaUnavailable};
 /// Elementwise maps `y = f(x)`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Unary {
+    /// `−x`.
     Neg,
+    /// `eˣ`.
     Exp,
+    /// The natural logarithm.
     Log,
     /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
     Sigmoid,
+    /// `tanh(x)`.
     Tanh,
     /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
     Softplus,
+    /// `max(x, 0)`.
     Relu,
     /// Heaviside step, `1` where `x > 0`, else `0`: the derivative of relu.
     Step,
+    /// `xⁿ` for an integer `n` (negative allowed).
     Powi(i32),
+    /// `√x`.
     Sqrt,
     /// `mul * x + add`.
-    Affine { mul: f64, add: f64 },
+    Affine {
+        /// The factor.
+        mul: f64,
+        /// The offset.
+        add: f64,
+    },
 }
 
 /// Elementwise maps of two equally shaped buffers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Binary {
+    /// `a + b`.
     Add,
+    /// `a − b`.
     Sub,
+    /// `a · b`.
     Mul,
+    /// `a / b`.
     Div,
 }
 
 /// Where a tensor's storage lives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
+    /// Host memory.
     Cpu,
     /// A CUDA device by ordinal.
     Cuda(usize),
@@ -72,6 +89,7 @@ impl Device {
         Device::cuda(0).unwrap_or(Device::Cpu)
     }
 
+    /// Whether this is a GPU.
     pub fn is_cuda(self) -> bool {
         matches!(self, Device::Cuda(_))
     }
@@ -89,9 +107,13 @@ impl fmt::Display for Device {
 /// The kernels a device provides. Buffers are contiguous and row-major; each
 /// method documents the shapes it assumes, and callers (the ops) check them.
 pub trait BackendStorage: Sized + Clone {
+    /// The element type.
     fn dtype(&self) -> DType;
+    /// Where the buffer lives.
     fn device(&self) -> Device;
+    /// The number of elements.
     fn len(&self) -> usize;
+    /// Whether there are no elements.
     fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -111,7 +133,9 @@ pub trait BackendStorage: Sized + Clone {
     /// ([`counter_rng::normal`]): the same values on every backend.
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self;
 
+    /// `op` applied to every element.
     fn unary(&self, op: Unary) -> Self;
+    /// `op` applied elementwise to two buffers of the same length.
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
     /// `op(a) · op(b)` with `op(a)` of shape `m×k` and `op(b)` of shape `k×n`;
     /// `a` is stored `m×k` (or `k×m` when `trans_a`), likewise `b`.
@@ -195,13 +219,21 @@ pub trait BackendStorage: Sized + Clone {
 /// counts divide `batch`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchedMatmul {
+    /// The number of products.
     pub batch: usize,
+    /// The number of `a` matrices stored (it divides `batch`).
     pub a_count: usize,
+    /// The number of `b` matrices stored (it divides `batch`).
     pub b_count: usize,
+    /// Rows of each product.
     pub m: usize,
+    /// The inner dimension.
     pub k: usize,
+    /// Columns of each product.
     pub n: usize,
+    /// Whether each `a` is stored transposed (`k×m`).
     pub trans_a: bool,
+    /// Whether each `b` is stored transposed (`n×k`).
     pub trans_b: bool,
 }
 
@@ -241,18 +273,26 @@ fn stack<S: BackendStorage>(parts: &[S], size: usize) -> S {
 /// Adam's numbers for one update; `correction1 = 1 − β₁ᵗ`, `correction2 = 1 − β₂ᵗ`.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamStep {
+    /// The learning rate.
     pub lr: f64,
+    /// The decay of the first moment.
     pub beta1: f64,
+    /// The decay of the second moment.
     pub beta2: f64,
+    /// Added to the square root of the second moment.
     pub eps: f64,
+    /// `1 − β₁ᵗ`.
     pub correction1: f64,
+    /// `1 − β₂ᵗ`.
     pub correction2: f64,
 }
 
 /// A tensor's buffer on some device: dispatches to the backend that owns it.
 #[derive(Clone, Debug)]
 pub enum Storage {
+    /// A buffer in host memory.
     Cpu(CpuStorage),
+    /// A buffer on a GPU.
     Cuda(CudaStorage),
 }
 
@@ -286,21 +326,27 @@ macro_rules! dispatch2 {
 }
 
 impl Storage {
+    /// The element type.
     pub fn dtype(&self) -> DType {
         read!(self, s => s.dtype())
     }
+    /// Where the buffer lives.
     pub fn device(&self) -> Device {
         read!(self, s => s.device())
     }
+    /// The number of elements.
     pub fn len(&self) -> usize {
         read!(self, s => s.len())
     }
+    /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+    /// The bytes the values take.
     pub fn size_in_bytes(&self) -> usize {
         self.len() * self.dtype().size()
     }
+    /// The values, widened to f64 (copied to the host if need be).
     pub fn to_f64_vec(&self) -> Vec<f64> {
         read!(self, s => s.to_f64_vec())
     }
@@ -319,6 +365,7 @@ impl Storage {
             (Storage::Cpu(_), Device::Cpu) => unreachable!(),
         }
     }
+    /// A copy converted to `dtype`.
     pub fn to_dtype(&self, dtype: DType) -> Storage {
         dispatch!(self, s => s.to_dtype(dtype))
     }
@@ -338,48 +385,63 @@ impl Storage {
     pub fn normal_like(&self, len: usize, seed: u64, dtype: DType) -> Storage {
         dispatch!(self, s => s.normal(len, seed, dtype))
     }
+    /// See [`BackendStorage::unary`].
     pub fn unary(&self, op: Unary) -> Storage {
         dispatch!(self, s => s.unary(op))
     }
+    /// See [`BackendStorage::binary`]; both on one device.
     pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
         dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
     }
+    /// See [`BackendStorage::matmul`]; both on one device.
     pub fn matmul(&self, rhs: &Storage, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.matmul(b, m, k, n, ta, tb))
     }
+    /// See [`BackendStorage::transpose`].
     pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.transpose(rows, cols))
     }
+    /// See [`BackendStorage::batched_matmul`]; both on one device.
     pub fn batched_matmul(&self, rhs: &Storage, dims: BatchedMatmul) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.batched_matmul(b, dims))
     }
+    /// See [`BackendStorage::batched_transpose`].
     pub fn batched_transpose(&self, batch: usize, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.batched_transpose(batch, rows, cols))
     }
+    /// See [`BackendStorage::broadcast_to`].
     pub fn broadcast_to(&self, from: &Shape, to: &Shape) -> Storage {
         dispatch!(self, s => s.broadcast_to(from, to))
     }
+    /// See [`BackendStorage::sum_to`].
     pub fn sum_to(&self, from: &Shape, to: &Shape) -> Storage {
         dispatch!(self, s => s.sum_to(from, to))
     }
+    /// See [`BackendStorage::max_axis`].
     pub fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Storage {
         dispatch!(self, s => s.max_axis(outer, n, inner))
     }
+    /// See [`BackendStorage::slice_axis`].
     pub fn slice_axis(&self, outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Storage {
         dispatch!(self, s => s.slice_axis(outer, n, inner, start, len))
     }
+    /// See [`BackendStorage::pad_axis`].
     pub fn pad_axis(&self, outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Storage {
         dispatch!(self, s => s.pad_axis(outer, len, inner, start, n))
     }
+    /// See [`BackendStorage::gather_rows`].
     pub fn gather_rows(&self, inner: usize, indices: &[usize]) -> Storage {
         dispatch!(self, s => s.gather_rows(inner, indices))
     }
+    /// See [`BackendStorage::scatter_add_rows`].
     pub fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Storage {
         dispatch!(self, s => s.scatter_add_rows(inner, indices, rows))
     }
+    /// See [`BackendStorage::sample_rows`].
     pub fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Storage {
         dispatch!(self, s => s.sample_rows(inner, rows, count, seed))
     }
+    /// See [`BackendStorage::adam_update`]; all four on one device.
     pub fn adam_update(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamStep) -> (Storage, Storage, Storage) {
         match (self, grad, m, v) {
             (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {

@@ -55,15 +55,19 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
 }
 
 impl Tensor {
+    /// `self + rhs`, broadcasting (NumPy rules); the method form of `&a + &b`.
     pub fn add(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Add)
     }
+    /// `self − rhs`, broadcasting; the method form of `&a - &b`.
     pub fn sub(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Sub)
     }
+    /// `self · rhs` elementwise, broadcasting; the method form of `&a * &b`.
     pub fn mul(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Mul)
     }
+    /// `self / rhs` elementwise, broadcasting; the method form of `&a / &b`.
     pub fn div(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Div)
     }

@@ -52,6 +52,7 @@ fn unary(x: &Tensor, op: Unary) -> Tensor {
 }
 
 impl Tensor {
+    /// `eˣ`, elementwise.
     pub fn exp(&self) -> Tensor {
         unary(self, Unary::Exp)
     }
@@ -63,6 +64,7 @@ impl Tensor {
     pub fn sigmoid(&self) -> Tensor {
         unary(self, Unary::Sigmoid)
     }
+    /// `tanh(x)`, elementwise.
     pub fn tanh(&self) -> Tensor {
         unary(self, Unary::Tanh)
     }
@@ -84,9 +86,11 @@ impl Tensor {
     pub fn powi(&self, n: i32) -> Tensor {
         unary(self, Unary::Powi(n))
     }
+    /// `√x`, elementwise.
     pub fn sqrt(&self) -> Tensor {
         unary(self, Unary::Sqrt)
     }
+    /// `x²`, elementwise.
     pub fn square(&self) -> Tensor {
         self.powi(2)
     }
@@ -102,6 +106,7 @@ impl Tensor {
     pub fn shift(&self, c: f64) -> Tensor {
         self.affine(1.0, c)
     }
+    /// `−x`.
     pub fn neg(&self) -> Tensor {
         unary(self, Unary::Neg)
     }

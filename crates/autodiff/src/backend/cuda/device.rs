@@ -30,6 +30,7 @@ use crate::dtype::Element;
 /// not a bug: callers map it to an error message or a CPU fallback.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CudaUnavailable {
+    /// Why: which probe failed, with the driver's or NVRTC's words.
     pub reason: String,
 }
 
@@ -93,9 +94,13 @@ fn probe() -> Result<usize, CudaUnavailable> {
 /// happen on the thread that asks for them, so threads do not mix counts.)
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Transfers {
+    /// Host-to-device copies.
     pub uploads: u64,
+    /// Bytes copied to devices.
     pub upload_bytes: u64,
+    /// Device-to-host copies.
     pub downloads: u64,
+    /// Bytes copied to the host.
     pub download_bytes: u64,
 }
 
