@@ -35,11 +35,11 @@ use program::{recipe, Kind, Program, Step};
 
 /// Programs drawn per test when `GRADGRAD_PROPTEST_CASES` is unset: sized so
 /// that this file takes seconds in CI on two cores.
-const DEFAULT_CASES: u32 = 128;
+const DEFAULT_CASES: u32 = 512;
 /// The seed when `GRADGRAD_PROPTEST_SEED` is unset: CI draws the same programs every run.
 const DEFAULT_SEED: u64 = 0x6772_6164_6772_6164; // "gradgrad"
 /// At most this many steps per program (before the reader's adapters).
-const MAX_STEPS: usize = 6;
+const MAX_STEPS: usize = 10;
 
 /// Tolerances on `CheckReport::max_rel_error`. The single-op tests
 /// (ops_gradcheck.rs) use 1e-6 and 1e-5; compositions chain up to ~15 ops

@@ -131,11 +131,16 @@ pub struct Recipe {
 /// [`ZERO_SIZE_AXES`]) and 1–`max_steps` steps.
 pub fn recipe(max_steps: usize) -> impl Strategy<Value = Recipe> {
     let smallest = if ZERO_SIZE_AXES { 0 } else { 1 };
-    let input = (0..=3usize, any::<u8>()).prop_map(|(drop_leading, ones)| InputRecipe { drop_leading, ones });
-    let step = (select(Kind::ALL.to_vec()), 0..6usize, 0..6usize, 0..256usize)
+    // Mostly the full base shape, each axis size 1 with probability 1/4.
+    let drop_leading = prop_oneof![3 => Just(0usize), 1 => 1..=3usize];
+    let ones = (any::<u8>(), any::<u8>()).prop_map(|(a, b)| a & b);
+    let input = (drop_leading, ones).prop_map(|(drop_leading, ones)| InputRecipe { drop_leading, ones });
+    // Mostly the latest value, so that steps chain rather than branch off the inputs.
+    let operand = prop_oneof![3 => Just(0usize), 2 => 0..6usize];
+    let step = (select(Kind::ALL.to_vec()), operand, 0..6usize, 0..256usize)
         .prop_map(|(kind, operand, partner, param)| StepRecipe { kind, operand, partner, param });
     (
-        prop::collection::vec(smallest..=4usize, 0..=3),
+        prop::collection::vec(smallest..=4usize, 1..=3),
         prop::collection::vec(input, 1..=3),
         prop::collection::vec(step, 1..=max_steps),
         any::<u64>(),
@@ -252,9 +257,11 @@ impl Program {
         self.last() - back % self.shapes.len()
     }
 
-    /// The `choice`-th of the values that satisfy `fits`, latest first; `fallback` if none does.
+    /// The `choice`-th of the values other than `fallback` that satisfy
+    /// `fits`, latest first; `fallback` if none does.
     fn pick_where(&self, choice: usize, fallback: usize, fits: impl Fn(&[usize]) -> bool) -> usize {
-        let fitting: Vec<usize> = (0..self.shapes.len()).rev().filter(|&v| fits(self.shape(v))).collect();
+        let fitting: Vec<usize> =
+            (0..self.shapes.len()).rev().filter(|&v| v != fallback && fits(self.shape(v))).collect();
         if fitting.is_empty() {
             fallback
         } else {
@@ -415,7 +422,7 @@ impl Program {
                 let (a_batch, a_matrix) = a_dims.split_at(a_dims.len() - 2);
                 let (r, c) = (a_matrix[0], a_matrix[1]);
                 let (m, inner) = if ta { (c, r) } else { (r, c) };
-                let b = self.pick_where(raw.partner, usize::MAX, |b| {
+                let b = self.pick_where(raw.partner, a, |b| {
                     let Some(b_batch_len) = b.len().checked_sub(2) else { return false };
                     let (b_batch, b_matrix) = b.split_at(b_batch_len);
                     let (b_inner, n) = if tb { (b_matrix[1], b_matrix[0]) } else { (b_matrix[0], b_matrix[1]) };
@@ -424,7 +431,7 @@ impl Program {
                 });
                 // Nothing fits: a Gram product of `a` with itself always does;
                 // the smaller one (`a·aᵀ` or `aᵀ·a`) has at most `a`'s size.
-                let (b, ta, tb) = if b == usize::MAX { (a, r > c, r <= c) } else { (b, ta, tb) };
+                let (ta, tb) = if b == a { (r > c, r <= c) } else { (ta, tb) };
                 self.push(Step::MatMul { a, b, ta, tb });
             }
         }
@@ -520,10 +527,22 @@ impl Program {
         self.inputs.iter().map(|s| crate::common::uniform(&mut rng, s, -INPUT_RANGE, INPUT_RANGE)).collect()
     }
 
+    /// The steps' values that no later step reads, but the latest.
+    fn dangling(&self) -> Vec<usize> {
+        let mut read = vec![false; self.shapes.len()];
+        for step in &self.steps {
+            for v in step.clone().operands_mut() {
+                read[*v] = true;
+            }
+        }
+        (self.inputs.len()..self.last()).filter(|&v| !read[v]).collect()
+    }
+
     /// Evaluates the program at `inputs` (any dtype; recorded if they require
-    /// grad). The output is the last value plus `0.1·Σ xₖ²` for every input
-    /// `xₖ`, so it depends on every input, to second order, whichever steps
-    /// were drawn.
+    /// grad). The output is the latest value, plus `0.1·Σ tanh(d)` for each
+    /// value `d` that no step reads (so no step is wasted), plus `0.1·Σ x²`
+    /// for every input `x`: it depends on every input, to second order,
+    /// whichever steps were drawn.
     pub fn run(&self, inputs: &[Tensor]) -> Tensor {
         assert_eq!(inputs.len(), self.inputs.len(), "the program takes {} inputs", self.inputs.len());
         let mut values: Vec<Tensor> = inputs.to_vec();
@@ -532,8 +551,9 @@ impl Program {
             assert_eq!(out.dims(), self.shapes[values.len()], "{step:?}: shape differs from the one read");
             values.push(out);
         }
-        let last = values.pop().expect("a program has a value");
-        inputs.iter().fold(last, |out, x| out + x.square().sum().scale(0.1))
+        let dangling = self.dangling().into_iter().map(|d| values[d].tanh().sum().scale(0.1));
+        let inputs = inputs.iter().map(|x| x.square().sum().scale(0.1));
+        dangling.chain(inputs).fold(values[self.last()].clone(), |out, term| out + term)
     }
 }
 
@@ -642,6 +662,8 @@ impl fmt::Display for Program {
             let v = self.inputs.len() + i;
             writeln!(f, "  v{v} = {:<52} {:?}", step.to_string(), self.shapes[v])?;
         }
-        write!(f, "  out = v{} + 0.1·Σ_k sum(v_k²) over the inputs  (values seed {:#x})", self.last(), self.values_seed)
+        let dangling: String = self.dangling().iter().map(|d| format!(" + 0.1·sum(tanh(v{d}))")).collect();
+        let inputs: String = (0..self.inputs.len()).map(|k| format!(" + 0.1·sum(v{k}²)")).collect();
+        write!(f, "  out = v{}{dangling}{inputs}  (values seed {:#x})", self.last(), self.values_seed)
     }
 }
