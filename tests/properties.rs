@@ -104,11 +104,15 @@ fn random_programs_pass_gradcheck_and_gradgradcheck() {
     });
 }
 
-/// Relative agreement of f32 with f64 for the value and the first and second
-/// derivatives. f32 rounds at 6e-8; a program of ~15 ops whose sums cancel
-/// terms up to `BOUND` = 100 can lose two or three more digits, measured
-/// relative to the largest entry of the tensor compared.
-const F32_TOLERANCE: f64 = 1e-4;
+/// Agreement of f32 with f64 for the value and the first and second
+/// derivatives, relative to the largest entry of the tensor compared. f32
+/// rounds at 6e-8, but a composition can lose digits to cancellation: in
+/// tanh's derivative `1 − y²` near saturation, say, or in sums whose terms
+/// exceed the result. Over about 50 000 programs (seeds 1–3 and the CI seed) the
+/// worst second derivative was off by 1.1e-4 (`tanh(x⁴ + x)·tanh(x⁴)`, at
+/// x⁴ ≈ 5); 1e-3 leaves a margin of 10 over that, and a dtype bug (a
+/// constant or kernel of the wrong precision, a lost cast) is off by far more.
+const F32_TOLERANCE: f64 = 1e-3;
 
 #[test]
 fn random_programs_agree_in_f32_and_f64() {

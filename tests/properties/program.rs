@@ -340,13 +340,17 @@ impl Program {
             Kind::Sum => {
                 self.push(Step::Sum(v));
             }
+            // The mean of nothing is 0/0 = NaN: sum it instead.
+            Kind::Mean if self.shape(v).contains(&0) => {
+                self.push(Step::Sum(v));
+            }
             Kind::Mean => {
                 self.push(Step::Mean(v));
             }
             Kind::SumAxis | Kind::MeanAxis | Kind::MaxAxis | Kind::LogSumExp | Kind::LogSoftmax => {
                 let v = self.with_axis(v);
                 let axis = p % self.shape(v).len();
-                // An empty axis has no max, and a logsumexp of −∞: sum it instead.
+                // An empty axis has no max, a logsumexp of −∞ and a mean of NaN: sum it instead.
                 let kind = if self.shape(v)[axis] == 0 { Kind::SumAxis } else { raw.kind };
                 self.push(Step::Axis(kind, v, axis));
             }
