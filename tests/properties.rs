@@ -4,8 +4,11 @@
 //! shapes that broadcast against each other, size-1 axes included, then a
 //! few steps from every op family) and each test here holds every program
 //! it draws to one property: first and second derivatives against finite
-//! differences in f64, and f32 against f64. proptest shrinks a failure to a
-//! short program and the message prints it as an op list.
+//! differences in f64; f32 against f64; and, on a machine with a GPU, the
+//! CUDA backend against the CPU (skipped otherwise; without a GPU,
+//! `kernels/emu/run.sh` replays random CPU-backend cases through the
+//! kernels' CPU emulation instead). proptest shrinks a failure to a short
+//! program and the message prints it as an op list.
 //!
 //! CI runs a fixed seed and a budget that fits it; a longer run, or another
 //! seed, is one command:
@@ -28,7 +31,8 @@ mod program;
 use std::cell::Cell;
 use std::io::Write;
 
-use gradgrad::autodiff::{gradcheck, gradgradcheck, grad, DType, Tensor};
+use gradgrad::autodiff::backend::cuda;
+use gradgrad::autodiff::{gradcheck, gradgradcheck, grad, DType, Device, Tensor};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
 use program::{recipe, Kind, Program, Step};
@@ -118,8 +122,8 @@ const F32_TOLERANCE: f64 = 1e-3;
 fn random_programs_agree_in_f32_and_f64() {
     for_random_programs("f32_against_f64", |program| {
         let inputs = program.input_values();
-        let [value32, first32, second32] = value_and_derivatives(program, &inputs, DType::F32);
-        let [value64, first64, second64] = value_and_derivatives(program, &inputs, DType::F64);
+        let [value32, first32, second32] = value_and_derivatives(program, &inputs, DType::F32, Device::Cpu);
+        let [value64, first64, second64] = value_and_derivatives(program, &inputs, DType::F64, Device::Cpu);
         close_in_f32(&value32, &value64, "value")?;
         close_in_f32(&first32, &first64, "first derivative")?;
         close_in_f32(&second32, &second64, "second derivative")
@@ -127,16 +131,17 @@ fn random_programs_agree_in_f32_and_f64() {
 }
 
 /// The output, `vᵀ·∂out/∂x`, and `∂/∂x (wᵀ·vᵀ·∂out/∂x)` for fixed pseudo-random
-/// `v` and `w`, each flattened over all inputs, computed in `dtype`.
-fn value_and_derivatives(program: &Program, inputs: &[Tensor], dtype: DType) -> [Vec<f64>; 3] {
-    let xs: Vec<Tensor> = inputs.iter().map(|x| x.to_dtype(dtype).requires_grad()).collect();
+/// `v` and `w`, each flattened over all inputs, computed in `dtype` on `device`.
+fn value_and_derivatives(program: &Program, inputs: &[Tensor], dtype: DType, device: Device) -> [Vec<f64>; 3] {
+    let here = |t: &Tensor| t.to_dtype(dtype).to_device(device);
+    let xs: Vec<Tensor> = inputs.iter().map(|x| here(x).requires_grad()).collect();
     let out = program.run(&xs);
-    let v = fixed_cotangent(out.dims(), 1).to_dtype(dtype);
+    let v = here(&fixed_cotangent(out.dims(), 1));
     let firsts = grad(&[out.clone()], &xs, Some(&[v]), true);
     let weighted: Tensor = firsts
         .iter()
         .enumerate()
-        .map(|(k, g)| (g * &fixed_cotangent(g.dims(), 2 + k as u64).to_dtype(dtype)).sum())
+        .map(|(k, g)| (g * &here(&fixed_cotangent(g.dims(), 2 + k as u64))).sum())
         .reduce(|a, b| a + b)
         .expect("a program has an input");
     let seconds = grad(&[weighted], &xs, None, false);
@@ -149,13 +154,46 @@ fn fixed_cotangent(dims: &[usize], seed: u64) -> Tensor {
 }
 
 fn close_in_f32(f32s: &[f64], f64s: &[f64], what: &str) -> Result<(), String> {
-    let scale = 1.0 + f64s.iter().fold(0.0f64, |m, x| m.max(x.abs()));
-    for (i, (a, b)) in f32s.iter().zip(f64s).enumerate() {
-        if !((a - b).abs() <= F32_TOLERANCE * scale) {
-            return Err(format!("{what}, element {i}: f32 gives {a:e}, f64 {b:e} (tolerance {F32_TOLERANCE:e} × {scale:e})"));
+    close(f32s, f64s, F32_TOLERANCE, &format!("{what}, f32 against f64"))
+}
+
+/// `|a − b| ≤ tolerance · (1 + max |b|)` elementwise; NaN fails.
+fn close(got: &[f64], want: &[f64], tolerance: f64, what: &str) -> Result<(), String> {
+    let scale = 1.0 + want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+    for (i, (a, b)) in got.iter().zip(want).enumerate() {
+        if !((a - b).abs() <= tolerance * scale) {
+            return Err(format!("{what}, element {i}: {a:e} against {b:e} (tolerance {tolerance:e} × {scale:e})"));
         }
     }
     Ok(())
+}
+
+/// The CUDA backend against the CPU one on every program: value, first and
+/// second derivatives, in f64 (to 1e-10, room for the backends' different
+/// libm and summation orders, as tests/cuda_parity.rs allows) and in f32
+/// (against the CPU's f64, to [`F32_TOLERANCE`]). Skipped without a GPU.
+#[test]
+fn random_programs_agree_on_cpu_and_cuda() {
+    let device = match Device::cuda(0) {
+        Ok(device) => device,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "properties::cpu_against_cuda: skipped: no CUDA device ({})", e.reason);
+            return;
+        }
+    };
+    // Every kernel output is poisoned first, so an element a kernel forgets fails.
+    cuda::set_checked_launches(true);
+    for_random_programs("cpu_against_cuda", |program| {
+        let inputs = program.input_values();
+        let cpu = value_and_derivatives(program, &inputs, DType::F64, Device::Cpu);
+        let gpu64 = value_and_derivatives(program, &inputs, DType::F64, device);
+        let gpu32 = value_and_derivatives(program, &inputs, DType::F32, device);
+        for (k, what) in ["value", "first derivative", "second derivative"].into_iter().enumerate() {
+            close(&gpu64[k], &cpu[k], 1e-10, &format!("{what}, CUDA f64 against the CPU"))?;
+            close(&gpu32[k], &cpu[k], F32_TOLERANCE, &format!("{what}, CUDA f32 against the CPU's f64"))?;
+        }
+        Ok(())
+    });
 }
 
 /// The reader adapts what does not fit; a bug there could quietly turn an op
