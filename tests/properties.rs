@@ -30,6 +30,7 @@ mod program;
 
 use std::cell::Cell;
 use std::io::Write;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gradgrad::autodiff::backend::cuda;
 use gradgrad::autodiff::{gradcheck, gradgradcheck, grad, DType, Device, Tensor};
@@ -72,7 +73,12 @@ fn for_random_programs(test: &str, property: impl Fn(&Program) -> Result<(), Str
     let outcome = runner.run(&recipe(MAX_STEPS), |recipe| {
         tried.set(tried.get() + 1);
         let program = Program::read(&recipe);
-        property(&program).map_err(|why| TestCaseError::fail(format!("{why}\nprogram:\n{program}")))
+        // An op that panics fails the case too, and the message names the program.
+        let outcome = catch_unwind(AssertUnwindSafe(|| property(&program))).unwrap_or_else(|panic| {
+            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            Err(format!("panicked: {}", message.unwrap_or_default()))
+        });
+        outcome.map_err(|why| TestCaseError::fail(format!("{why}\nprogram:\n{program}")))
     });
     // Straight to stderr, past the harness's capture of print!/eprint!: the count always shows.
     let _ = writeln!(
