@@ -12,6 +12,9 @@
 //! `case NAME DTYPE`, `ints N i…`, `floats N f…`, then `in N v…` per input
 //! and `out N v…`, the values in Rust's shortest round-trip form.
 
+// `vec![x.clone()]` reads better than `slice::from_ref`; a tensor clone is a reference count.
+#![allow(clippy::cloned_ref_to_slice_refs)]
+
 use std::fmt::Write as _;
 
 use gradgrad::autodiff::{grad, DType, Shape, Tensor};
@@ -30,7 +33,7 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let path = args.get(1).expect("usage: emu_cases OUT_FILE [CASES] [SEED]");
     let cases: usize = args.get(2).map_or(300, |s| s.parse().expect("CASES is a number"));
-    let seed: u64 = args.get(3).map_or(0x656d_75, |s| s.parse().expect("SEED is a number"));
+    let seed: u64 = args.get(3).map_or(0x0065_6d75, |s| s.parse().expect("SEED is a number"));
     let mut rng = StdRng::seed_from_u64(seed);
     let mut text = String::new();
     for i in 0..cases {
