@@ -86,7 +86,7 @@ fn for_random_programs(test: &str, property: impl Fn(&Program) -> Result<(), Str
     // Straight to stderr, past the harness's capture of print!/eprint!: the count always shows.
     let _ = writeln!(
         std::io::stderr(),
-        "properties::{test}: {} random graphs tried ({cases} drawn, seed {seed:#x}; GRADGRAD_PROPTEST_CASES sets the budget)",
+        "properties::{test}: {} random graphs tried (budget {cases} from seed {seed:#x}, plus any tried while shrinking a failure; GRADGRAD_PROPTEST_CASES sets the budget)",
         tried.get()
     );
     match outcome {
