@@ -3,8 +3,9 @@
 //
 // The formulas are the CPU backend's (backend/cpu.rs), so both devices compute
 // the same function: sigmoid through e^-|x| (no overflow for either sign),
-// softplus as max(x, 0) + log1p(e^-|x|), step as (x > 0), powi by binary
-// exponentiation (as LLVM's powi), affine as mul·x + add.
+// softplus as max(x, 0) + log1p(e^-|x|), step as (x > 0), relu and step
+// passing NaN through, powi by binary exponentiation (as LLVM's powi), affine
+// as mul·x + add.
 //
 // Memory-bound: each thread moves 16-byte vectors (float4 / double2) in a
 // grid-stride loop; a scalar tail handles n not divisible by the vector width.
@@ -69,8 +70,11 @@ template <typename T> struct Tanh { __device__ T operator()(T x) const { return 
 template <typename T> struct Softplus {
     __device__ T operator()(T x) const { return d_max(x, T(0)) + d_log1p(d_exp(-d_abs(x))); }
 };
-template <typename T> struct Relu { __device__ T operator()(T x) const { return d_max(x, T(0)); } };
-template <typename T> struct Step { __device__ T operator()(T x) const { return x > T(0) ? T(1) : T(0); } };
+// NaN in, NaN out (IEEE, PyTorch), as on the CPU: fmax(x, 0) would turn NaN into 0.
+template <typename T> struct Relu { __device__ T operator()(T x) const { return x <= T(0) ? T(0) : x; } };
+template <typename T> struct Step {
+    __device__ T operator()(T x) const { return x > T(0) ? T(1) : x <= T(0) ? T(0) : x; }
+};
 template <typename T> struct Powi {
     int n;
     __device__ T operator()(T x) const {

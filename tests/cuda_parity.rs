@@ -207,6 +207,42 @@ gpu_test!(max_logsumexp_and_log_softmax_match_the_cpu, |dev| {
     check_parity("log_softmax(1) [5, 9, 3]", dev, |x| x[0].log_softmax(1).square(), vec![cube]);
 });
 
+gpu_test!(zero_size_tensors_match_the_cpu, |dev| {
+    // tests/zero_size_and_nan.rs pins the CPU's answers; the device must give
+    // the same, poisoned outputs included (a sum over an empty axis writes 0s).
+    type Case = (&'static str, &'static [usize], fn(&Tensor) -> Tensor);
+    let cases: &[Case] = &[
+        ("sum_axis(1) of [3, 0]", &[3, 0], |x| x.sum_axis(1).shift(1.0).square()),
+        ("sum_axis(0) of [0, 5]", &[0, 5], |x| x.sum_axis(0).shift(1.0).square()),
+        ("sum of [0]", &[0], |x| x.sum().shift(1.0).square()),
+        ("sum_to [2, 1, 3] of [2, 0, 3]", &[2, 0, 3], |x| x.sum_to(&[2, 1, 3].into()).shift(1.0)),
+        ("broadcast [3, 1] to [3, 0]", &[3, 1], |x| x.broadcast_to(&[3, 0].into()).exp()),
+        ("unary and binary on [0, 4]", &[0, 4], |x| (x.sigmoid() / &x.exp()).relu()),
+        ("matmul [2, 0]·[0, 3]", &[2, 0], |x| x.matmul(&x.t()).shift(1.0)),
+        ("matmul [0, 3]·[3, 0]ᵀ", &[0, 3], |x| x.matmul_t(x, false, true)),
+        ("max_axis(1) of [3, 2, 0]", &[3, 2, 0], |x| x.max_axis(1).square()),
+        ("narrow, pad and gather on [4, 0]", &[4, 0], |x| x.narrow(1, 0, 0).pad_axis(1, 1, 3).gather_rows(&[3, 0]).shift(2.0)),
+    ];
+    for &(name, dims, f) in cases {
+        check_parity(name, dev, |x| f(&x[0]), vec![Tensor::full(dims.to_vec(), 0.5, DType::F64)]);
+    }
+});
+
+gpu_test!(nan_passes_through_relu_step_and_max_as_on_the_cpu, |dev| {
+    let x = Tensor::from_vec(vec![f64::NAN, -1.0, 0.0, 2.0, 3.0, f64::NAN], [3, 2]);
+    type Op = fn(&Tensor) -> Tensor;
+    let ops: &[(&str, Op)] = &[("relu", |x| x.relu()), ("step", |x| x.step()), ("max_axis(0)", |x| x.max_axis(0)), ("max_axis(1)", |x| x.max_axis(1))];
+    for (name, op) in ops {
+        let want = op(&x).to_vec_f64();
+        assert!(want.iter().any(|v| v.is_nan()), "{name}: the CPU keeps the NaN");
+        for dtype in [DType::F32, DType::F64] {
+            let got = op(&x.to_dtype(dtype).to_device(dev)).to_vec_f64();
+            let same = got.iter().zip(&want).all(|(g, w)| (g.is_nan() && w.is_nan()) || g == w);
+            assert!(same, "{name} {dtype} on {dev}: {got:?}, the CPU gives {want:?}");
+        }
+    }
+});
+
 gpu_test!(slices_pads_and_concat_match_the_cpu, |dev| {
     let mut r = rng(6);
     for shape in [[33, 70], [7, 1000], [1, 7]] {

@@ -150,6 +150,7 @@ template <typename T> void check_elementwise() {
     const char* S = name_of<T>();
     for (size_t n : {1, 7, 33, 1001}) {
         auto x = randn<T>(n, -30, 30), y = randn<T>(n, 0.5, 3);
+        x[n / 2] = (T)NAN;  // NaN in, NaN out, for every op
         auto run = [&](const char* op, void (*f)(const T*, T*, u64), double (*ref)(double)) {
             auto out = poisoned<T>(n);
             launch({2}, {256}, [&] { f(x.data(), out.data(), n); });
@@ -159,8 +160,8 @@ template <typename T> void check_elementwise() {
         };
         run("sigmoid", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))sigmoid_f32 : (void (*)(const T*, T*, u64))sigmoid_f64, [](double v) { return 1 / (1 + std::exp(-v)); });
         run("softplus", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))softplus_f32 : (void (*)(const T*, T*, u64))softplus_f64, [](double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); });
-        run("step", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))step_f32 : (void (*)(const T*, T*, u64))step_f64, [](double v) { return v > 0 ? 1.0 : 0.0; });
-        run("relu", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))relu_f32 : (void (*)(const T*, T*, u64))relu_f64, [](double v) { return std::max(v, 0.0); });
+        run("step", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))step_f32 : (void (*)(const T*, T*, u64))step_f64, [](double v) { return std::isnan(v) ? v : v > 0 ? 1.0 : 0.0; });
+        run("relu", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))relu_f32 : (void (*)(const T*, T*, u64))relu_f64, [](double v) { return std::isnan(v) ? v : std::max(v, 0.0); });
         // powi(-3) and affine; sqrt on positive inputs.
         {
             auto out = poisoned<T>(n);
@@ -242,6 +243,21 @@ template <typename T> void check_reduce() {
         for (int i = 0; i < 2; ++i) for (int j = 0; j < 3; ++j) for (int k = 0; k < 4; ++k) for (int l = 0; l < 5; ++l)
             ws[j * 5 + l] += big[((i * 3 + j) * 4 + k) * 5 + l];
         expect(std::string("sum_strided_") + S, s, ws, tol);
+    }
+    // Sums over an empty axis are 0 (the backend launches these for a zero-size
+    // input with a non-empty output): [0, 5] -> [5], [4, 0] -> [4], [0] -> [],
+    // and [2, 0, 3] -> [2, 1, 3] through the general kernel.
+    {
+        auto none = poisoned<T>(0), cols = poisoned<T>(5), rows = poisoned<T>(4), all = poisoned<T>(1), strided = poisoned<T>(6);
+        launch({1, 1}, {32, 8}, [&] { T_CALL(sum_cols, none.data(), cols.data(), 0, 5, 1); });
+        expect(std::string("sum_cols_") + S + " of 0 rows", cols, std::vector<double>(5, 0.0), 0);
+        launch({1}, {256}, [&] { T_CALL(sum_rows, none.data(), rows.data(), 4, 0); });
+        expect(std::string("sum_rows_") + S + " of 0 columns", rows, std::vector<double>(4, 0.0), 0);
+        launch({1}, {256}, [&] { T_CALL(sum_all, none.data(), all.data(), (u64)0); });
+        expect(std::string("sum_all_") + S + " of nothing", all, {0.0}, 0);
+        Layout kept{2, {2, 3}, {0, 1}}, red{1, {0}, {3}};
+        launch({1}, {256}, [&] { T_CALL(sum_strided, none.data(), strided.data(), (u64)6, kept, red, (u64)0); });
+        expect(std::string("sum_strided_") + S + " over an empty axis", strided, std::vector<double>(6, 0.0), 0);
     }
     // Max over the middle axis of [outer, n, inner], with a NaN in one column.
     for (auto [o, n, in] : std::vector<std::tuple<u64, u64, u64>>{{1, 1, 1}, {7, 33, 1}, {3, 5, 70}, {1, 1000, 3}, {300, 2, 2}}) {

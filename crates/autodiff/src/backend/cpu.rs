@@ -203,8 +203,9 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Sigmoid => map(x, sigmoid),
         Unary::Tanh => map(x, |v| v.tanh_()),
         Unary::Softplus => map(x, softplus),
-        Unary::Relu => map(x, |v| v.max(T::zero())),
-        Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
+        // NaN in, NaN out (IEEE, PyTorch): `v.max(0)` would turn NaN into 0.
+        Unary::Relu => map(x, |v| if v <= T::zero() { T::zero() } else { v }),
+        Unary::Step => map(x, |v| if v > T::zero() { T::one() } else if v <= T::zero() { T::zero() } else { v }),
         // Squares are the common case (every loss): a multiply, not a powi call.
         Unary::Powi(2) => map(x, |v| v * v),
         Unary::Powi(n) => map(x, |v| v.powi(n)),
@@ -382,6 +383,10 @@ fn row_offset(row: usize, to: &Shape, strides: &[usize]) -> usize {
 
 fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
+    // A zero-size target has no rows to fill (and a zero-length row would not chunk).
+    if n == 0 {
+        return Vec::new();
+    }
     if x.len() == n {
         return x.to_vec();
     }
@@ -430,6 +435,10 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     if n == x.len() {
         return x.to_vec();
+    }
+    // The sum over an empty axis is 0, as in NumPy and PyTorch.
+    if x.is_empty() {
+        return vec![T::zero(); n];
     }
     let add = |a: T, b: &T| a + *b;
     // Parallel sums add in an order fixed by the shapes alone (fixed chunks,
@@ -484,6 +493,9 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
 /// compared whole, so the inner loop runs along contiguous memory.
 fn max_axis_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize) -> Vec<T> {
     assert!(n >= 1, "max_axis: empty axis");
+    if outer * inner == 0 {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(outer * inner);
     for block in x.chunks_exact(n * inner) {
         let mut best = block[..inner].to_vec();

@@ -34,8 +34,10 @@ pub enum Unary {
     Tanh,
     /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
     Softplus,
+    /// `max(x, 0)`, NaN for NaN.
     Relu,
-    /// Heaviside step, `1` where `x > 0`, else `0`: the derivative of relu.
+    /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN: the
+    /// derivative of relu.
     Step,
     Powi(i32),
     Sqrt,
@@ -148,11 +150,12 @@ pub trait BackendStorage: Sized + Clone {
     }
     /// NumPy broadcast from `from` to `to` (`from.broadcasts_to(to)`).
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self;
-    /// The adjoint of `broadcast_to`: sums `from` down to `to`.
+    /// The adjoint of `broadcast_to`: sums `from` down to `to`. A sum over an
+    /// empty axis is 0 (an empty `from`, a non-empty `to`: zeros).
     fn sum_to(&self, from: &Shape, to: &Shape) -> Self;
     /// Viewing the buffer as `[outer, n, inner]`, the largest entry of the
     /// middle axis: `[outer, inner]`. A NaN anywhere along it gives NaN
-    /// (`n ≥ 1`).
+    /// (`n ≥ 1`; `outer` or `inner` may be 0).
     fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Self;
     /// Viewing the buffer as `[outer, n, inner]`, keeps `len` entries of the
     /// middle axis starting at `start`.

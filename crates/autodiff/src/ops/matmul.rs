@@ -47,8 +47,10 @@ impl Op for MatMul {
         assert!(batch.ends_with(a_batch) && batch.ends_with(b_batch), "{}: unbroadcast batch axes", name());
         let shape = Shape::new([batch, &[m, n]].concat());
         let (count, a_count, b_count) = (product(batch), product(a_batch), product(b_batch));
-        if count == 0 {
-            return (a.storage().full_like(0, 0.0, a.dtype()).into(), shape);
+        // An empty product (k = 0) is 0, and an empty output has nothing to
+        // compute: decided here, so every backend gives the same.
+        if count * m * n * ka == 0 {
+            return (a.storage().full_like(count * m * n, 0.0, a.dtype()).into(), shape);
         }
         let dims = BatchedMatmul { batch: count, a_count, b_count, m, k: ka, n, trans_a: self.trans_a, trans_b: self.trans_b };
         (a.storage().batched_matmul(b.storage(), dims).into(), shape)

@@ -73,10 +73,12 @@ impl Tensor {
     /// `max(x, 0)`. Its second derivative is zero almost everywhere, so a relu
     /// network's Jacobian trace carries no gradient to the weights through the
     /// activation: useless for score matching, which needs smooth activations.
+    /// NaN stays NaN (as in PyTorch), so a diverging run shows.
     pub fn relu(&self) -> Tensor {
         unary(self, Unary::Relu)
     }
-    /// Heaviside step (1 where `x > 0`): relu's derivative, with zero derivative.
+    /// Heaviside step (1 where `x > 0`, 0 where `x ≤ 0`, NaN for NaN): relu's
+    /// derivative, with zero derivative.
     pub fn step(&self) -> Tensor {
         unary(self, Unary::Step)
     }
