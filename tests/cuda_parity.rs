@@ -18,7 +18,7 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{away_from_zero, rng, uniform};
-use gradgrad::autodiff::backend::cuda;
+use gradgrad::autodiff::backend::{cuda, Binary, Unary};
 use gradgrad::autodiff::{grad, grad1, gradcheck, gradgradcheck, jacobian_diagonal, DType, Device, DiagonalStrategy, Shape, Tensor};
 use rand::Rng;
 
@@ -111,27 +111,14 @@ const SHAPES: &[&[usize]] = &[&[1], &[7], &[33], &[257], &[1000], &[33, 7]];
 
 gpu_test!(unary_ops_match_the_cpu, |dev| {
     let mut r = rng(1);
-    type Case = (&'static str, fn(&Tensor) -> Tensor, f64, f64, bool);
-    // (name, op, input range, positive inputs only)
-    let cases: &[Case] = &[
-        ("neg", |x| -x, -3.0, 3.0, false),
-        ("exp", |x| x.exp(), -3.0, 3.0, false),
-        ("log", |x| x.log(), 0.2, 5.0, true),
-        ("sigmoid", |x| x.sigmoid(), -8.0, 8.0, false),
-        ("tanh", |x| x.tanh(), -3.0, 3.0, false),
-        ("softplus", |x| x.softplus(), -8.0, 8.0, false),
-        ("relu", |x| x.relu(), -3.0, 3.0, false),
-        ("step", |x| x.step(), -3.0, 3.0, false),
-        ("powi(3)", |x| x.powi(3), -2.0, 2.0, false),
-        ("powi(-2)", |x| x.powi(-2), 0.5, 2.0, true),
-        ("sqrt", |x| x.sqrt(), 0.2, 5.0, true),
-        ("affine", |x| x.affine(2.5, -1.0), -3.0, 3.0, false),
-    ];
-    for &(name, op, lo, hi, _) in cases {
+    // Every entry of the family list, and other parameters of the parametrised ones.
+    let extra = [Unary::Powi(3), Unary::Powi(2), Unary::Affine { mul: -0.5, add: 4.0 }];
+    for &op in Unary::ALL.iter().chain(&extra) {
+        let range = op.check_inputs();
         for shape in SHAPES {
             // Kinks (relu, step) are kept away from the inputs.
-            let x = away_from_zero(&mut r, shape, lo, hi, 0.05);
-            check_parity(&format!("{name} {shape:?}"), dev, |xs| op(&xs[0]), vec![x]);
+            let x = away_from_zero(&mut r, shape, range.start, range.end, 0.05);
+            check_parity(&format!("{op:?} {shape:?}"), dev, |xs| xs[0].apply_unary(op), vec![x]);
         }
     }
 });
@@ -140,12 +127,11 @@ gpu_test!(binary_ops_and_their_broadcasts_match_the_cpu, |dev| {
     let mut r = rng(2);
     let pairs: &[(&[usize], &[usize])] = &[(&[1000], &[1000]), (&[33, 7], &[7]), (&[33, 1], &[33, 7]), (&[], &[257]), (&[1], &[7])];
     for &(sa, sb) in pairs {
-        let a = uniform(&mut r, sa, -2.0, 2.0);
-        let b = away_from_zero(&mut r, sb, 0.5, 2.0, 0.1);
-        check_parity(&format!("add {sa:?} {sb:?}"), dev, |x| &x[0] + &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("sub {sa:?} {sb:?}"), dev, |x| &x[0] - &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("mul {sa:?} {sb:?}"), dev, |x| &x[0] * &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("div {sa:?} {sb:?}"), dev, |x| &x[0] / &x[1], vec![a.clone(), b.clone()]);
+        for &op in Binary::ALL {
+            let range = op.check_inputs();
+            let (a, b) = (uniform(&mut r, sa, range.start, range.end), away_from_zero(&mut r, sb, range.start, range.end, 0.1));
+            check_parity(&format!("{op:?} {sa:?} {sb:?}"), dev, |x| x[0].apply_binary(&x[1], op), vec![a, b]);
+        }
     }
 });
 

@@ -1,6 +1,9 @@
 // Runs every kernel of kernels/*.cu on the CPU emulation (cuda_emu.h) against
 // plain reference loops, on awkward sizes, with outputs poisoned (NaN) first.
 // Build and run: kernels/emu/run.sh. Exit status 0 when every check passes.
+// The elementwise kernels (unary.cu, binary.cu) are checked from Rust instead,
+// against the CPU backend, once per entry of `Unary::ALL` and `Binary::ALL`:
+// crates/autodiff/tests/emulated_kernels.rs.
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -20,15 +23,6 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
     extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
     extern "C" void splitk_reduce_##S(const T*, T*, u64, int);                                              \
-    extern "C" void sigmoid_##S(const T*, T*, u64);                                                         \
-    extern "C" void softplus_##S(const T*, T*, u64);                                                        \
-    extern "C" void step_##S(const T*, T*, u64);                                                            \
-    extern "C" void relu_##S(const T*, T*, u64);                                                            \
-    extern "C" void sqrt_##S(const T*, T*, u64);                                                            \
-    extern "C" void powi_##S(const T*, T*, u64, int);                                                       \
-    extern "C" void affine_##S(const T*, T*, u64, T, T);                                                    \
-    extern "C" void div_##S(const T*, const T*, T*, u64);                                                   \
-    extern "C" void sub_##S(const T*, const T*, T*, u64);                                                   \
     extern "C" void broadcast_scalar_##S(const T*, T*, u64);                                                \
     extern "C" void broadcast_rows_##S(const T*, T*, u64, u64);                                             \
     extern "C" void broadcast_cols_##S(const T*, T*, u64, u64);                                             \
@@ -146,50 +140,6 @@ template <typename T> void check_matmul(int m, int k, int n, bool ta, bool tb, i
     expect(what, c, want, tol_of<T>());
 }
 
-template <typename T> void check_elementwise() {
-    const char* S = name_of<T>();
-    for (size_t n : {1, 7, 33, 1001}) {
-        auto x = randn<T>(n, -30, 30), y = randn<T>(n, 0.5, 3);
-        x[n / 2] = (T)NAN;  // NaN in, NaN out, for every op
-        auto run = [&](const char* op, void (*f)(const T*, T*, u64), double (*ref)(double)) {
-            auto out = poisoned<T>(n);
-            launch({2}, {256}, [&] { f(x.data(), out.data(), n); });
-            std::vector<double> want(n);
-            for (size_t i = 0; i < n; ++i) want[i] = ref((double)x[i]);
-            expect(std::string(op) + "_" + S + " n=" + std::to_string(n), out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-        };
-        run("sigmoid", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))sigmoid_f32 : (void (*)(const T*, T*, u64))sigmoid_f64, [](double v) { return 1 / (1 + std::exp(-v)); });
-        run("softplus", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))softplus_f32 : (void (*)(const T*, T*, u64))softplus_f64, [](double v) { return std::max(v, 0.0) + std::log1p(std::exp(-std::fabs(v))); });
-        run("step", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))step_f32 : (void (*)(const T*, T*, u64))step_f64, [](double v) { return std::isnan(v) ? v : v > 0 ? 1.0 : 0.0; });
-        run("relu", sizeof(T) == 4 ? (void (*)(const T*, T*, u64))relu_f32 : (void (*)(const T*, T*, u64))relu_f64, [](double v) { return std::isnan(v) ? v : std::max(v, 0.0); });
-        // powi(-3) and affine; sqrt on positive inputs.
-        {
-            auto out = poisoned<T>(n);
-            if constexpr (sizeof(T) == 4) launch({2}, {256}, [&] { powi_f32(y.data(), out.data(), n, -3); });
-            else launch({2}, {256}, [&] { powi_f64(y.data(), out.data(), n, -3); });
-            std::vector<double> want(n);
-            for (size_t i = 0; i < n; ++i) want[i] = std::pow((double)y[i], -3);
-            expect(std::string("powi(-3)_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-            if constexpr (sizeof(T) == 4) launch({2}, {256}, [&] { affine_f32(x.data(), out.data(), n, 2.5f, -1.0f); });
-            else launch({2}, {256}, [&] { affine_f64(x.data(), out.data(), n, 2.5, -1.0); });
-            for (size_t i = 0; i < n; ++i) want[i] = 2.5 * x[i] - 1.0;
-            expect(std::string("affine_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-            if constexpr (sizeof(T) == 4) launch({1}, {256}, [&] { sqrt_f32(y.data(), out.data(), n); });
-            else launch({1}, {256}, [&] { sqrt_f64(y.data(), out.data(), n); });
-            for (size_t i = 0; i < n; ++i) want[i] = std::sqrt((double)y[i]);
-            expect(std::string("sqrt_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-            if constexpr (sizeof(T) == 4) launch({3}, {256}, [&] { div_f32(x.data(), y.data(), out.data(), n); });
-            else launch({3}, {256}, [&] { div_f64(x.data(), y.data(), out.data(), n); });
-            for (size_t i = 0; i < n; ++i) want[i] = (double)x[i] / (double)y[i];
-            expect(std::string("div_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-            if constexpr (sizeof(T) == 4) launch({3}, {256}, [&] { sub_f32(x.data(), y.data(), out.data(), n); });
-            else launch({3}, {256}, [&] { sub_f64(x.data(), y.data(), out.data(), n); });
-            for (size_t i = 0; i < n; ++i) want[i] = (double)x[i] - (double)y[i];
-            expect(std::string("sub_") + S, out, want, sizeof(T) == 4 ? 1e-6 : 1e-14);
-        }
-    }
-}
-
 #define T_CALL(fn, ...) do { if constexpr (sizeof(T) == 4) fn##_f32(__VA_ARGS__); else fn##_f64(__VA_ARGS__); } while (0)
 
 template <typename T> void check_reduce() {
@@ -203,9 +153,9 @@ template <typename T> void check_reduce() {
         launch({(unsigned)((c + 31) / 32), (unsigned)chunks}, {32, 8}, [&] { T_CALL(sum_cols, x.data(), part.data(), r, c, rpc); });
         launch({(unsigned)((c + 31) / 32), 1}, {32, 8}, [&] { T_CALL(sum_cols, part.data(), out.data(), chunks, c, chunks); });
         std::vector<double> want(c, 0.0), want_r(r, 0.0);
-        double all = 0;
+        double all = 0, magnitude = 0;
         for (u64 i = 0; i < r; ++i)
-            for (u64 j = 0; j < c; ++j) { want[j] += x[i * c + j]; want_r[i] += x[i * c + j]; all += x[i * c + j]; }
+            for (u64 j = 0; j < c; ++j) { want[j] += x[i * c + j]; want_r[i] += x[i * c + j]; all += x[i * c + j]; magnitude += std::fabs((double)x[i * c + j]); }
         expect(std::string("sum_cols_") + S + " " + std::to_string(r) + "x" + std::to_string(c), out, want, tol);
         auto rows = poisoned<T>(r);
         launch({2}, {256}, [&] { T_CALL(sum_rows, x.data(), rows.data(), r, c); });
@@ -213,7 +163,8 @@ template <typename T> void check_reduce() {
         auto partial = poisoned<T>(3), total = poisoned<T>(1);
         launch({3}, {256}, [&] { T_CALL(sum_all, x.data(), partial.data(), r * c); });
         launch({1}, {256}, [&] { T_CALL(sum_all, partial.data(), total.data(), (u64)3); });
-        expect(std::string("sum_all_") + S, total, {all}, tol);
+        // Rounding scales with Σ|x|, not with the total, which may cancel to near 0.
+        expect(std::string("sum_all_") + S, total, {all}, tol * std::max(1.0, magnitude / std::max(std::fabs(all), 1e-300)));
         // broadcasts of a row, a column, a scalar.
         auto row = randn<T>(c), col = randn<T>(r), y = poisoned<T>(r * c);
         std::vector<double> w(r * c);
@@ -352,8 +303,6 @@ int main() {
         check_matmul<float>(257, 300, 130, false, false, tiling, 2);
         check_matmul<float>(2100, 20, 260, tiling & 1, false, tiling, 1);
     }
-    check_elementwise<float>();
-    check_elementwise<double>();
     check_reduce<float>();
     check_reduce<double>();
     check_index<float>();

@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod counter_rng;
 mod fast_math;
 pub mod cuda;
+pub mod family;
 
 use std::fmt;
 
@@ -23,35 +24,52 @@ use crate::shape::Shape;
 pub use cpu::CpuStorage;
 pub use cuda::{CudaStorage, CudaUnavailable};
 
-/// Elementwise maps `y = f(x)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Unary {
-    Neg,
-    Exp,
-    Log,
-    /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
-    Sigmoid,
-    Tanh,
-    /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
-    Softplus,
-    /// `max(x, 0)`, NaN for NaN.
-    Relu,
-    /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN: the
-    /// derivative of relu.
-    Step,
-    Powi(i32),
-    Sqrt,
-    /// `mul * x + add`.
-    Affine { mul: f64, add: f64 },
+family::op_family! {
+    /// Elementwise maps `y = f(x)`. Every kernel takes two parameters (see
+    /// [`Unary::params`]), so one launch line serves them all.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub enum Unary {
+        Neg => kernel "neg", example Unary::Neg, inputs -3.0..3.0;
+        Exp => kernel "exp", example Unary::Exp, inputs -3.0..3.0;
+        Log => kernel "log", example Unary::Log, inputs 0.2..5.0;
+        /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
+        Sigmoid => kernel "sigmoid", example Unary::Sigmoid, inputs -8.0..8.0;
+        Tanh => kernel "tanh", example Unary::Tanh, inputs -3.0..3.0;
+        /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
+        Softplus => kernel "softplus", example Unary::Softplus, inputs -8.0..8.0;
+        /// `max(x, 0)`, NaN for NaN.
+        Relu => kernel "relu", example Unary::Relu, inputs -3.0..3.0;
+        /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN:
+        /// the derivative of relu.
+        Step => kernel "step", example Unary::Step, inputs -3.0..3.0;
+        Powi(i32) => kernel "powi", example Unary::Powi(-3), inputs 0.5..2.0;
+        Sqrt => kernel "sqrt", example Unary::Sqrt, inputs 0.2..5.0;
+        /// `mul * x + add`.
+        Affine { mul: f64, add: f64 } => kernel "affine", example Unary::Affine { mul: 2.5, add: -1.0 }, inputs -3.0..3.0;
+    }
 }
 
-/// Elementwise maps of two equally shaped buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binary {
-    Add,
-    Sub,
-    Mul,
-    Div,
+impl Unary {
+    /// The two numbers every unary kernel takes after its buffers and length
+    /// (0 where the op has none).
+    pub fn params(self) -> [f64; 2] {
+        match self {
+            Unary::Powi(n) => [f64::from(n), 0.0],
+            Unary::Affine { mul, add } => [mul, add],
+            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
+        }
+    }
+}
+
+family::op_family! {
+    /// Elementwise maps of two equally shaped buffers.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Binary {
+        Add => kernel "add", example Binary::Add, inputs -2.0..2.0;
+        Sub => kernel "sub", example Binary::Sub, inputs -2.0..2.0;
+        Mul => kernel "mul", example Binary::Mul, inputs -2.0..2.0;
+        Div => kernel "div", example Binary::Div, inputs 0.5..2.0;
+    }
 }
 
 /// Where a tensor's storage lives.

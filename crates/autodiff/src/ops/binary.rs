@@ -55,6 +55,11 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
 }
 
 impl Tensor {
+    /// Any elementwise map of two tensors by its [`Binary`] value, with
+    /// broadcasting: what lets the checks run every entry of `Binary::ALL`.
+    pub fn apply_binary(&self, rhs: &Tensor, op: Binary) -> Tensor {
+        binary(self, rhs, op)
+    }
     pub fn add(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Add)
     }

@@ -52,6 +52,11 @@ fn unary(x: &Tensor, op: Unary) -> Tensor {
 }
 
 impl Tensor {
+    /// Any elementwise map by its [`Unary`] value: what lets the checks run
+    /// every entry of `Unary::ALL`. The named methods below read better.
+    pub fn apply_unary(&self, op: Unary) -> Tensor {
+        unary(self, op)
+    }
     pub fn exp(&self) -> Tensor {
         unary(self, Unary::Exp)
     }

@@ -161,42 +161,9 @@ fn unary<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, n: usize, op: Unary) ->
     let n64 = n as u64;
     // One thread per 16-byte vector (kernels/unary.cu).
     let cfg = dev.grid_1d(n64.div_ceil(16 / std::mem::size_of::<T>() as u64));
-    match op {
-        Unary::Powi(p) => launch!(dev, Family::Unary, kernel_name::<T>("powi"), cfg, x, &mut y, &n64, &p),
-        Unary::Affine { mul, add } => {
-            let (mul, add) = (T::from_f64(mul), T::from_f64(add));
-            launch!(dev, Family::Unary, kernel_name::<T>("affine"), cfg, x, &mut y, &n64, &mul, &add)
-        }
-        simple => launch!(dev, Family::Unary, kernel_name::<T>(unary_kernel(simple)), cfg, x, &mut y, &n64),
-    }
+    let [a, b] = op.params();
+    launch!(dev, Family::Unary, kernel_name::<T>(op.kernel()), cfg, x, &mut y, &n64, &a, &b);
     y
-}
-
-/// The kernels/unary.cu kernel of `op`, less its dtype suffix.
-pub(crate) fn unary_kernel(op: Unary) -> &'static str {
-    match op {
-        Unary::Neg => "neg",
-        Unary::Exp => "exp",
-        Unary::Log => "log",
-        Unary::Sigmoid => "sigmoid",
-        Unary::Tanh => "tanh",
-        Unary::Softplus => "softplus",
-        Unary::Relu => "relu",
-        Unary::Step => "step",
-        Unary::Sqrt => "sqrt",
-        Unary::Powi(_) => "powi",
-        Unary::Affine { .. } => "affine",
-    }
-}
-
-/// The kernels/binary.cu kernel of `op`, less its dtype suffix.
-pub(crate) fn binary_kernel(op: Binary) -> &'static str {
-    match op {
-        Binary::Add => "add",
-        Binary::Sub => "sub",
-        Binary::Mul => "mul",
-        Binary::Div => "div",
-    }
 }
 
 fn binary<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, n: usize, op: Binary) -> CudaSlice<T> {
@@ -206,7 +173,7 @@ fn binary<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, n: u
     }
     let n64 = n as u64;
     let cfg = dev.grid_1d(n64.div_ceil(16 / std::mem::size_of::<T>() as u64));
-    launch!(dev, Family::Binary, kernel_name::<T>(binary_kernel(op)), cfg, a, b, &mut y, &n64);
+    launch!(dev, Family::Binary, kernel_name::<T>(op.kernel()), cfg, a, b, &mut y, &n64);
     y
 }
 
