@@ -101,6 +101,12 @@ template <typename T> struct Affine {
 // `Unary::params` on the host (an exponent, an affine map's mul and add; 0
 // where the op has none), so the backend launches them all with one line.
 // The functor is an expression of T, a and b.
+// Comparisons with NaN are false: NaN passes through, as on the CPU.
+template <typename T> struct Clamp {
+    T lo, hi;
+    __device__ T operator()(T x) const { return x < lo ? lo : x > hi ? hi : x; }
+};
+
 #define UNARY(name, ...)                                                                                 \
     extern "C" __global__ void name##_f32(const float* __restrict__ x, float* __restrict__ y, u64 n,      \
                                           double a, double b) {                                         \
@@ -124,3 +130,4 @@ UNARY(step, Step<T>())
 UNARY(powi, Powi<T>{(int)a})
 UNARY(sqrt, Sqrt<T>())
 UNARY(affine, Affine<T>{(T)a, (T)b})
+UNARY(clamp, Clamp<T>{(T)a, (T)b})

@@ -214,10 +214,18 @@ gpu_test!(zero_size_tensors_match_the_cpu, |dev| {
     }
 });
 
-gpu_test!(nan_passes_through_relu_step_and_max_as_on_the_cpu, |dev| {
+gpu_test!(nan_passes_through_relu_step_max_and_clamps_as_on_the_cpu, |dev| {
     let x = Tensor::from_vec(vec![f64::NAN, -1.0, 0.0, 2.0, 3.0, f64::NAN], [3, 2]);
     type Op = fn(&Tensor) -> Tensor;
-    let ops: &[(&str, Op)] = &[("relu", |x| x.relu()), ("step", |x| x.step()), ("max_axis(0)", |x| x.max_axis(0)), ("max_axis(1)", |x| x.max_axis(1))];
+    let ops: &[(&str, Op)] = &[
+        ("relu", |x| x.relu()),
+        ("step", |x| x.step()),
+        ("max_axis(0)", |x| x.max_axis(0)),
+        ("max_axis(1)", |x| x.max_axis(1)),
+        ("clamp", |x| x.clamp(-0.5, 2.5)),
+        ("maximum", |x| x.maximum(&x.t().reshape([3, 2]))),
+        ("minimum", |x| x.minimum(&x.t().reshape([3, 2]))),
+    ];
     for (name, op) in ops {
         let want = op(&x).to_vec_f64();
         assert!(want.iter().any(|v| v.is_nan()), "{name}: the CPU keeps the NaN");

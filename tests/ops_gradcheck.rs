@@ -175,3 +175,26 @@ fn f32_gradients_agree_with_f64_to_f32_precision() {
     };
     common::assert_close(&g(DType::F32), &g(DType::F64), 1e-6, "second derivative, f32 vs f64");
 }
+
+#[test]
+fn clamp_maximum_and_minimum_route_the_gradient() {
+    use gradgrad::autodiff::grad;
+    // d clamp/dx is 1 strictly inside [lo, hi] and 0 outside; an infinite bound never binds.
+    let x = Tensor::from_vec(vec![-2.0f64, -0.5, 0.25, 3.0], [4]).requires_grad();
+    let g = grad(&[x.clamp(-1.0, 1.0).sum()], &[x.clone()], None, false).remove(0);
+    assert_eq!(g.to_vec_f64(), vec![0.0, 1.0, 1.0, 0.0]);
+    let g = grad(&[x.clamp(f64::NEG_INFINITY, 0.0).square().sum()], &[x.clone()], None, false).remove(0);
+    assert_eq!(g.to_vec_f64(), vec![-4.0, -1.0, 0.0, 0.0], "d(min(x, 0)²)/dx = 2x below 0");
+    check("clamp(-inf, 0.5)", |x| x[0].clamp(f64::NEG_INFINITY, 0.5).tanh(), &[x.clone()]);
+    // maximum: the larger gets gy, a tie splits it evenly (as torch.maximum); minimum mirrors it.
+    let (a, b) = (Tensor::from_vec(vec![1.0f64, 2.0, 3.0], [3]).requires_grad(), Tensor::from_vec(vec![2.0f64, 2.0, 1.0], [3]).requires_grad());
+    let g = grad(&[a.maximum(&b).sum()], &[a.clone(), b.clone()], None, false);
+    assert_eq!((g[0].to_vec_f64(), g[1].to_vec_f64()), (vec![0.0, 0.5, 1.0], vec![1.0, 0.5, 0.0]));
+    let g = grad(&[a.minimum(&b).sum()], &[a.clone(), b.clone()], None, false);
+    assert_eq!((g[0].to_vec_f64(), g[1].to_vec_f64()), (vec![1.0, 0.5, 0.0], vec![0.0, 0.5, 1.0]));
+    // Broadcast against a row, second order through a smooth outer function.
+    let mut r = rng(11);
+    let (m, row) = (uniform(&mut r, &[3, 4], -2.0, 2.0), uniform(&mut r, &[4], -2.0, 2.0));
+    check("maximum with a broadcast row", |x| x[0].maximum(&x[1]).square(), &[m.clone(), row.clone()]);
+    check("minimum with a broadcast row", |x| x[0].minimum(&x[1]).exp(), &[m, row]);
+}

@@ -185,3 +185,19 @@ fn relu_step_and_max_pass_nan_through() {
     let g = grad(&[x.relu().sum()], &[x], None, false).remove(0).to_vec_f64();
     assert!(g[0].is_nan() && g[1] == 0.0 && g[2] == 1.0, "{g:?}");
 }
+
+#[test]
+fn clamp_maximum_and_minimum_pass_nan_through() {
+    for dtype in [DType::F32, DType::F64] {
+        let x = Tensor::from_vec(vec![f64::NAN, -5.0, 0.25, 5.0], [4]).to_dtype(dtype);
+        let c = x.clamp(-1.0, 1.0).to_vec_f64();
+        assert!(c[0].is_nan() && c[1..] == [-1.0, 0.25, 1.0], "clamp in {dtype}: {c:?}");
+        let c = x.clamp(0.0, f64::INFINITY).to_vec_f64();
+        assert!(c[0].is_nan() && c[1..] == [0.0, 0.25, 5.0], "clamp with no upper bound in {dtype}: {c:?}");
+        let other = Tensor::from_vec(vec![1.0, f64::NAN, 0.5, 0.0], [4]).to_dtype(dtype);
+        let (hi, lo) = (x.maximum(&other).to_vec_f64(), x.minimum(&other).to_vec_f64());
+        // NaN on either side, as IEEE maximum and torch.maximum.
+        assert!(hi[0].is_nan() && hi[1].is_nan() && hi[2..] == [0.5, 5.0], "maximum in {dtype}: {hi:?}");
+        assert!(lo[0].is_nan() && lo[1].is_nan() && lo[2..] == [0.25, 0.0], "minimum in {dtype}: {lo:?}");
+    }
+}

@@ -214,6 +214,11 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
             let (m, a) = (T::from_f64(mul), T::from_f64(add));
             map(x, |v| v * m + a)
         }
+        // Comparisons with NaN are false: NaN passes through.
+        Unary::Clamp { lo, hi } => {
+            let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+            map(x, |v| if v < lo { lo } else if v > hi { hi } else { v })
+        }
     }
 }
 
@@ -223,6 +228,9 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
         Binary::Sub => zip_map(x, y, |a, b| a - b),
         Binary::Mul => zip_map(x, y, |a, b| a * b),
         Binary::Div => zip_map(x, y, |a, b| a / b),
+        // NaN in either gives NaN (IEEE maximum, PyTorch), unlike `T::max`.
+        Binary::Maximum => zip_map(x, y, |a, b| if a > b || a.is_nan() { a } else { b }),
+        Binary::Minimum => zip_map(x, y, |a, b| if a < b || a.is_nan() { a } else { b }),
     }
 }
 

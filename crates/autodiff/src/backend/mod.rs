@@ -46,6 +46,8 @@ family::op_family! {
         Sqrt => kernel "sqrt", example Unary::Sqrt, inputs 0.2..5.0;
         /// `mul * x + add`.
         Affine { mul: f64, add: f64 } => kernel "affine", example Unary::Affine { mul: 2.5, add: -1.0 }, inputs -3.0..3.0;
+        /// `x` limited to `[lo, hi]` (either may be infinite), NaN for NaN.
+        Clamp { lo: f64, hi: f64 } => kernel "clamp", example Unary::Clamp { lo: -1.0, hi: 0.5 }, inputs -3.0..3.0;
     }
 }
 
@@ -56,6 +58,7 @@ impl Unary {
         match self {
             Unary::Powi(n) => [f64::from(n), 0.0],
             Unary::Affine { mul, add } => [mul, add],
+            Unary::Clamp { lo, hi } => [lo, hi],
             Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
         }
     }
@@ -69,6 +72,10 @@ family::op_family! {
         Sub => kernel "sub", example Binary::Sub, inputs -2.0..2.0;
         Mul => kernel "mul", example Binary::Mul, inputs -2.0..2.0;
         Div => kernel "div", example Binary::Div, inputs 0.5..2.0;
+        /// The larger of the two, NaN if either is NaN.
+        Maximum => kernel "maximum", example Binary::Maximum, inputs -2.0..2.0;
+        /// The smaller of the two, NaN if either is NaN.
+        Minimum => kernel "minimum", example Binary::Minimum, inputs -2.0..2.0;
     }
 }
 

@@ -14,6 +14,7 @@ impl Op for UnaryOp {
         match self.0 {
             Unary::Powi(n) => format!("powi({n})"),
             Unary::Affine { mul, add } => format!("affine({mul}·x + {add})"),
+            Unary::Clamp { lo, hi } => format!("clamp({lo}, {hi})"),
             op => format!("{op:?}").to_lowercase(),
         }
     }
@@ -42,6 +43,12 @@ impl Op for UnaryOp {
             // (√x)' = 1 / (2√x), written with the output.
             Unary::Sqrt => (gy / y).scale(0.5),
             Unary::Affine { mul, .. } => gy.scale(mul),
+            // 1 strictly inside [lo, hi], 0 outside: piecewise constant, so
+            // built from the detached input and the rule is linear in gy.
+            Unary::Clamp { lo, hi } => {
+                let x = x.detach();
+                gy * &(x.shift(-lo).step() * x.affine(-1.0, hi).step())
+            }
         };
         vec![Some(gx)]
     }
@@ -111,5 +118,11 @@ impl Tensor {
     }
     pub fn neg(&self) -> Tensor {
         unary(self, Unary::Neg)
+    }
+    /// `x` limited to `[lo, hi]` (`f64::INFINITY` for no bound), NaN for NaN.
+    /// Its gradient is 1 strictly inside, 0 outside.
+    pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
+        assert!(lo <= hi, "clamp: lower bound {lo} above upper bound {hi}");
+        unary(self, Unary::Clamp { lo, hi })
     }
 }
