@@ -53,3 +53,20 @@ BINARY(mul, Mul)
 BINARY(div, Div)
 BINARY(maximum, Maximum)
 BINARY(minimum, Minimum)
+
+// `where`, the kernel behind `BackendStorage::select`: y = c ≠ 0 ? a : b (a NaN
+// condition is nonzero, as on the CPU).
+template <typename T>
+__device__ __forceinline__ void select(const T* __restrict__ c, const T* __restrict__ a, const T* __restrict__ b,
+                                       T* __restrict__ y, u64 n) {
+    for (u64 i = (u64)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (u64)gridDim.x * blockDim.x)
+        y[i] = c[i] != T(0) ? a[i] : b[i];
+}
+extern "C" __global__ void where_f32(const float* __restrict__ c, const float* __restrict__ a, const float* __restrict__ b,
+                                     float* __restrict__ y, u64 n) {
+    select(c, a, b, y, n);
+}
+extern "C" __global__ void where_f64(const double* __restrict__ c, const double* __restrict__ a,
+                                     const double* __restrict__ b, double* __restrict__ y, u64 n) {
+    select(c, a, b, y, n);
+}

@@ -135,6 +135,26 @@ gpu_test!(binary_ops_and_their_broadcasts_match_the_cpu, |dev| {
     }
 });
 
+gpu_test!(where_matches_the_cpu, |dev| {
+    let mut r = rng(14);
+    for shape in [[1, 1], [33, 7], [7, 1000]] {
+        let (a, b) = (uniform(&mut r, &shape, -2.0, 2.0), uniform(&mut r, &shape, -2.0, 2.0));
+        let mask = Tensor::from_vec((0..shape[0] * shape[1]).map(|i| (i % 3 != 0) as u8 as f64).collect::<Vec<_>>(), shape.to_vec());
+        let row = Tensor::from_vec((0..shape[1]).map(|i| (i % 2) as f64).collect::<Vec<_>>(), [shape[1]]);
+        check_parity(&format!("where(mask) {shape:?}"), dev, |x| mask.to_dtype(x[0].dtype()).to_device(x[0].device()).select(&x[0], &x[1]).square(), vec![a.clone(), b.clone()]);
+        check_parity(&format!("where(row) {shape:?}"), dev, |x| row.to_dtype(x[0].dtype()).to_device(x[0].device()).select(&x[0].exp(), &x[1]).tanh(), vec![a, b]);
+    }
+});
+
+gpu_test!(permute_matches_the_cpu, |dev| {
+    let mut r = rng(15);
+    let cases: &[(&[usize], &[usize])] = &[(&[33, 7], &[1, 0]), (&[5, 9, 3], &[2, 0, 1]), (&[2, 3, 4, 5], &[3, 1, 2, 0]), (&[7, 1, 33], &[2, 1, 0]), (&[3, 0, 5], &[2, 0, 1])];
+    for &(dims, axes) in cases {
+        let x = uniform(&mut r, dims, -1.0, 1.0);
+        check_parity(&format!("permute {dims:?} by {axes:?}"), dev, |x| x[0].permute(axes).square(), vec![x]);
+    }
+});
+
 gpu_test!(matmul_with_every_transpose_matches_the_cpu, |dev| {
     let mut r = rng(3);
     // Edges of both tile sizes, split-K (thin products) and the big tiles (1536×1500).

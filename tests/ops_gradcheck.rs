@@ -198,3 +198,54 @@ fn clamp_maximum_and_minimum_route_the_gradient() {
     check("maximum with a broadcast row", |x| x[0].maximum(&x[1]).square(), &[m.clone(), row.clone()]);
     check("minimum with a broadcast row", |x| x[0].minimum(&x[1]).exp(), &[m, row]);
 }
+
+#[test]
+fn where_picks_by_a_mask_and_routes_the_gradient_to_the_pick() {
+    use gradgrad::autodiff::grad;
+    let mut r = rng(12);
+    let (a, b) = (uniform(&mut r, &[3, 4], -2.0, 2.0), uniform(&mut r, &[3, 4], -2.0, 2.0));
+    let mask = Tensor::from_vec((0..12).map(|i| (i % 3 == 1) as u8 as f64).collect::<Vec<_>>(), [3, 4]);
+    let row = Tensor::from_vec(vec![1.0f64, 0.0, 0.0, 1.0], [4]);
+    check("where(mask, a, b)", |x| mask.select(&x[0], &x[1]).square(), &[a.clone(), b.clone()]);
+    check("where(row, a, b) broadcast", |x| row.select(&x[0].exp(), &x[1]).tanh(), &[a.clone(), b.clone()]);
+    check("where(mask, a, scalar)", |x| mask.select(&x[0], &x[1]).sigmoid(), &[a.clone(), uniform(&mut r, &[], -1.0, 1.0)]);
+    // The value takes the pick; the gradient of sum(where(c, a, b)) is c for a, 1 − c for b.
+    let y = mask.select(&a, &b).to_vec_f64();
+    let c = mask.to_vec_f64();
+    for i in 0..12 {
+        assert_eq!(y[i], if c[i] != 0.0 { a.to_vec_f64()[i] } else { b.to_vec_f64()[i] });
+    }
+    let (a, b) = (a.requires_grad(), b.requires_grad());
+    let g = grad(&[mask.select(&a, &b).sum()], &[a, b], None, false);
+    assert_eq!(g[0].to_vec_f64(), c);
+    assert_eq!(g[1].to_vec_f64(), c.iter().map(|c| 1.0 - c).collect::<Vec<_>>());
+    // An inf in the branch not taken stays out of the value (c·a + (1 − c)·b gives NaN).
+    let x = Tensor::from_vec(vec![0.0f64, 2.0], [2]);
+    let positive = Tensor::from_vec(vec![0.0f64, 1.0], [2]);
+    let y = positive.select(&x.log(), &x).to_vec_f64();
+    assert_eq!(y, vec![0.0, 2f64.ln()]);
+}
+
+#[test]
+fn permute_reorders_axes_and_its_gradient_reorders_back() {
+    let mut r = rng(13);
+    let x = uniform(&mut r, &[2, 3, 4], -1.0, 1.0);
+    for axes in [[0, 2, 1], [2, 0, 1], [1, 2, 0], [2, 1, 0]] {
+        check(&format!("permute({axes:?})"), |x| x[0].permute(&axes).tanh(), &[x.clone()]);
+    }
+    // y[i, j, k] = x[j, k, i] for axes [2, 0, 1] of a [2, 3, 4]: y is [4, 2, 3].
+    let y = x.permute(&[2, 0, 1]);
+    assert_eq!(y.dims(), &[4, 2, 3]);
+    let (xv, yv) = (x.to_vec_f64(), y.to_vec_f64());
+    for i in 0..4 {
+        for j in 0..2 {
+            for k in 0..3 {
+                assert_eq!(yv[(i * 2 + j) * 3 + k], xv[(j * 3 + k) * 4 + i]);
+            }
+        }
+    }
+    // Of a matrix, the transpose.
+    let m = uniform(&mut r, &[3, 5], -1.0, 1.0);
+    assert_eq!(m.permute(&[1, 0]).to_vec_f64(), m.t().to_vec_f64());
+    check("permute then matmul", |x| x[0].permute(&[1, 0]).matmul(&x[1]).square(), &[m.clone(), uniform(&mut r, &[3, 2], -1.0, 1.0)]);
+}

@@ -146,6 +146,10 @@ fn indexing_ops_on_empty_shapes() {
     assert_eq!(y.dims(), &[2, 3]);
     let (y, _, _) = value_and_derivatives(&[0, 3], |x| x.reshape([3, 0, 5]));
     assert_eq!(y.dims(), &[3, 0, 5]);
+    let (y, g, _) = value_and_derivatives(&[3, 0, 5], |x| x.permute(&[2, 0, 1]));
+    assert_eq!((y.dims(), g.dims()), (&[5, 3, 0][..], &[3, 0, 5][..]));
+    let (y, _, _) = value_and_derivatives(&[2, 0], |x| x.select(&x.exp(), &x.neg()));
+    assert_eq!(y.dims(), &[2, 0]);
 }
 
 #[test]

@@ -38,7 +38,8 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void gather_rows_##S(const T*, T*, const unsigned*, u64, u64);                               \
     extern "C" void scatter_add_rows_##S(const T*, T*, const unsigned*, u64, u64);                          \
     extern "C" void one_hot_##S(T*, const unsigned*, u64, u64);                                             \
-    extern "C" void fill_##S(T*, u64, T);
+    extern "C" void fill_##S(T*, u64, T);                                                                  \
+    extern "C" void where_##S(const T*, const T*, const T*, T*, u64);
 DECL_T(float, f32)
 DECL_T(double, f64)
 #define DECL_BIG(v)                                                                                      \
@@ -187,6 +188,14 @@ template <typename T> void check_reduce() {
         for (int i = 0; i < 2; ++i) for (int j = 0; j < 3; ++j) for (int k = 0; k < 4; ++k) for (int l = 0; l < 5; ++l)
             w[((i * 3 + j) * 4 + k) * 5 + l] = x[j * 5 + l];
         expect(std::string("broadcast_strided_") + S, y, w, 0);
+        // A permutation is the same gather: [2, 3, 4] by axes (2, 0, 1) is [4, 2, 3],
+        // laid out as layout.rs's `permuted` makes it, axes 0 and 1 merged: (4, stride 1), (6, stride 4).
+        auto p = randn<T>(24), pt = poisoned<T>(24);
+        Layout perm{2, {4, 6}, {1, 4}};
+        launch({1}, {64}, [&] { T_CALL(broadcast_strided, p.data(), pt.data(), (u64)24, perm); });
+        std::vector<double> wp(24);
+        for (int i = 0; i < 4; ++i) for (int j = 0; j < 2; ++j) for (int k = 0; k < 3; ++k) wp[(i * 2 + j) * 3 + k] = p[(j * 3 + k) * 4 + i];
+        expect(std::string("broadcast_strided_") + S + " as permute", pt, wp, 0);
         auto big = randn<T>(120), s = poisoned<T>(15);
         Layout kept{2, {3, 5}, {20, 1}}, red{2, {2, 4}, {60, 5}};
         launch({1}, {256}, [&] { T_CALL(sum_strided, big.data(), s.data(), (u64)15, kept, red, (u64)8); });
@@ -263,6 +272,13 @@ template <typename T> void check_index() {
         std::vector<double> wo(15, 0.0);
         for (int r = 0; r < 3; ++r) wo[r * 5 + hot[r]] = 1;
         expect(std::string("one_hot_") + S, oh, wo, 0);
+        // where: a mask with a NaN (nonzero) and awkward length, over 3 blocks.
+        auto c = randn<T>(1001), a = randn<T>(1001), b = randn<T>(1001), picked = poisoned<T>(1001);
+        for (size_t i = 0; i < c.size(); ++i) c[i] = i % 3 == 0 ? (T)0 : i % 7 == 0 ? (T)NAN : (T)1;
+        launch({3}, {64}, [&] { T_CALL(where, c.data(), a.data(), b.data(), picked.data(), 1001); });
+        std::vector<double> want_picked(1001);
+        for (size_t i = 0; i < want_picked.size(); ++i) want_picked[i] = c[i] != 0 ? a[i] : b[i];
+        expect(std::string("where_") + S, picked, want_picked, 0);
         auto f = poisoned<T>(7);
         launch({1}, {256}, [&] { T_CALL(fill, f.data(), 7, (T)1.5); });
         expect(std::string("fill_") + S, f, std::vector<double>(7, 1.5), 0);

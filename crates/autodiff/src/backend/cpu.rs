@@ -234,6 +234,12 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
     }
 }
 
+/// `c ≠ 0 ? a : b`, elementwise (a NaN condition is nonzero).
+fn select_fn<T: Element>(c: &[T], a: &[T], b: &[T]) -> Vec<T> {
+    assert!(c.len() == a.len() && a.len() == b.len(), "where kernel: buffer lengths differ");
+    c.iter().zip(a.iter().zip(b)).map(|(&c, (&a, &b))| if c != T::zero() { a } else { b }).collect()
+}
+
 /// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
 /// view of its `cols×rows` storage, not a copy (matrixmultiply takes strides).
 fn matrix_view<T>(buf: &[T], rows: usize, cols: usize, trans: bool) -> ArrayView2<'_, T> {
@@ -362,6 +368,37 @@ fn transpose_into<T: Element>(x: &[T], rows: usize, cols: usize, out: &mut [T]) 
     } else {
         out.chunks_mut(BAND * rows).enumerate().for_each(fill);
     }
+}
+
+/// Axis `i` of the result is axis `axes[i]` of `x` (shape `dims`): the
+/// output is written in order, row by row along its last axis, each row read
+/// with that axis's input stride.
+fn permute_fn<T: Element>(x: &[T], dims: &[usize], axes: &[usize]) -> Vec<T> {
+    let mut in_strides = vec![1; dims.len()];
+    for a in (0..dims.len().saturating_sub(1)).rev() {
+        in_strides[a] = in_strides[a + 1] * dims[a + 1];
+    }
+    let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+    let strides: Vec<usize> = axes.iter().map(|&a| in_strides[a]).collect();
+    let (Some(&last), Some(&last_stride)) = (out_dims.last(), strides.last()) else { return x.to_vec() };
+    let mut out = Vec::with_capacity(x.len());
+    if x.is_empty() {
+        return out;
+    }
+    let mut index = vec![0; out_dims.len()];
+    while out.len() < x.len() {
+        let base: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+        out.extend((0..last).map(|j| x[base + j * last_stride]));
+        // Next row: the odometer over every axis but the last.
+        for a in (0..out_dims.len() - 1).rev() {
+            index[a] += 1;
+            if index[a] < out_dims[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    out
 }
 
 /// Strides of `from` laid against the dims of `to`: 0 where `from` is broadcast.
@@ -650,11 +687,21 @@ impl BackendStorage for CpuStorage {
     fn binary(&self, rhs: &Self, op: Binary) -> Self {
         map2!(self, rhs, (x, y) => binary_fn(x, y, op))
     }
+    fn select(&self, on_true: &Self, on_false: &Self) -> Self {
+        match (self, on_true, on_false) {
+            (CpuStorage::F32(c), CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::from_vec(select_fn(c.as_slice().unwrap(), a.as_slice().unwrap(), b.as_slice().unwrap())),
+            (CpuStorage::F64(c), CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::from_vec(select_fn(c.as_slice().unwrap(), a.as_slice().unwrap(), b.as_slice().unwrap())),
+            _ => panic!("where: dtypes differ"),
+        }
+    }
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Self {
         map2!(self, rhs, (a, b) => matmul_fn(a, b, m, k, n, ta, tb))
     }
     fn transpose(&self, rows: usize, cols: usize) -> Self {
         map1!(self, x => transpose_fn(x, rows, cols))
+    }
+    fn permute(&self, dims: &[usize], axes: &[usize]) -> Self {
+        map1!(self, x => permute_fn(x, dims, axes))
     }
     fn batched_matmul(&self, rhs: &Self, dims: BatchedMatmul) -> Self {
         map2!(self, rhs, (a, b) => batched_matmul_fn(a, b, dims))

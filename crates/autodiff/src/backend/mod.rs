@@ -140,11 +140,17 @@ pub trait BackendStorage: Sized + Clone {
 
     fn unary(&self, op: Unary) -> Self;
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
+    /// `where`: `on_true` where this buffer (the condition) is nonzero, else
+    /// `on_false`; three buffers of one length.
+    fn select(&self, on_true: &Self, on_false: &Self) -> Self;
     /// `op(a) · op(b)` with `op(a)` of shape `m×k` and `op(b)` of shape `k×n`;
     /// `a` is stored `m×k` (or `k×m` when `trans_a`), likewise `b`.
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool) -> Self;
     /// The transpose of a `rows×cols` matrix.
     fn transpose(&self, rows: usize, cols: usize) -> Self;
+    /// The axes of a buffer of shape `dims` reordered: axis `i` of the result
+    /// is axis `axes[i]` of this one (`axes` a permutation of `0..dims.len()`).
+    fn permute(&self, dims: &[usize], axes: &[usize]) -> Self;
     /// `dims.batch` products `op(a_p) · op(b_p)`, stacked into `[batch, m, n]`
     /// (see [`BatchedMatmul`] for which matrices each product takes). The
     /// default is one [`matmul`](Self::matmul) when the products stack into
@@ -372,11 +378,21 @@ impl Storage {
     pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
         dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
     }
+    pub fn select(&self, on_true: &Storage, on_false: &Storage) -> Storage {
+        match (self, on_true, on_false) {
+            (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(c.select(a, b)),
+            (Storage::Cuda(c), Storage::Cuda(a), Storage::Cuda(b)) => Storage::Cuda(c.select(a, b)),
+            (c, a, b) => panic!("where: tensors on different devices ({}, {} and {})", c.device(), a.device(), b.device()),
+        }
+    }
     pub fn matmul(&self, rhs: &Storage, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.matmul(b, m, k, n, ta, tb))
     }
     pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.transpose(rows, cols))
+    }
+    pub fn permute(&self, dims: &[usize], axes: &[usize]) -> Storage {
+        dispatch!(self, s => s.permute(dims, axes))
     }
     pub fn batched_matmul(&self, rhs: &Storage, dims: BatchedMatmul) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.batched_matmul(b, dims))
