@@ -226,6 +226,9 @@ gpu_test!(zero_size_tensors_match_the_cpu, |dev| {
         ("unary and binary on [0, 4]", &[0, 4], |x| (x.sigmoid() / &x.exp()).relu()),
         ("matmul [2, 0]·[0, 3]", &[2, 0], |x| x.matmul(&x.t()).shift(1.0)),
         ("matmul [0, 3]·[3, 0]ᵀ", &[0, 3], |x| x.matmul_t(x, false, true)),
+        ("transpose of an empty batch [0, 3, 4]", &[0, 3, 4], |x| x.t().exp()),
+        ("transpose of [2, 0, 3]", &[2, 0, 3], |x| x.t().exp()),
+        ("where and permute on [3, 0, 2]", &[3, 0, 2], |x| x.select(&x.exp(), x).permute(&[2, 1, 0])),
         ("max_axis(1) of [3, 2, 0]", &[3, 2, 0], |x| x.max_axis(1).square()),
         ("narrow, pad and gather on [4, 0]", &[4, 0], |x| x.narrow(1, 0, 0).pad_axis(1, 1, 3).gather_rows(&[3, 0]).shift(2.0)),
     ];

@@ -127,8 +127,10 @@ fn matrix_products_with_an_empty_dimension() {
         assert_eq!((g[0].dims(), g[1].dims()), (&sa[..], &sb[..]));
         assert!(g.iter().all(|g| g.to_vec_f64().iter().all(|&v| v == 0.0)), "{sa:?}·{sb:?}");
     }
-    let t = Tensor::zeros([3, 0], DType::F32).t();
-    assert_eq!(t.dims(), &[0, 3]);
+    for (dims, transposed) in [(vec![3, 0], vec![0, 3]), (vec![0, 3, 4], vec![0, 4, 3]), (vec![2, 0, 3], vec![2, 3, 0])] {
+        let (y, g, _) = value_and_derivatives(&dims, |x| x.t());
+        assert_eq!((y.dims(), g.dims()), (&transposed[..], &dims[..]));
+    }
 }
 
 #[test]

@@ -254,6 +254,10 @@ template <typename T> void check_index() {
         launch({1}, {256}, [&] { T_CALL(pad_axis, s.data(), p.data(), 3, 4, 5, 2, 7); });
         for (int o = 0; o < 3; ++o) for (int a = 0; a < 4; ++a) for (int i = 0; i < 5; ++i) wp[(o * 7 + a + 2) * 5 + i] = w[(o * 4 + a) * 5 + i];
         expect(std::string("pad_axis_") + S, p, wp, 0);
+        // Padding an empty slice ([3, 0, 5] into [3, 7, 5]) writes zeros and reads nothing.
+        auto none = poisoned<T>(0), zeros = poisoned<T>(105);
+        launch({1}, {256}, [&] { T_CALL(pad_axis, none.data(), zeros.data(), 3, 0, 5, 2, 7); });
+        expect(std::string("pad_axis_") + S + " of an empty slice", zeros, std::vector<double>(105, 0.0), 0);
     }
     // gather rows [2, 0, 2, 1, 2] of a [3, 4], then scatter back through CSR.
     {

@@ -130,8 +130,12 @@ impl Op for Transpose {
         let x = x[0];
         assert!(x.rank() >= 2, "transpose: needs a matrix (or a batch of them), got shape {}", x.shape());
         let (batch, &[r, c]) = split_matrix(x.dims());
-        let storage = x.storage().batched_transpose(product(batch), r, c);
-        (storage.into(), Shape::new([batch, &[c, r]].concat()))
+        let shape = Shape::new([batch, &[c, r]].concat());
+        // Nothing to move (an empty batch would leave a backend no matrix to start from).
+        if x.numel() == 0 {
+            return (x.storage_rc(), shape);
+        }
+        (x.storage().batched_transpose(product(batch), r, c).into(), shape)
     }
 
     fn vjp(&self, _x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
