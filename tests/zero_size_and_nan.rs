@@ -9,8 +9,6 @@
 //!   them) give NaN for NaN, as in IEEE arithmetic and PyTorch, so a diverging
 //!   run shows instead of being zeroed.
 
-mod common;
-
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use gradgrad::autodiff::{concat, grad, DType, Tensor};
@@ -28,7 +26,7 @@ fn value_and_derivatives(dims: &[usize], f: impl Fn(&Tensor) -> Tensor) -> (Tens
 }
 
 fn panic_message(f: impl FnOnce()) -> String {
-    let err = catch_unwind(AssertUnwindSafe(f)).err().expect("expected a panic");
+    let err = catch_unwind(AssertUnwindSafe(f)).expect_err("expected a panic");
     err.downcast_ref::<String>().cloned().or_else(|| err.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default()
 }
 
