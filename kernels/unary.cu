@@ -3,8 +3,9 @@
 //
 // The formulas are the CPU backend's (backend/cpu.rs), so both devices compute
 // the same function: sigmoid through e^-|x| (no overflow for either sign),
-// softplus as max(x, 0) + log1p(e^-|x|), step as (x > 0), powi by binary
-// exponentiation (as LLVM's powi), affine as mul·x + add.
+// softplus as max(x, 0) + log1p(e^-|x|), step as (x > 0), relu and step
+// passing NaN through, powi by binary exponentiation (as LLVM's powi), affine
+// as mul·x + add.
 //
 // Memory-bound: each thread moves 16-byte vectors (float4 / double2) in a
 // grid-stride loop; a scalar tail handles n not divisible by the vector width.
@@ -69,8 +70,11 @@ template <typename T> struct Tanh { __device__ T operator()(T x) const { return 
 template <typename T> struct Softplus {
     __device__ T operator()(T x) const { return d_max(x, T(0)) + d_log1p(d_exp(-d_abs(x))); }
 };
-template <typename T> struct Relu { __device__ T operator()(T x) const { return d_max(x, T(0)); } };
-template <typename T> struct Step { __device__ T operator()(T x) const { return x > T(0) ? T(1) : T(0); } };
+// NaN in, NaN out (IEEE, PyTorch), as on the CPU: fmax(x, 0) would turn NaN into 0.
+template <typename T> struct Relu { __device__ T operator()(T x) const { return x <= T(0) ? T(0) : x; } };
+template <typename T> struct Step {
+    __device__ T operator()(T x) const { return x > T(0) ? T(1) : x <= T(0) ? T(0) : x; }
+};
 template <typename T> struct Powi {
     int n;
     __device__ T operator()(T x) const {
@@ -93,37 +97,37 @@ template <typename T> struct Affine {
     __device__ T operator()(T x) const { return x * mul + add; }
 };
 
-#define UNARY(name, F)                                                                                  \
-    extern "C" __global__ void name##_f32(const float* __restrict__ x, float* __restrict__ y, u64 n) { \
-        map(x, y, n, F<float>());                                                                       \
-    }                                                                                                   \
-    extern "C" __global__ void name##_f64(const double* __restrict__ x, double* __restrict__ y, u64 n) { \
-        map(x, y, n, F<double>());                                                                      \
+// Every kernel takes the same arguments, (x, y, n, a, b): `a` and `b` are
+// `Unary::params` on the host (an exponent, an affine map's mul and add; 0
+// where the op has none), so the backend launches them all with one line.
+// The functor is an expression of T, a and b.
+// Comparisons with NaN are false: NaN passes through, as on the CPU.
+template <typename T> struct Clamp {
+    T lo, hi;
+    __device__ T operator()(T x) const { return x < lo ? lo : x > hi ? hi : x; }
+};
+
+#define UNARY(name, ...)                                                                                 \
+    extern "C" __global__ void name##_f32(const float* __restrict__ x, float* __restrict__ y, u64 n,      \
+                                          double a, double b) {                                         \
+        typedef float T;                                                                                 \
+        map(x, y, n, __VA_ARGS__);                                                                       \
+    }                                                                                                    \
+    extern "C" __global__ void name##_f64(const double* __restrict__ x, double* __restrict__ y, u64 n,    \
+                                          double a, double b) {                                         \
+        typedef double T;                                                                                \
+        map(x, y, n, __VA_ARGS__);                                                                       \
     }
 
-UNARY(neg, Neg)
-UNARY(exp, Exp)
-UNARY(log, Log)
-UNARY(sigmoid, Sigmoid)
-UNARY(tanh, Tanh)
-UNARY(softplus, Softplus)
-UNARY(relu, Relu)
-UNARY(step, Step)
-UNARY(sqrt, Sqrt)
-
-extern "C" __global__ void powi_f32(const float* __restrict__ x, float* __restrict__ y, u64 n, int p) {
-    Powi<float> f; f.n = p;
-    map(x, y, n, f);
-}
-extern "C" __global__ void powi_f64(const double* __restrict__ x, double* __restrict__ y, u64 n, int p) {
-    Powi<double> f; f.n = p;
-    map(x, y, n, f);
-}
-extern "C" __global__ void affine_f32(const float* __restrict__ x, float* __restrict__ y, u64 n, float mul, float add) {
-    Affine<float> f; f.mul = mul; f.add = add;
-    map(x, y, n, f);
-}
-extern "C" __global__ void affine_f64(const double* __restrict__ x, double* __restrict__ y, u64 n, double mul, double add) {
-    Affine<double> f; f.mul = mul; f.add = add;
-    map(x, y, n, f);
-}
+UNARY(neg, Neg<T>())
+UNARY(exp, Exp<T>())
+UNARY(log, Log<T>())
+UNARY(sigmoid, Sigmoid<T>())
+UNARY(tanh, Tanh<T>())
+UNARY(softplus, Softplus<T>())
+UNARY(relu, Relu<T>())
+UNARY(step, Step<T>())
+UNARY(powi, Powi<T>{(int)a})
+UNARY(sqrt, Sqrt<T>())
+UNARY(affine, Affine<T>{(T)a, (T)b})
+UNARY(clamp, Clamp<T>{(T)a, (T)b})

@@ -18,7 +18,7 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use common::{away_from_zero, rng, uniform};
-use gradgrad::autodiff::backend::cuda;
+use gradgrad::autodiff::backend::{cuda, Binary, Unary};
 use gradgrad::autodiff::{grad, grad1, gradcheck, gradgradcheck, jacobian_diagonal, DType, Device, DiagonalStrategy, Shape, Tensor};
 use rand::Rng;
 
@@ -111,27 +111,14 @@ const SHAPES: &[&[usize]] = &[&[1], &[7], &[33], &[257], &[1000], &[33, 7]];
 
 gpu_test!(unary_ops_match_the_cpu, |dev| {
     let mut r = rng(1);
-    type Case = (&'static str, fn(&Tensor) -> Tensor, f64, f64, bool);
-    // (name, op, input range, positive inputs only)
-    let cases: &[Case] = &[
-        ("neg", |x| -x, -3.0, 3.0, false),
-        ("exp", |x| x.exp(), -3.0, 3.0, false),
-        ("log", |x| x.log(), 0.2, 5.0, true),
-        ("sigmoid", |x| x.sigmoid(), -8.0, 8.0, false),
-        ("tanh", |x| x.tanh(), -3.0, 3.0, false),
-        ("softplus", |x| x.softplus(), -8.0, 8.0, false),
-        ("relu", |x| x.relu(), -3.0, 3.0, false),
-        ("step", |x| x.step(), -3.0, 3.0, false),
-        ("powi(3)", |x| x.powi(3), -2.0, 2.0, false),
-        ("powi(-2)", |x| x.powi(-2), 0.5, 2.0, true),
-        ("sqrt", |x| x.sqrt(), 0.2, 5.0, true),
-        ("affine", |x| x.affine(2.5, -1.0), -3.0, 3.0, false),
-    ];
-    for &(name, op, lo, hi, _) in cases {
+    // Every entry of the family list, and other parameters of the parametrised ones.
+    let extra = [Unary::Powi(3), Unary::Powi(2), Unary::Affine { mul: -0.5, add: 4.0 }];
+    for &op in Unary::ALL.iter().chain(&extra) {
+        let range = op.check_inputs();
         for shape in SHAPES {
             // Kinks (relu, step) are kept away from the inputs.
-            let x = away_from_zero(&mut r, shape, lo, hi, 0.05);
-            check_parity(&format!("{name} {shape:?}"), dev, |xs| op(&xs[0]), vec![x]);
+            let x = away_from_zero(&mut r, shape, range.start, range.end, 0.05);
+            check_parity(&format!("{op:?} {shape:?}"), dev, |xs| xs[0].apply_unary(op), vec![x]);
         }
     }
 });
@@ -140,12 +127,31 @@ gpu_test!(binary_ops_and_their_broadcasts_match_the_cpu, |dev| {
     let mut r = rng(2);
     let pairs: &[(&[usize], &[usize])] = &[(&[1000], &[1000]), (&[33, 7], &[7]), (&[33, 1], &[33, 7]), (&[], &[257]), (&[1], &[7])];
     for &(sa, sb) in pairs {
-        let a = uniform(&mut r, sa, -2.0, 2.0);
-        let b = away_from_zero(&mut r, sb, 0.5, 2.0, 0.1);
-        check_parity(&format!("add {sa:?} {sb:?}"), dev, |x| &x[0] + &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("sub {sa:?} {sb:?}"), dev, |x| &x[0] - &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("mul {sa:?} {sb:?}"), dev, |x| &x[0] * &x[1], vec![a.clone(), b.clone()]);
-        check_parity(&format!("div {sa:?} {sb:?}"), dev, |x| &x[0] / &x[1], vec![a.clone(), b.clone()]);
+        for &op in Binary::ALL {
+            let range = op.check_inputs();
+            let (a, b) = (uniform(&mut r, sa, range.start, range.end), away_from_zero(&mut r, sb, range.start, range.end, 0.1));
+            check_parity(&format!("{op:?} {sa:?} {sb:?}"), dev, |x| x[0].apply_binary(&x[1], op), vec![a, b]);
+        }
+    }
+});
+
+gpu_test!(where_matches_the_cpu, |dev| {
+    let mut r = rng(14);
+    for shape in [[1, 1], [33, 7], [7, 1000]] {
+        let (a, b) = (uniform(&mut r, &shape, -2.0, 2.0), uniform(&mut r, &shape, -2.0, 2.0));
+        let mask = Tensor::from_vec((0..shape[0] * shape[1]).map(|i| (i % 3 != 0) as u8 as f64).collect::<Vec<_>>(), shape.to_vec());
+        let row = Tensor::from_vec((0..shape[1]).map(|i| (i % 2) as f64).collect::<Vec<_>>(), [shape[1]]);
+        check_parity(&format!("where(mask) {shape:?}"), dev, |x| mask.to_dtype(x[0].dtype()).to_device(x[0].device()).select(&x[0], &x[1]).square(), vec![a.clone(), b.clone()]);
+        check_parity(&format!("where(row) {shape:?}"), dev, |x| row.to_dtype(x[0].dtype()).to_device(x[0].device()).select(&x[0].exp(), &x[1]).tanh(), vec![a, b]);
+    }
+});
+
+gpu_test!(permute_matches_the_cpu, |dev| {
+    let mut r = rng(15);
+    let cases: &[(&[usize], &[usize])] = &[(&[33, 7], &[1, 0]), (&[5, 9, 3], &[2, 0, 1]), (&[2, 3, 4, 5], &[3, 1, 2, 0]), (&[7, 1, 33], &[2, 1, 0]), (&[3, 0, 5], &[2, 0, 1])];
+    for &(dims, axes) in cases {
+        let x = uniform(&mut r, dims, -1.0, 1.0);
+        check_parity(&format!("permute {dims:?} by {axes:?}"), dev, |x| x[0].permute(axes).square(), vec![x]);
     }
 });
 
@@ -205,6 +211,53 @@ gpu_test!(max_logsumexp_and_log_softmax_match_the_cpu, |dev| {
     let cube = uniform(&mut r, &[5, 9, 3], -3.0, 3.0);
     check_parity("max_axis(1) [5, 9, 3]", dev, |x| x[0].max_axis(1).square(), vec![cube.clone()]);
     check_parity("log_softmax(1) [5, 9, 3]", dev, |x| x[0].log_softmax(1).square(), vec![cube]);
+});
+
+gpu_test!(zero_size_tensors_match_the_cpu, |dev| {
+    // tests/zero_size_and_nan.rs pins the CPU's answers; the device must give
+    // the same, poisoned outputs included (a sum over an empty axis writes 0s).
+    type Case = (&'static str, &'static [usize], fn(&Tensor) -> Tensor);
+    let cases: &[Case] = &[
+        ("sum_axis(1) of [3, 0]", &[3, 0], |x| x.sum_axis(1).shift(1.0).square()),
+        ("sum_axis(0) of [0, 5]", &[0, 5], |x| x.sum_axis(0).shift(1.0).square()),
+        ("sum of [0]", &[0], |x| x.sum().shift(1.0).square()),
+        ("sum_to [2, 1, 3] of [2, 0, 3]", &[2, 0, 3], |x| x.sum_to(&[2, 1, 3].into()).shift(1.0)),
+        ("broadcast [3, 1] to [3, 0]", &[3, 1], |x| x.broadcast_to(&[3, 0].into()).exp()),
+        ("unary and binary on [0, 4]", &[0, 4], |x| (x.sigmoid() / &x.exp()).relu()),
+        ("matmul [2, 0]·[0, 3]", &[2, 0], |x| x.matmul(&x.t()).shift(1.0)),
+        ("matmul [0, 3]·[3, 0]ᵀ", &[0, 3], |x| x.matmul_t(x, false, true)),
+        ("transpose of an empty batch [0, 3, 4]", &[0, 3, 4], |x| x.t().exp()),
+        ("transpose of [2, 0, 3]", &[2, 0, 3], |x| x.t().exp()),
+        ("where and permute on [3, 0, 2]", &[3, 0, 2], |x| x.select(&x.exp(), x).permute(&[2, 1, 0])),
+        ("max_axis(1) of [3, 2, 0]", &[3, 2, 0], |x| x.max_axis(1).square()),
+        ("narrow, pad and gather on [4, 0]", &[4, 0], |x| x.narrow(1, 0, 0).pad_axis(1, 1, 3).gather_rows(&[3, 0]).shift(2.0)),
+    ];
+    for &(name, dims, f) in cases {
+        check_parity(name, dev, |x| f(&x[0]), vec![Tensor::full(dims.to_vec(), 0.5, DType::F64)]);
+    }
+});
+
+gpu_test!(nan_passes_through_relu_step_max_and_clamps_as_on_the_cpu, |dev| {
+    let x = Tensor::from_vec(vec![f64::NAN, -1.0, 0.0, 2.0, 3.0, f64::NAN], [3, 2]);
+    type Op = fn(&Tensor) -> Tensor;
+    let ops: &[(&str, Op)] = &[
+        ("relu", |x| x.relu()),
+        ("step", |x| x.step()),
+        ("max_axis(0)", |x| x.max_axis(0)),
+        ("max_axis(1)", |x| x.max_axis(1)),
+        ("clamp", |x| x.clamp(-0.5, 2.5)),
+        ("maximum", |x| x.maximum(&x.t().reshape([3, 2]))),
+        ("minimum", |x| x.minimum(&x.t().reshape([3, 2]))),
+    ];
+    for (name, op) in ops {
+        let want = op(&x).to_vec_f64();
+        assert!(want.iter().any(|v| v.is_nan()), "{name}: the CPU keeps the NaN");
+        for dtype in [DType::F32, DType::F64] {
+            let got = op(&x.to_dtype(dtype).to_device(dev)).to_vec_f64();
+            let same = got.iter().zip(&want).all(|(g, w)| (g.is_nan() && w.is_nan()) || g == w);
+            assert!(same, "{name} {dtype} on {dev}: {got:?}, the CPU gives {want:?}");
+        }
+    }
 });
 
 gpu_test!(slices_pads_and_concat_match_the_cpu, |dev| {

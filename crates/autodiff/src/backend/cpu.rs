@@ -210,8 +210,9 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Sigmoid => map(x, sigmoid),
         Unary::Tanh => map(x, |v| v.tanh_()),
         Unary::Softplus => map(x, softplus),
-        Unary::Relu => map(x, |v| v.max(T::zero())),
-        Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
+        // NaN in, NaN out (IEEE, PyTorch): `v.max(0)` would turn NaN into 0.
+        Unary::Relu => map(x, |v| if v <= T::zero() { T::zero() } else { v }),
+        Unary::Step => map(x, |v| if v > T::zero() { T::one() } else if v <= T::zero() { T::zero() } else { v }),
         // Squares are the common case (every loss): a multiply, not a powi call.
         Unary::Powi(2) => map(x, |v| v * v),
         Unary::Powi(n) => map(x, |v| v.powi(n)),
@@ -219,6 +220,11 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Affine { mul, add } => {
             let (m, a) = (T::from_f64(mul), T::from_f64(add));
             map(x, |v| v * m + a)
+        }
+        // Comparisons with NaN are false: NaN passes through.
+        Unary::Clamp { lo, hi } => {
+            let (lo, hi) = (T::from_f64(lo), T::from_f64(hi));
+            map(x, |v| if v < lo { lo } else if v > hi { hi } else { v })
         }
     }
 }
@@ -229,7 +235,16 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
         Binary::Sub => zip_map(x, y, |a, b| a - b),
         Binary::Mul => zip_map(x, y, |a, b| a * b),
         Binary::Div => zip_map(x, y, |a, b| a / b),
+        // NaN in either gives NaN (IEEE maximum, PyTorch), unlike `T::max`.
+        Binary::Maximum => zip_map(x, y, |a, b| if a > b || a.is_nan() { a } else { b }),
+        Binary::Minimum => zip_map(x, y, |a, b| if a < b || a.is_nan() { a } else { b }),
     }
+}
+
+/// `c ≠ 0 ? a : b`, elementwise (a NaN condition is nonzero).
+fn select_fn<T: Element>(c: &[T], a: &[T], b: &[T]) -> Vec<T> {
+    assert!(c.len() == a.len() && a.len() == b.len(), "where kernel: buffer lengths differ");
+    c.iter().zip(a.iter().zip(b)).map(|(&c, (&a, &b))| if c != T::zero() { a } else { b }).collect()
 }
 
 /// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
@@ -362,6 +377,37 @@ fn transpose_into<T: Element>(x: &[T], rows: usize, cols: usize, out: &mut [T]) 
     }
 }
 
+/// Axis `i` of the result is axis `axes[i]` of `x` (shape `dims`): the
+/// output is written in order, row by row along its last axis, each row read
+/// with that axis's input stride.
+fn permute_fn<T: Element>(x: &[T], dims: &[usize], axes: &[usize]) -> Vec<T> {
+    let mut in_strides = vec![1; dims.len()];
+    for a in (0..dims.len().saturating_sub(1)).rev() {
+        in_strides[a] = in_strides[a + 1] * dims[a + 1];
+    }
+    let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+    let strides: Vec<usize> = axes.iter().map(|&a| in_strides[a]).collect();
+    let (Some(&last), Some(&last_stride)) = (out_dims.last(), strides.last()) else { return x.to_vec() };
+    let mut out = Vec::with_capacity(x.len());
+    if x.is_empty() {
+        return out;
+    }
+    let mut index = vec![0; out_dims.len()];
+    while out.len() < x.len() {
+        let base: usize = index.iter().zip(&strides).map(|(i, s)| i * s).sum();
+        out.extend((0..last).map(|j| x[base + j * last_stride]));
+        // Next row: the odometer over every axis but the last.
+        for a in (0..out_dims.len() - 1).rev() {
+            index[a] += 1;
+            if index[a] < out_dims[a] {
+                break;
+            }
+            index[a] = 0;
+        }
+    }
+    out
+}
+
 /// Strides of `from` laid against the dims of `to`: 0 where `from` is broadcast.
 fn broadcast_strides(from: &Shape, to: &Shape) -> Vec<usize> {
     let pad = to.rank() - from.rank();
@@ -389,6 +435,10 @@ fn row_offset(row: usize, to: &Shape, strides: &[usize]) -> usize {
 
 fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
+    // A zero-size target has no rows to fill (and a zero-length row would not chunk).
+    if n == 0 {
+        return Vec::new();
+    }
     if x.len() == n {
         return x.to_vec();
     }
@@ -437,6 +487,10 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     if n == x.len() {
         return x.to_vec();
+    }
+    // The sum over an empty axis is 0, as in NumPy and PyTorch.
+    if x.is_empty() {
+        return vec![T::zero(); n];
     }
     let add = |a: T, b: &T| a + *b;
     // Parallel sums add in an order fixed by the shapes alone (fixed chunks,
@@ -491,6 +545,9 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
 /// compared whole, so the inner loop runs along contiguous memory.
 fn max_axis_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize) -> Vec<T> {
     assert!(n >= 1, "max_axis: empty axis");
+    if outer * inner == 0 {
+        return Vec::new();
+    }
     let mut out = Vec::with_capacity(outer * inner);
     for block in x.chunks_exact(n * inner) {
         let mut best = block[..inner].to_vec();
@@ -637,11 +694,21 @@ impl BackendStorage for CpuStorage {
     fn binary(&self, rhs: &Self, op: Binary) -> Self {
         map2!(self, rhs, (x, y) => binary_fn(x, y, op))
     }
+    fn select(&self, on_true: &Self, on_false: &Self) -> Self {
+        match (self, on_true, on_false) {
+            (CpuStorage::F32(c), CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::from_vec(select_fn(c.as_slice().unwrap(), a.as_slice().unwrap(), b.as_slice().unwrap())),
+            (CpuStorage::F64(c), CpuStorage::F64(a), CpuStorage::F64(b)) => CpuStorage::from_vec(select_fn(c.as_slice().unwrap(), a.as_slice().unwrap(), b.as_slice().unwrap())),
+            _ => panic!("where: dtypes differ"),
+        }
+    }
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Self {
         map2!(self, rhs, (a, b) => matmul_fn(a, b, m, k, n, ta, tb))
     }
     fn transpose(&self, rows: usize, cols: usize) -> Self {
         map1!(self, x => transpose_fn(x, rows, cols))
+    }
+    fn permute(&self, dims: &[usize], axes: &[usize]) -> Self {
+        map1!(self, x => permute_fn(x, dims, axes))
     }
     fn batched_matmul(&self, rhs: &Self, dims: BatchedMatmul) -> Self {
         map2!(self, rhs, (a, b) => batched_matmul_fn(a, b, dims))

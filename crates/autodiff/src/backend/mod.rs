@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod counter_rng;
 mod fast_math;
 pub mod cuda;
+pub mod family;
 
 use std::fmt;
 
@@ -23,49 +24,79 @@ use crate::shape::Shape;
 pub use cpu::CpuStorage;
 pub use cuda::{CudaStorage, CudaUnavailable};
 
-/// Elementwise maps `y = f(x)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Unary {
-    /// `−x`.
-    Neg,
-    /// `eˣ`.
-    Exp,
-    /// The natural logarithm.
-    Log,
-    /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
-    Sigmoid,
-    /// `tanh(x)`.
-    Tanh,
-    /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
-    Softplus,
-    /// `max(x, 0)`.
-    Relu,
-    /// Heaviside step, `1` where `x > 0`, else `0`: the derivative of relu.
-    Step,
-    /// `xⁿ` for an integer `n` (negative allowed).
-    Powi(i32),
-    /// `√x`.
-    Sqrt,
-    /// `mul * x + add`.
-    Affine {
-        /// The factor.
-        mul: f64,
-        /// The offset.
-        add: f64,
-    },
+family::op_family! {
+    /// Elementwise maps `y = f(x)`. Every kernel takes two parameters (see
+    /// [`Unary::params`]), so one launch line serves them all.
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    pub enum Unary {
+        /// `−x`.
+        Neg => kernel "neg", example Unary::Neg, inputs -3.0..3.0;
+        /// `eˣ`.
+        Exp => kernel "exp", example Unary::Exp, inputs -3.0..3.0;
+        /// The natural logarithm.
+        Log => kernel "log", example Unary::Log, inputs 0.2..5.0;
+        /// `1 / (1 + e^-x)`, evaluated without overflow for either sign.
+        Sigmoid => kernel "sigmoid", example Unary::Sigmoid, inputs -8.0..8.0;
+        /// `tanh(x)`.
+        Tanh => kernel "tanh", example Unary::Tanh, inputs -3.0..3.0;
+        /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
+        Softplus => kernel "softplus", example Unary::Softplus, inputs -8.0..8.0;
+        /// `max(x, 0)`, NaN for NaN.
+        Relu => kernel "relu", example Unary::Relu, inputs -3.0..3.0;
+        /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN:
+        /// the derivative of relu.
+        Step => kernel "step", example Unary::Step, inputs -3.0..3.0;
+        /// `xⁿ` for an integer `n` (negative allowed).
+        Powi(i32) => kernel "powi", example Unary::Powi(-3), inputs 0.5..2.0;
+        /// `√x`.
+        Sqrt => kernel "sqrt", example Unary::Sqrt, inputs 0.2..5.0;
+        /// `mul * x + add`.
+        Affine {
+            /// The factor.
+            mul: f64,
+            /// The offset.
+            add: f64
+        } => kernel "affine", example Unary::Affine { mul: 2.5, add: -1.0 }, inputs -3.0..3.0;
+        /// `x` limited to `[lo, hi]` (either may be infinite), NaN for NaN.
+        Clamp {
+            /// The lower bound (may be −∞).
+            lo: f64,
+            /// The upper bound (may be +∞).
+            hi: f64
+        } => kernel "clamp", example Unary::Clamp { lo: -1.0, hi: 0.5 }, inputs -3.0..3.0;
+    }
 }
 
-/// Elementwise maps of two equally shaped buffers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Binary {
-    /// `a + b`.
-    Add,
-    /// `a − b`.
-    Sub,
-    /// `a · b`.
-    Mul,
-    /// `a / b`.
-    Div,
+impl Unary {
+    /// The two numbers every unary kernel takes after its buffers and length
+    /// (0 where the op has none).
+    pub fn params(self) -> [f64; 2] {
+        match self {
+            Unary::Powi(n) => [f64::from(n), 0.0],
+            Unary::Affine { mul, add } => [mul, add],
+            Unary::Clamp { lo, hi } => [lo, hi],
+            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
+        }
+    }
+}
+
+family::op_family! {
+    /// Elementwise maps of two equally shaped buffers.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Binary {
+        /// `a + b`.
+        Add => kernel "add", example Binary::Add, inputs -2.0..2.0;
+        /// `a − b`.
+        Sub => kernel "sub", example Binary::Sub, inputs -2.0..2.0;
+        /// `a · b`.
+        Mul => kernel "mul", example Binary::Mul, inputs -2.0..2.0;
+        /// `a / b`.
+        Div => kernel "div", example Binary::Div, inputs 0.5..2.0;
+        /// The larger of the two, NaN if either is NaN.
+        Maximum => kernel "maximum", example Binary::Maximum, inputs -2.0..2.0;
+        /// The smaller of the two, NaN if either is NaN.
+        Minimum => kernel "minimum", example Binary::Minimum, inputs -2.0..2.0;
+    }
 }
 
 /// Where a tensor's storage lives.
@@ -137,11 +168,17 @@ pub trait BackendStorage: Sized + Clone {
     fn unary(&self, op: Unary) -> Self;
     /// `op` applied elementwise to two buffers of the same length.
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
+    /// `where`: `on_true` where this buffer (the condition) is nonzero, else
+    /// `on_false`; three buffers of one length.
+    fn select(&self, on_true: &Self, on_false: &Self) -> Self;
     /// `op(a) · op(b)` with `op(a)` of shape `m×k` and `op(b)` of shape `k×n`;
     /// `a` is stored `m×k` (or `k×m` when `trans_a`), likewise `b`.
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, trans_a: bool, trans_b: bool) -> Self;
     /// The transpose of a `rows×cols` matrix.
     fn transpose(&self, rows: usize, cols: usize) -> Self;
+    /// The axes of a buffer of shape `dims` reordered: axis `i` of the result
+    /// is axis `axes[i]` of this one (`axes` a permutation of `0..dims.len()`).
+    fn permute(&self, dims: &[usize], axes: &[usize]) -> Self;
     /// `dims.batch` products `op(a_p) · op(b_p)`, stacked into `[batch, m, n]`
     /// (see [`BatchedMatmul`] for which matrices each product takes). The
     /// default is one [`matmul`](Self::matmul) when the products stack into
@@ -172,11 +209,12 @@ pub trait BackendStorage: Sized + Clone {
     }
     /// NumPy broadcast from `from` to `to` (`from.broadcasts_to(to)`).
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self;
-    /// The adjoint of `broadcast_to`: sums `from` down to `to`.
+    /// The adjoint of `broadcast_to`: sums `from` down to `to`. A sum over an
+    /// empty axis is 0 (an empty `from`, a non-empty `to`: zeros).
     fn sum_to(&self, from: &Shape, to: &Shape) -> Self;
     /// Viewing the buffer as `[outer, n, inner]`, the largest entry of the
     /// middle axis: `[outer, inner]`. A NaN anywhere along it gives NaN
-    /// (`n ≥ 1`).
+    /// (`n ≥ 1`; `outer` or `inner` may be 0).
     fn max_axis(&self, outer: usize, n: usize, inner: usize) -> Self;
     /// Viewing the buffer as `[outer, n, inner]`, keeps `len` entries of the
     /// middle axis starting at `start`.
@@ -393,7 +431,13 @@ impl Storage {
     pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
         dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
     }
-    /// See [`BackendStorage::matmul`]; both on one device.
+    pub fn select(&self, on_true: &Storage, on_false: &Storage) -> Storage {
+        match (self, on_true, on_false) {
+            (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(c.select(a, b)),
+            (Storage::Cuda(c), Storage::Cuda(a), Storage::Cuda(b)) => Storage::Cuda(c.select(a, b)),
+            (c, a, b) => panic!("where: tensors on different devices ({}, {} and {})", c.device(), a.device(), b.device()),
+        }
+    }
     pub fn matmul(&self, rhs: &Storage, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.matmul(b, m, k, n, ta, tb))
     }
@@ -401,7 +445,9 @@ impl Storage {
     pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.transpose(rows, cols))
     }
-    /// See [`BackendStorage::batched_matmul`]; both on one device.
+    pub fn permute(&self, dims: &[usize], axes: &[usize]) -> Storage {
+        dispatch!(self, s => s.permute(dims, axes))
+    }
     pub fn batched_matmul(&self, rhs: &Storage, dims: BatchedMatmul) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.batched_matmul(b, dims))
     }

@@ -36,8 +36,25 @@ impl Op for BinaryOp {
                 let gb = needs[1].then(|| -(&ga * y));
                 vec![Some(ga), gb]
             }
+            Binary::Maximum => split_by_sign(a, b, gy),
+            // a is the smaller where b is the larger.
+            Binary::Minimum => split_by_sign(b, a, gy),
         }
     }
+}
+
+/// `[gy·(1 + sign(p − q))/2, gy·(1 − sign(p − q))/2]`: the cotangents of
+/// `maximum(p, q)`, whose gradient goes to the larger operand, split evenly
+/// at ties (as PyTorch's); `minimum(a, b)` is the same with `p = b`, `q = a`.
+/// The shares are piecewise constant, so they are built from detached values
+/// and the rule is linear in `gy`: every order works. NaN in either operand
+/// gives NaN shares (step passes NaN through).
+fn split_by_sign(p: &Tensor, q: &Tensor, gy: &Tensor) -> Vec<Option<Tensor>> {
+    let d = p.detach() - q.detach();
+    // sign(d) = step(d) − step(−d); 0 at a tie.
+    let share_p = (d.step() - (-&d).step()).affine(0.5, 0.5);
+    let share_q = 1.0 - &share_p;
+    vec![Some(gy * &share_p), Some(gy * &share_q)]
 }
 
 /// Applies `op` after broadcasting both operands to their common shape.
@@ -55,6 +72,11 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
 }
 
 impl Tensor {
+    /// Any elementwise map of two tensors by its [`Binary`] value, with
+    /// broadcasting: what lets the checks run every entry of `Binary::ALL`.
+    pub fn apply_binary(&self, rhs: &Tensor, op: Binary) -> Tensor {
+        binary(self, rhs, op)
+    }
     /// `self + rhs`, broadcasting (NumPy rules); the method form of `&a + &b`.
     pub fn add(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Add)
@@ -70,6 +92,15 @@ impl Tensor {
     /// `self / rhs` elementwise, broadcasting; the method form of `&a / &b`.
     pub fn div(&self, rhs: &Tensor) -> Tensor {
         binary(self, rhs, Binary::Div)
+    }
+    /// The elementwise larger of two tensors, NaN where either is NaN; the
+    /// gradient goes to the larger, split evenly at ties.
+    pub fn maximum(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Maximum)
+    }
+    /// The elementwise smaller of two tensors, NaN where either is NaN.
+    pub fn minimum(&self, rhs: &Tensor) -> Tensor {
+        binary(self, rhs, Binary::Minimum)
     }
 }
 

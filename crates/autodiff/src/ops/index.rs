@@ -1,4 +1,4 @@
-//! Reshaping, slicing, concatenation, masking and row gathers.
+//! Reshaping, slicing, concatenation, masking, row gathers and axis permutations.
 
 use std::rc::Rc;
 
@@ -230,4 +230,46 @@ pub fn concat(tensors: &[Tensor], axis: usize) -> Tensor {
         });
     }
     out.unwrap()
+}
+
+/// Reorders the axes: axis `i` of the result is axis `axes[i]` of the input.
+struct Permute {
+    axes: Vec<usize>,
+}
+
+impl Op for Permute {
+    fn name(&self) -> String {
+        format!("permute({:?})", self.axes)
+    }
+    fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+        let x = x[0];
+        let dims = self.axes.iter().map(|&a| x.dims()[a]).collect::<Vec<_>>();
+        (x.storage().permute(x.dims(), &self.axes).into(), Shape::new(dims))
+    }
+    /// The cotangent goes back through the inverse permutation (`inverse[axes[i]] = i`),
+    /// with the cotangent's leading axes left in front.
+    fn vjp(&self, _x: &[Tensor], y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+        let gy = cotangent::full(gy, y);
+        let p = cotangent::prefix(&gy, y.rank()).len();
+        let mut inverse: Vec<usize> = (0..gy.rank()).collect();
+        for (i, &a) in self.axes.iter().enumerate() {
+            inverse[p + a] = p + i;
+        }
+        vec![Some(gy.permute(&inverse))]
+    }
+}
+
+impl Tensor {
+    /// The axes reordered: axis `i` of the result is axis `axes[i]` of this
+    /// tensor (`[B, C, H].permute(&[0, 2, 1])` is `[B, H, C]`), as PyTorch's
+    /// `permute` and NumPy's `transpose`. The values move (no strided views here).
+    pub fn permute(&self, axes: &[usize]) -> Tensor {
+        let mut seen = vec![false; self.rank()];
+        let valid = axes.len() == self.rank() && axes.iter().all(|&a| a < self.rank() && !std::mem::replace(&mut seen[a], true));
+        assert!(valid, "permute: {axes:?} is not a permutation of the axes of shape {}", self.shape());
+        if axes.iter().enumerate().all(|(i, &a)| i == a) {
+            return self.clone();
+        }
+        Tensor::apply(Permute { axes: axes.to_vec() }, &[self])
+    }
 }

@@ -47,8 +47,10 @@ impl Op for MatMul {
         assert!(batch.ends_with(a_batch) && batch.ends_with(b_batch), "{}: unbroadcast batch axes", name());
         let shape = Shape::new([batch, &[m, n]].concat());
         let (count, a_count, b_count) = (product(batch), product(a_batch), product(b_batch));
-        if count == 0 {
-            return (a.storage().full_like(0, 0.0, a.dtype()).into(), shape);
+        // An empty product (k = 0) is 0, and an empty output has nothing to
+        // compute: decided here, so every backend gives the same.
+        if count * m * n * ka == 0 {
+            return (a.storage().full_like(count * m * n, 0.0, a.dtype()).into(), shape);
         }
         let dims = BatchedMatmul { batch: count, a_count, b_count, m, k: ka, n, trans_a: self.trans_a, trans_b: self.trans_b };
         (a.storage().batched_matmul(b.storage(), dims).into(), shape)
@@ -128,8 +130,12 @@ impl Op for Transpose {
         let x = x[0];
         assert!(x.rank() >= 2, "transpose: needs a matrix (or a batch of them), got shape {}", x.shape());
         let (batch, &[r, c]) = split_matrix(x.dims());
-        let storage = x.storage().batched_transpose(product(batch), r, c);
-        (storage.into(), Shape::new([batch, &[c, r]].concat()))
+        let shape = Shape::new([batch, &[c, r]].concat());
+        // Nothing to move (an empty batch would leave a backend no matrix to start from).
+        if x.numel() == 0 {
+            return (x.storage_rc(), shape);
+        }
+        (x.storage().batched_transpose(product(batch), r, c).into(), shape)
     }
 
     fn vjp(&self, _x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {

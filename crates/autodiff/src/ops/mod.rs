@@ -9,6 +9,7 @@ mod device;
 mod index;
 mod matmul;
 mod reduce;
+mod select;
 mod softmax;
 mod unary;
 

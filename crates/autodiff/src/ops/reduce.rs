@@ -110,12 +110,14 @@ impl Tensor {
         self.sum_to(&Shape::scalar())
     }
 
-    /// The mean of all elements, as a scalar.
+    /// The mean of all elements, as a scalar; NaN (0/0) for an empty tensor,
+    /// as in PyTorch and NumPy.
     pub fn mean(&self) -> Tensor {
         self.sum().scale(1.0 / self.numel() as f64)
     }
 
-    /// Sums over `axis`, removing it (`[B, D].sum_axis(1)` is `[B]`).
+    /// Sums over `axis`, removing it (`[B, D].sum_axis(1)` is `[B]`); a sum
+    /// over an empty axis is 0.
     pub fn sum_axis(&self, axis: usize) -> Tensor {
         assert!(axis < self.rank(), "sum_axis: axis {axis} out of range for shape {}", self.shape());
         let mut kept = self.dims().to_vec();
@@ -127,13 +129,15 @@ impl Tensor {
 
     /// The largest entry along `axis`, removing it (`[B, D].max_axis(1)` is
     /// `[B]`). Its gradient goes to the entries equal to the max, split
-    /// evenly among ties. NaN along the axis gives NaN.
+    /// evenly among ties. NaN along the axis gives NaN. An empty axis has no
+    /// max and panics, as PyTorch's `amax` and NumPy's `max` raise (`-inf`
+    /// would let the bug through).
     pub fn max_axis(&self, axis: usize) -> Tensor {
         assert!(axis < self.rank(), "max_axis: axis {axis} out of range for shape {}", self.shape());
         Tensor::apply(MaxAxis { axis }, &[self])
     }
 
-    /// Means over `axis`, removing it.
+    /// Means over `axis`, removing it; NaN (0/0) over an empty axis.
     pub fn mean_axis(&self, axis: usize) -> Tensor {
         let n = self.dims()[axis];
         self.sum_axis(axis).scale(1.0 / n as f64)

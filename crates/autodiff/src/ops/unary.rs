@@ -14,6 +14,7 @@ impl Op for UnaryOp {
         match self.0 {
             Unary::Powi(n) => format!("powi({n})"),
             Unary::Affine { mul, add } => format!("affine({mul}·x + {add})"),
+            Unary::Clamp { lo, hi } => format!("clamp({lo}, {hi})"),
             op => format!("{op:?}").to_lowercase(),
         }
     }
@@ -42,6 +43,12 @@ impl Op for UnaryOp {
             // (√x)' = 1 / (2√x), written with the output.
             Unary::Sqrt => (gy / y).scale(0.5),
             Unary::Affine { mul, .. } => gy.scale(mul),
+            // 1 strictly inside [lo, hi], 0 outside: piecewise constant, so
+            // built from the detached input and the rule is linear in gy.
+            Unary::Clamp { lo, hi } => {
+                let x = x.detach();
+                gy * &(x.shift(-lo).step() * x.affine(-1.0, hi).step())
+            }
         };
         vec![Some(gx)]
     }
@@ -52,6 +59,11 @@ fn unary(x: &Tensor, op: Unary) -> Tensor {
 }
 
 impl Tensor {
+    /// Any elementwise map by its [`Unary`] value: what lets the checks run
+    /// every entry of `Unary::ALL`. The named methods below read better.
+    pub fn apply_unary(&self, op: Unary) -> Tensor {
+        unary(self, op)
+    }
     /// `eˣ`, elementwise.
     pub fn exp(&self) -> Tensor {
         unary(self, Unary::Exp)
@@ -75,10 +87,12 @@ impl Tensor {
     /// `max(x, 0)`. Its second derivative is zero almost everywhere, so a relu
     /// network's Jacobian trace carries no gradient to the weights through the
     /// activation: useless for score matching, which needs smooth activations.
+    /// NaN stays NaN (as in PyTorch), so a diverging run shows.
     pub fn relu(&self) -> Tensor {
         unary(self, Unary::Relu)
     }
-    /// Heaviside step (1 where `x > 0`): relu's derivative, with zero derivative.
+    /// Heaviside step (1 where `x > 0`, 0 where `x ≤ 0`, NaN for NaN): relu's
+    /// derivative, with zero derivative.
     pub fn step(&self) -> Tensor {
         unary(self, Unary::Step)
     }
@@ -109,5 +123,11 @@ impl Tensor {
     /// `−x`.
     pub fn neg(&self) -> Tensor {
         unary(self, Unary::Neg)
+    }
+    /// `x` limited to `[lo, hi]` (`f64::INFINITY` for no bound), NaN for NaN.
+    /// Its gradient is 1 strictly inside, 0 outside.
+    pub fn clamp(&self, lo: f64, hi: f64) -> Tensor {
+        assert!(lo <= hi, "clamp: lower bound {lo} above upper bound {hi}");
+        unary(self, Unary::Clamp { lo, hi })
     }
 }

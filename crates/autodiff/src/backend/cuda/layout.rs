@@ -102,6 +102,30 @@ pub(crate) fn pattern(small: &Shape, big: &Shape) -> Pattern {
     }
 }
 
+/// The gather that permutes the axes of a buffer of shape `dims` (axis `i` of
+/// the result is axis `axes[i]`), as a `broadcast_strided` layout: the output's
+/// axes with their strides into the input. Size-1 axes are dropped and output
+/// axes that stay contiguous in the input merged, so any rank that reorders at
+/// most `MAX_RANK` blocks of axes fits.
+pub(crate) fn permuted(dims: &[usize], axes: &[usize]) -> Layout {
+    let mut in_strides = vec![1; dims.len()];
+    for a in (0..dims.len().saturating_sub(1)).rev() {
+        in_strides[a] = in_strides[a + 1] * dims[a + 1];
+    }
+    let mut merged: Vec<(usize, usize)> = Vec::new();
+    for &a in axes.iter().filter(|&&a| dims[a] != 1) {
+        match merged.last_mut() {
+            // The previous axis steps over exactly this one: one axis of their product.
+            Some((size, stride)) if *stride == dims[a] * in_strides[a] => {
+                *size *= dims[a];
+                *stride = in_strides[a];
+            }
+            _ => merged.push((dims[a], in_strides[a])),
+        }
+    }
+    Layout::new(&merged)
+}
+
 /// The kernels of kernels/matmul.cu that tile 128×128: `big` (the default)
 /// and `biggrid`, the layout it replaced, which benches/gpu_bench.rs times
 /// against it. They give identical bits, so the choice moves speed only.
@@ -224,6 +248,44 @@ mod tests {
         assert_eq!(pattern(&s(&[1]), &s(&[1])), Pattern::Copy);
         // Size-1 axes of the big shape vanish: [7, 1, 3] <- [3] is rows of 3.
         assert_eq!(pattern(&s(&[3]), &s(&[7, 1, 3])), Pattern::Rows { r: 7, c: 3 });
+    }
+
+    /// A permutation's layout, replayed on the host as reduce.cu's strided
+    /// gather does, gives the CPU backend's permute; axes that stay together merge.
+    #[test]
+    fn permuted_layouts_gather_what_the_cpu_permute_gives() {
+        use crate::backend::{BackendStorage, CpuStorage};
+        let cases: &[(&[usize], &[usize], u64)] = &[
+            (&[2, 3, 4], &[0, 1, 2], 1),
+            (&[2, 3, 4], &[2, 0, 1], 2),
+            (&[2, 3, 4, 5], &[2, 3, 0, 1], 2),
+            (&[3, 1, 4], &[2, 1, 0], 2),
+            (&[2, 3, 4, 5], &[3, 1, 2, 0], 3),
+            (&[2, 3, 4, 5], &[3, 2, 1, 0], 4),
+            (&[7], &[0], 1),
+            (&[1, 1], &[1, 0], 0),
+        ];
+        for &(dims, axes, rank) in cases {
+            let n: usize = dims.iter().product();
+            let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            let want = CpuStorage::from_vec(x.clone()).permute(dims, axes).to_f64_vec();
+            let l = permuted(dims, axes);
+            assert_eq!(l.rank, rank, "{dims:?} by {axes:?}: merged rank");
+            let got: Vec<f64> = (0..n as u64)
+                .map(|mut i| {
+                    let mut off = 0;
+                    for a in (0..l.rank as usize).rev() {
+                        off += (i % l.dims[a]) * l.strides[a];
+                        i /= l.dims[a];
+                    }
+                    x[off as usize]
+                })
+                .collect();
+            assert_eq!(got, want, "{dims:?} by {axes:?}");
+        }
+        // The CPU's own answer for one case, by hand: [2, 3] by [1, 0] is the transpose.
+        let t = CpuStorage::from_vec(vec![0.0f64, 1.0, 2.0, 3.0, 4.0, 5.0]).permute(&[2, 3], &[1, 0]).to_f64_vec();
+        assert_eq!(t, vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
     }
 
     /// The strided layouts, replayed on the host, give the CPU backend's broadcast and sum.

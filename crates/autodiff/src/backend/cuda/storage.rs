@@ -161,42 +161,9 @@ fn unary<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, n: usize, op: Unary) ->
     let n64 = n as u64;
     // One thread per 16-byte vector (kernels/unary.cu).
     let cfg = dev.grid_1d(n64.div_ceil(16 / std::mem::size_of::<T>() as u64));
-    match op {
-        Unary::Powi(p) => launch!(dev, Family::Unary, kernel_name::<T>("powi"), cfg, x, &mut y, &n64, &p),
-        Unary::Affine { mul, add } => {
-            let (mul, add) = (T::from_f64(mul), T::from_f64(add));
-            launch!(dev, Family::Unary, kernel_name::<T>("affine"), cfg, x, &mut y, &n64, &mul, &add)
-        }
-        simple => launch!(dev, Family::Unary, kernel_name::<T>(unary_kernel(simple)), cfg, x, &mut y, &n64),
-    }
+    let [a, b] = op.params();
+    launch!(dev, Family::Unary, kernel_name::<T>(op.kernel()), cfg, x, &mut y, &n64, &a, &b);
     y
-}
-
-/// The kernels/unary.cu kernel of `op`, less its dtype suffix.
-pub(crate) fn unary_kernel(op: Unary) -> &'static str {
-    match op {
-        Unary::Neg => "neg",
-        Unary::Exp => "exp",
-        Unary::Log => "log",
-        Unary::Sigmoid => "sigmoid",
-        Unary::Tanh => "tanh",
-        Unary::Softplus => "softplus",
-        Unary::Relu => "relu",
-        Unary::Step => "step",
-        Unary::Sqrt => "sqrt",
-        Unary::Powi(_) => "powi",
-        Unary::Affine { .. } => "affine",
-    }
-}
-
-/// The kernels/binary.cu kernel of `op`, less its dtype suffix.
-pub(crate) fn binary_kernel(op: Binary) -> &'static str {
-    match op {
-        Binary::Add => "add",
-        Binary::Sub => "sub",
-        Binary::Mul => "mul",
-        Binary::Div => "div",
-    }
 }
 
 fn binary<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, n: usize, op: Binary) -> CudaSlice<T> {
@@ -206,7 +173,18 @@ fn binary<T: GpuElem>(dev: &CudaDevice, a: &CudaSlice<T>, b: &CudaSlice<T>, n: u
     }
     let n64 = n as u64;
     let cfg = dev.grid_1d(n64.div_ceil(16 / std::mem::size_of::<T>() as u64));
-    launch!(dev, Family::Binary, kernel_name::<T>(binary_kernel(op)), cfg, a, b, &mut y, &n64);
+    launch!(dev, Family::Binary, kernel_name::<T>(op.kernel()), cfg, a, b, &mut y, &n64);
+    y
+}
+
+/// `where`: `c ≠ 0 ? a : b`, one thread per element (kernels/binary.cu).
+fn select<T: GpuElem>(dev: &CudaDevice, c: &CudaSlice<T>, a: &CudaSlice<T>, b: &CudaSlice<T>, n: usize) -> CudaSlice<T> {
+    let mut y = dev.alloc::<T>(n);
+    if n == 0 {
+        return y;
+    }
+    let n64 = n as u64;
+    launch!(dev, Family::Binary, kernel_name::<T>("where"), dev.grid_1d(n64), c, a, b, &mut y, &n64);
     y
 }
 
@@ -245,6 +223,19 @@ fn transpose<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, rows: usize, cols: 
     let cfg = LaunchConfig { grid_dim: (tiles as u32, 1, 1), block_dim: (32, 8, 1), shared_mem_bytes: 0 };
     let (r, c) = (rows as u64, cols as u64);
     launch!(dev, Family::Index, kernel_name::<T>("transpose"), cfg, x, &mut y, &r, &c);
+    y
+}
+
+/// A reordering of the axes: reduce.cu's strided gather, with the permuted
+/// input strides as its layout.
+fn permute<T: GpuElem>(dev: &CudaDevice, x: &CudaSlice<T>, dims: &[usize], axes: &[usize]) -> CudaSlice<T> {
+    let n: usize = dims.iter().product();
+    let mut y = dev.alloc::<T>(n);
+    if n == 0 {
+        return y;
+    }
+    let (n64, layout) = (n as u64, layout::permuted(dims, axes));
+    launch!(dev, Family::Reduce, kernel_name::<T>("broadcast_strided"), dev.grid_1d(n64), x, &mut y, &n64, &layout);
     y
 }
 
@@ -522,6 +513,17 @@ impl BackendStorage for CudaStorage {
         assert_eq!(self.len, rhs.len, "binary kernel: buffer lengths differ");
         self.with(typed2!(self, rhs, "binary op", (a, b) => binary(&self.dev, a, b, self.len, op)), self.len)
     }
+    fn select(&self, on_true: &Self, on_false: &Self) -> Self {
+        self.check_same_device(on_true, "where");
+        self.check_same_device(on_false, "where");
+        assert!(self.len == on_true.len && self.len == on_false.len, "where kernel: buffer lengths differ");
+        let buf = match (&self.buf, &on_true.buf, &on_false.buf) {
+            (Buf::F32(c), Buf::F32(a), Buf::F32(b)) => Buf::F32(Arc::new(select(&self.dev, c, a, b, self.len))),
+            (Buf::F64(c), Buf::F64(a), Buf::F64(b)) => Buf::F64(Arc::new(select(&self.dev, c, a, b, self.len))),
+            _ => panic!("where: dtypes differ"),
+        };
+        self.with(buf, self.len)
+    }
     fn matmul(&self, rhs: &Self, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Self {
         self.check_same_device(rhs, "matmul");
         assert!(self.len == m * k && rhs.len == k * n, "matmul: buffers of {} and {} for {m}×{k}·{k}×{n}", self.len, rhs.len);
@@ -529,6 +531,9 @@ impl BackendStorage for CudaStorage {
     }
     fn transpose(&self, rows: usize, cols: usize) -> Self {
         self.with(typed!(self, x => transpose(&self.dev, x, rows, cols)), rows * cols)
+    }
+    fn permute(&self, dims: &[usize], axes: &[usize]) -> Self {
+        self.with(typed!(self, x => permute(&self.dev, x, dims, axes)), self.len)
     }
     fn broadcast_to(&self, from: &Shape, to: &Shape) -> Self {
         let pattern = layout::pattern(from, to);
