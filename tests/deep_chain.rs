@@ -15,7 +15,7 @@
 mod common;
 
 use common::assert_close;
-use gradgrad::autodiff::{grad1, tape, DType, Tensor};
+use gradgrad::autodiff::{grad1, tape, DType, Device, Tensor};
 
 /// `steps` steps of `y ← 4·σ(y) − 2`: `3·steps` recorded nodes.
 fn chain(x: &Tensor, steps: usize) -> Tensor {
@@ -43,13 +43,13 @@ fn chain_by_recurrence(x: f64, steps: usize) -> (f64, f64, f64) {
 /// Builds a chain of `3·steps` nodes, differentiates it once (plain) or twice
 /// (the first pass recorded, so that the second runs through a graph deeper
 /// still), checks the values, and drops everything.
-fn build_differentiate_and_drop(steps: usize, twice: bool) {
+fn build_differentiate_and_drop(steps: usize, twice: bool, device: Device) {
     let start = tape::live_nodes();
     let x0 = 0.5;
     let (value, first, second) = chain_by_recurrence(x0, steps);
     assert!(first.abs() > 1e-12 && second.abs() > 1e-12, "the derivatives are not trivially zero: {first:e}, {second:e}");
     {
-        let x = Tensor::scalar(x0, DType::F64).requires_grad();
+        let x = Tensor::scalar(x0, DType::F64).to_device(device).requires_grad();
         let y = chain(&x, steps);
         assert_eq!(tape::live_nodes(), start + 3 * steps);
         let dy = grad1(&y, &x, twice);
@@ -67,14 +67,23 @@ fn build_differentiate_and_drop(steps: usize, twice: bool) {
 /// overflowed the 2 MiB stack of a test thread.
 #[test]
 fn a_chain_of_a_million_ops_is_differentiated_and_freed() {
-    build_differentiate_and_drop(333_334, false);
+    build_differentiate_and_drop(333_334, false, Device::Cpu);
 }
 
 /// 1.5·10⁵ forward nodes and, recorded by the first pass, more than twice
 /// as many again, all in one chain: also far deeper than the stack allows.
 #[test]
 fn a_deep_chain_is_differentiated_twice_and_freed() {
-    build_differentiate_and_drop(50_000, true);
+    build_differentiate_and_drop(50_000, true, Device::Cpu);
+}
+
+/// The same on a GPU, where every node's value is device memory (skipped without one).
+#[test]
+fn a_deep_chain_on_the_gpu_is_differentiated_twice_and_freed() {
+    match Device::cuda(0) {
+        Ok(device) => build_differentiate_and_drop(50_000, true, device),
+        Err(e) => eprintln!("a_deep_chain_on_the_gpu_is_differentiated_twice_and_freed: skipped: no CUDA device ({})", e.reason),
+    }
 }
 
 /// A chain that is still held elsewhere is not freed by dropping its head:
@@ -125,7 +134,7 @@ fn return_free_memory() {
 fn a_chain_of_ten_million_ops_is_differentiated_twice_and_freed() {
     return_free_memory();
     let before = resident_bytes();
-    build_differentiate_and_drop(3_333_334, true);
+    build_differentiate_and_drop(3_333_334, true, Device::Cpu);
     return_free_memory();
     if let (Some(before), Some(after)) = (before, resident_bytes()) {
         eprintln!("resident memory: {} MB before, {} MB after", before >> 20, after >> 20);
