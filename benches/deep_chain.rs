@@ -1,7 +1,7 @@
 //! A recorded chain of 10⁷ ops, `y ← 4·σ(y) − 2` (sigmoid, scale, shift per
 //! step, as in `tests/deep_chain.rs`): built, differentiated, differentiated
-//! again through the recorded first pass, and dropped, with each phase's time
-//! per forward node, the tape's length and resident memory after it (and
+//! again through the recorded first pass, and dropped, with each phase's wall
+//! and CPU time (and CPU time per forward node), the tape's length and resident memory after it (and
 //! after `malloc_trim`, which returns the allocator's free pages: without it
 //! glibc keeps them, and resident memory stays at its peak). Prints a table;
 //! `benches/deep_chain_torch.py` prints the same for PyTorch.
@@ -36,23 +36,34 @@ fn return_free_memory() {
     }
 }
 
+/// CPU time of this process in seconds (Linux: `/proc/self/stat`'s utime and
+/// stime, in ticks of 1/100 s): on a shared machine it varies less than the
+/// wall clock.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or("", |(_, rest)| rest).split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 struct Table {
     nodes: usize,
 }
 
 impl Table {
     fn header(&self) {
-        println!("| phase | s | ns per forward node | live nodes after | resident MB after |");
-        println!("| --- | ---: | ---: | ---: | ---: |");
+        println!("| phase | wall s | CPU s | CPU ns per forward node | live nodes after | resident MB after |");
+        println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     }
 
     /// Times `f`, then prints its row.
     fn row<R>(&self, phase: &str, f: impl FnOnce() -> R) -> R {
-        let start = Instant::now();
+        let (start, cpu_start) = (Instant::now(), cpu_seconds());
         let result = f();
-        let seconds = start.elapsed().as_secs_f64();
-        let per_node = seconds * 1e9 / self.nodes as f64;
-        println!("| {phase} | {seconds:.2} | {per_node:.0} | {} | {:.0} |", tape::live_nodes(), resident_mb());
+        let (wall, cpu) = (start.elapsed().as_secs_f64(), cpu_seconds() - cpu_start);
+        let per_node = cpu * 1e9 / self.nodes as f64;
+        println!("| {phase} | {wall:.2} | {cpu:.2} | {per_node:.0} | {} | {:.0} |", tape::live_nodes(), resident_mb());
         result
     }
 }

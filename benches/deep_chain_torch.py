@@ -4,7 +4,8 @@
 y <- 4*sigmoid(y) - 2 (sigmoid, mul, sub: three recorded ops per step), on an
 f64 scalar that requires grad: built, differentiated (torch.autograd.grad),
 differentiated again through a recorded first pass (create_graph=True), and
-dropped, with each phase's time per forward node and resident memory after it.
+dropped, with each phase's wall and CPU time (CPU time per forward node) and
+resident memory after it.
 Prints the same table as the Rust bench.
 
     /work/torchenv/bin/python benches/deep_chain_torch.py --nodes 1000000 --threads 2
@@ -32,14 +33,14 @@ def main():
     nodes = 3 * steps
     print(f"chain of {nodes} recorded ops ({steps} steps of y <- 4*sigmoid(y) - 2), f64 scalar, "
           f"torch {torch.__version__}, {args.threads} threads, start: {resident_mb():.0f} MB resident")
-    print("| phase | s | ns per forward node | resident MB after |")
-    print("| --- | ---: | ---: | ---: |")
+    print("| phase | wall s | CPU s | CPU ns per forward node | resident MB after |")
+    print("| --- | ---: | ---: | ---: | ---: |")
 
     def row(phase, f):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         result = f()
-        seconds = time.perf_counter() - start
-        print(f"| {phase} | {seconds:.2f} | {seconds * 1e9 / nodes:.0f} | {resident_mb():.0f} |", flush=True)
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        print(f"| {phase} | {wall:.2f} | {cpu:.2f} | {cpu * 1e9 / nodes:.0f} | {resident_mb():.0f} |", flush=True)
         return result
 
     x = torch.tensor(0.5, dtype=torch.float64, requires_grad=True)
