@@ -35,7 +35,7 @@ use crate::tensor::Tensor;
 ///   hidden layer `h`, say). The graph is left intact: it can be
 ///   differentiated again, as often as wanted.
 pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, create_graph: bool) -> Vec<Tensor> {
-    grad_with(outputs, inputs, grad_outputs, GradOptions { create_graph, ..GradOptions::default() })
+    grad_with(outputs, inputs, grad_outputs, GradOptions::create_graph(create_graph))
 }
 
 /// How [`grad_with`] runs; the default is [`grad`]'s: nothing recorded, every
