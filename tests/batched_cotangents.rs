@@ -10,7 +10,7 @@
 mod common;
 
 use common::{assert_close, away_from_zero, rng, uniform};
-use gradgrad::autodiff::{concat, grad, jacobian, DType, Tensor};
+use gradgrad::autodiff::{concat, grad, grad_with, jacobian, DType, GradOptions, Tensor};
 
 const TOL: f64 = 1e-12;
 
@@ -50,14 +50,16 @@ fn check(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], prefix:
     // matching entries of w, must give the same.
     let weights: Vec<Tensor> = batched.iter().map(|g| uniform(&mut r, g.dims(), -1.0, 1.0)).collect();
     let wrt: Vec<Tensor> = xs.iter().cloned().chain([v.clone()]).collect();
-    let from_batched = grad(&[pairing(&batched, &weights)], &wrt, None, false);
+    // For a linear op the gradients do not depend on x: a zero second derivative.
+    let unused_allowed = GradOptions::default().allow_unused();
+    let from_batched = grad_with(&[pairing(&batched, &weights)], &wrt, None, unused_allowed);
     let single_total = single
         .iter()
         .enumerate()
         .map(|(p, s)| pairing(s, &weights.iter().map(|w| entry(w, prefix.len(), p)).collect::<Vec<_>>()))
         .reduce(|a, b| a + b)
         .unwrap();
-    let from_single = grad(&[single_total], &wrt, None, false);
+    let from_single = grad_with(&[single_total], &wrt, None, unused_allowed);
     for (i, (a, b)) in from_batched.iter().zip(&from_single).enumerate() {
         let of = if i < xs.len() { format!("x{i}") } else { "the cotangents".into() };
         assert_close(&a.to_vec_f64(), &b.to_vec_f64(), TOL, &format!("{name} {prefix:?}: second order, ∂/∂{of}"));
@@ -97,8 +99,10 @@ fn check_shared(name: &str, f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], 
         }
         let weights: Vec<Tensor> = from_small.iter().map(|g| uniform(&mut r, g.dims(), -1.0, 1.0)).collect();
         let wrt: Vec<Tensor> = xs.iter().cloned().chain([small.clone()]).collect();
-        let a = grad(&[pairing(&from_small, &weights)], &wrt, None, false);
-        let b = grad(&[pairing(&from_spelled, &weights)], &wrt, None, false);
+        // For a linear op the gradients do not depend on x: a zero second derivative.
+        let unused_allowed = GradOptions::default().allow_unused();
+        let a = grad_with(&[pairing(&from_small, &weights)], &wrt, None, unused_allowed);
+        let b = grad_with(&[pairing(&from_spelled, &weights)], &wrt, None, unused_allowed);
         for (i, (a, b)) in a.iter().zip(&b).enumerate() {
             assert_close(&a.to_vec_f64(), &b.to_vec_f64(), TOL, &format!("{what}: second order, wrt input {i} (the last is the cotangent)"));
         }
@@ -283,15 +287,23 @@ fn an_identity_stack_of_cotangents_gives_the_jacobian_in_one_pass() {
 }
 
 #[test]
-fn an_input_the_outputs_ignore_gets_zeros_with_the_prefix() {
+fn an_input_the_outputs_ignore_gets_zeros_with_the_prefix_when_allowed() {
     let x = Tensor::ones([2], DType::F64).requires_grad();
     let unused = Tensor::ones([3, 1], DType::F64).requires_grad();
     let v = Tensor::ones([4, 2], DType::F64);
-    let g = grad(&[x.square()], &[x.clone(), unused.clone()], Some(&[v]), false);
+    let g = grad_with(&[x.square()], &[x.clone(), unused.clone()], Some(&[v]), GradOptions::default().allow_unused());
     assert_eq!(g[0].dims(), &[4, 2]);
     assert_eq!(g[0].to_vec_f64(), vec![2.0; 8]);
     assert_eq!(g[1].dims(), &[4, 3, 1]);
     assert_eq!(g[1].to_vec_f64(), vec![0.0; 12]);
+}
+
+#[test]
+#[should_panic(expected = "grad: input 1 (id ")]
+fn an_input_the_outputs_ignore_is_refused_by_default() {
+    let x = Tensor::ones([2], DType::F64).requires_grad();
+    let unused = Tensor::ones([3, 1], DType::F64).requires_grad();
+    grad(&[x.square()], &[x.clone(), unused], Some(&[Tensor::ones([4, 2], DType::F64)]), false);
 }
 
 #[test]

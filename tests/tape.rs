@@ -6,8 +6,10 @@
 
 mod common;
 
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
 use common::{rng, uniform};
-use gradgrad::autodiff::{detect_anomaly, dump, grad, grad1, gradcheck, no_grad, tape, to_dot, DType, Tensor};
+use gradgrad::autodiff::{anomaly, detect_anomaly, dump, grad, grad1, grad_with, gradcheck, no_grad, tape, to_dot, DType, GradOptions, Tensor};
 
 #[test]
 fn create_graph_false_records_nothing() {
@@ -34,17 +36,63 @@ fn no_grad_and_detach_cut_the_graph() {
     assert_eq!(grad1(&z, &x, false).item(), 1.5);
 }
 
+/// The message `grad` panics with for an unused input, or `None` if it did not panic.
+fn unused_input_panic(inputs: &[Tensor]) -> Option<String> {
+    let x = inputs[0].clone();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| grad(&[x.square().sum()], inputs, None, false)));
+    result.err().map(|payload| payload.downcast_ref::<String>().cloned().unwrap_or_default())
+}
+
 #[test]
-fn unused_input_gets_a_zero_gradient() {
+fn an_unused_input_is_refused_and_named() {
+    let x = Tensor::from_vec(vec![1.0f64, 2.0], [2]).requires_grad();
+    let bias = Tensor::from_vec(vec![5.0f64; 3], [3]).requires_grad().named("b2");
+    let message = unused_input_panic(&[x.clone(), bias.clone()]).expect("an unused input must panic");
+    let expected = format!("grad: `b2` (input 1, id {}, shape [3]) is unused: the outputs were not computed from it", bias.id());
+    assert!(message.starts_with(&expected), "{message}");
+    assert!(message.contains("allow_unused"), "the message says how to ask for zeros: {message}");
+
+    // Unnamed, the position and the id identify it; a constant is unused too.
+    let unnamed = Tensor::from_vec(vec![5.0f64; 3], [3]).requires_grad();
+    let message = unused_input_panic(&[x.clone(), x.clone(), unnamed.clone()]).unwrap();
+    assert!(message.starts_with(&format!("grad: input 2 (id {}, shape [3]) is unused", unnamed.id())), "{message}");
+    let constant = Tensor::from_vec(vec![5.0f64; 2], [2]);
+    let message = unused_input_panic(&[x.clone(), constant.clone()]).unwrap();
+    assert!(message.starts_with(&format!("grad: input 1 (id {}, shape [2]) is unused: it does not require grad", constant.id())), "{message}");
+
+    // The input the outputs were computed from is used.
+    assert!(unused_input_panic(&[x.clone()]).is_none());
+}
+
+#[test]
+fn allow_unused_gives_unused_inputs_zero_gradients() {
     let x = Tensor::from_vec(vec![1.0f64, 2.0], [2]).requires_grad();
     let unused = Tensor::from_vec(vec![5.0f64; 3], [3]).requires_grad();
     let constant = Tensor::from_vec(vec![5.0f64; 2], [2]);
     let y = x.square().sum();
-    let g = grad(&[y], &[x.clone(), unused.clone(), constant], None, false);
+    let g = grad_with(&[y], &[x.clone(), unused.clone(), constant], None, GradOptions::default().allow_unused());
     assert_eq!(g[0].to_vec_f64(), vec![2.0, 4.0]);
     assert_eq!(g[1].to_vec_f64(), vec![0.0; 3]);
     assert_eq!(g[1].shape(), unused.shape());
     assert_eq!(g[2].to_vec_f64(), vec![0.0; 2]);
+    // With create_graph, a used input's gradient is recorded and an unused one's is a constant.
+    let g = grad_with(&[x.powi(3).sum()], &[x.clone(), unused.clone()], None, GradOptions::create_graph(true).allow_unused());
+    assert!(g[0].is_recorded() && !g[1].requires_grad_flag());
+    assert_eq!(grad1(&g[0].sum(), &x, false).to_vec_f64(), vec![6.0, 12.0], "d²/dx² x³ = 6x");
+}
+
+/// The second derivative of a function linear in `x` does not depend on `x`:
+/// refused by default (it is usually a mistake), zero when allowed.
+#[test]
+fn the_second_derivative_of_a_linear_function_needs_allow_unused() {
+    let x = Tensor::from_vec(vec![1.0f64, 2.0], [2]).requires_grad();
+    let w = Tensor::from_vec(vec![3.0f64, -1.0], [2]);
+    let dy = grad1(&(&x * &w).sum(), &x, true);
+    assert_eq!(dy.to_vec_f64(), vec![3.0, -1.0]);
+    let refused = std::panic::catch_unwind(AssertUnwindSafe(|| grad1(&dy.sum(), &x, false)));
+    assert!(refused.is_err());
+    let d2y = grad_with(&[dy.sum()], &[x.clone()], None, GradOptions::default().allow_unused()).remove(0);
+    assert_eq!(d2y.to_vec_f64(), vec![0.0, 0.0]);
 }
 
 #[test]
@@ -170,6 +218,35 @@ fn anomaly_mode_names_the_first_bad_op_and_its_order() {
     assert!(anomaly.to_string().contains("derivative order 1"));
     // Outside the scope, nothing is checked.
     assert!(detect_anomaly(|| x.exp()).is_ok());
+}
+
+/// Anomaly mode is scoped like grad mode: a panic inside `detect_anomaly`
+/// leaves it off again, and an enclosing scope keeps its own first anomaly.
+#[test]
+fn anomaly_mode_is_restored_when_its_scope_panics() {
+    let x = Tensor::from_vec(vec![0.0f64], [1]).requires_grad();
+    let panicked = catch_unwind(AssertUnwindSafe(|| {
+        detect_anomaly(|| {
+            let _ = x.log(); // recorded as the scope's first anomaly
+            panic!("a failure inside the scope");
+        })
+    }));
+    assert!(panicked.is_err());
+    assert!(!anomaly::is_enabled(), "anomaly mode stayed on after the panic");
+    assert!(detect_anomaly(|| x.exp()).is_ok(), "the panicked scope's anomaly leaked");
+    assert!(detect_anomaly(|| x.log()).is_err());
+
+    // Nested: the inner scope panics after its own anomaly; the outer one
+    // catches the panic, and still reports its own first anomaly, not the inner one's.
+    let outer = detect_anomaly(|| {
+        let _ = (&x - &x).powi(-1); // 1/0 = inf: the outer scope's first anomaly
+        let inner = catch_unwind(AssertUnwindSafe(|| detect_anomaly(|| {
+            let _ = x.log();
+            panic!("inner failure");
+        })));
+        assert!(inner.is_err());
+    });
+    assert_eq!(outer.unwrap_err().op, "powi(-1)");
 }
 
 #[test]

@@ -10,6 +10,7 @@ use std::fmt;
 
 use crate::backend::Storage;
 use crate::shape::Shape;
+use crate::tape::Restore;
 use crate::tensor::Tensor;
 
 thread_local! {
@@ -49,21 +50,45 @@ impl fmt::Display for Anomaly {
 
 impl std::error::Error for Anomaly {}
 
-pub(crate) fn is_enabled() -> bool {
+/// Whether anomaly detection is on (inside [`detect_anomaly`]) on this thread.
+pub fn is_enabled() -> bool {
     ENABLED.with(|e| e.get())
 }
 
 /// Runs `f` with anomaly detection on; returns its result, or the first op
 /// that produced a non-finite value (the computation still runs to the end).
+/// If `f` panics, anomaly mode is restored as the panic leaves the scope.
 pub fn detect_anomaly<R>(f: impl FnOnce() -> R) -> Result<R, Anomaly> {
-    let was = ENABLED.with(|e| e.replace(true));
-    let previous = FIRST.with(|a| a.borrow_mut().take());
+    let _enabled = Restore::new(&ENABLED, true);
+    let scope = FirstAnomaly::enter();
     let result = f();
-    ENABLED.with(|e| e.set(was));
-    let found = FIRST.with(|a| std::mem::replace(&mut *a.borrow_mut(), previous));
-    match found {
+    match scope.leave() {
         Some(anomaly) => Err(anomaly),
         None => Ok(result),
+    }
+}
+
+/// The first-anomaly slot of one `detect_anomaly` scope: entering sets aside
+/// the enclosing scope's finding, dropping (also on panic) puts it back, so a
+/// nested scope neither sees nor overwrites it.
+struct FirstAnomaly {
+    outer: Option<Anomaly>,
+}
+
+impl FirstAnomaly {
+    fn enter() -> Self {
+        FirstAnomaly { outer: FIRST.with(|a| a.borrow_mut().take()) }
+    }
+
+    /// This scope's first anomaly, if any.
+    fn leave(self) -> Option<Anomaly> {
+        FIRST.with(|a| a.borrow_mut().take())
+    }
+}
+
+impl Drop for FirstAnomaly {
+    fn drop(&mut self) {
+        FIRST.with(|a| *a.borrow_mut() = self.outer.take());
     }
 }
 

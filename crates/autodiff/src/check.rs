@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::grad::grad;
+use crate::grad::{grad_with, GradOptions};
 use crate::ops::concat;
 use crate::tape::no_grad;
 use crate::tensor::Tensor;
@@ -75,7 +75,9 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], tolerance: 
     let mut analytic: Vec<Vec<Vec<f64>>> = xs.iter().map(|_| Vec::with_capacity(m)).collect();
     for j in 0..m {
         let e = y.one_hot(1, m, |_| j).reshape(y.shape().clone());
-        for (k, g) in grad(&[y.clone()], &xs, Some(&[e]), false).into_iter().enumerate() {
+        // An input `f` does not use has a zero Jacobian, which the finite
+        // differences then confirm (a VJP that is constant in `x`, say).
+        for (k, g) in grad_with(&[y.clone()], &xs, Some(&[e]), GradOptions::default().allow_unused()).into_iter().enumerate() {
             analytic[k].push(g.to_vec_f64());
         }
     }
@@ -109,20 +111,30 @@ pub fn gradcheck(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], tolerance: 
     report
 }
 
-/// Checks the second derivatives of `f`: `gradcheck` of the function
-/// `x ↦ vᵀ·∂f/∂x` (recorded with `create_graph`), for a fixed pseudo-random
-/// cotangent `v`. It passes only if every VJP rule is itself correctly differentiable.
+/// Checks the second derivatives of `f`, as PyTorch's `gradgradcheck` does:
+/// `gradcheck` of the vector-Jacobian product `(x, v) ↦ vᵀ·∂f/∂x` (recorded
+/// with `create_graph`) as a function of the inputs **and** of the cotangent
+/// `v`, starting from a fixed pseudo-random `v`. Perturbing `x` checks that
+/// every VJP rule is itself correctly differentiable; perturbing `v` checks
+/// that each rule is the right linear function of its cotangent (a rule that
+/// dropped `gy` from the graph would pass the first part). In the report,
+/// input `inputs.len()` is the cotangent.
 pub fn gradgradcheck(f: impl Fn(&[Tensor]) -> Tensor, inputs: &[Tensor], tolerance: f64) -> CheckReport {
     let probe: Vec<Tensor> = inputs.iter().map(|x| x.detach().to_dtype(DType::F64)).collect();
     let out_shape = no_grad(|| f(&probe)).shape().clone();
     let v = Tensor::from_vec(pseudo_random(out_shape.numel()), out_shape);
-    let first_derivative = |xs: &[Tensor]| {
+    let n = inputs.len();
+    let vector_jacobian_product = |args: &[Tensor]| {
+        let (xs, v) = args.split_at(n);
         let xs: Vec<Tensor> = xs.iter().map(|x| if x.requires_grad_flag() { x.clone() } else { x.requires_grad() }).collect();
-        let grads = grad(&[f(&xs)], &xs, Some(&[v.clone()]), true);
+        // An input `f` ignores has a zero VJP, which the differences confirm.
+        let grads = grad_with(&[f(&xs)], &xs, Some(&v[..1]), GradOptions::create_graph(true).allow_unused());
         let flat: Vec<Tensor> = grads.iter().map(|g| g.reshape([g.numel()])).collect();
         concat(&flat, 0)
     };
-    gradcheck(first_derivative, inputs, tolerance)
+    let mut args = inputs.to_vec();
+    args.push(v);
+    gradcheck(vector_jacobian_product, &args, tolerance)
 }
 
 /// Deterministic values in [-1, 1]: the check is reproducible without a RNG.
@@ -136,4 +148,48 @@ fn pseudo_random(n: usize) -> Vec<f64> {
             (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use super::*;
+    use crate::backend::{Storage, Unary};
+    use crate::op::Op;
+    use crate::shape::Shape;
+
+    /// `x²` whose VJP has the right value, `2x·gy`, but cuts `gy` from the
+    /// graph: wrong as a function of the cotangent, right as one of `x`.
+    struct SquareWithDetachedCotangent;
+
+    impl Op for SquareWithDetachedCotangent {
+        fn name(&self) -> String {
+            "square (cotangent detached)".into()
+        }
+        fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
+            (x[0].storage().unary(Unary::Powi(2)).into(), x[0].shape().clone())
+        }
+        fn vjp(&self, x: &[Tensor], _y: &Tensor, gy: &Tensor, _needs: &[bool]) -> Vec<Option<Tensor>> {
+            vec![Some(&gy.detach() * &x[0].scale(2.0))]
+        }
+    }
+
+    fn inputs() -> Vec<Tensor> {
+        vec![Tensor::from_vec(vec![0.3f64, -1.2, 0.7], [3])]
+    }
+
+    #[test]
+    fn gradgradcheck_catches_a_vjp_that_drops_its_cotangent() {
+        let broken = |x: &[Tensor]| Tensor::apply(SquareWithDetachedCotangent, &[&x[0]]).tanh();
+        // First order it is right; perturbing x alone, so is its second order.
+        assert!(gradcheck(broken, &inputs(), 1e-6).passed());
+        let report = gradgradcheck(broken, &inputs(), 1e-5);
+        assert!(!report.passed(), "the detached cotangent went unnoticed: {report}");
+        let worst = report.worst.clone().expect("a worst entry");
+        assert_eq!(worst.input, 1, "the disagreement is in the derivative with respect to the cotangent: {report}");
+        assert_eq!(worst.analytic, 0.0);
+        // The same function with the real square passes.
+        assert!(gradgradcheck(|x: &[Tensor]| x[0].square().tanh(), &inputs(), 1e-5).passed());
+    }
 }

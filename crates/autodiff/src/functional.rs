@@ -7,7 +7,7 @@
 //! `create_graph`, every result is recorded too and can be differentiated
 //! again, e.g. inside a training loss.
 
-use crate::grad::grad;
+use crate::grad::{grad, grad_with, GradOptions};
 use crate::ops::concat;
 use crate::tape::with_grad_enabled;
 use crate::tensor::Tensor;
@@ -41,7 +41,9 @@ pub fn jvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: 
     let y = recorded(&f, &x);
     let u = y.zeros_like().requires_grad();
     let ut_j = grad(&[y.clone()], &[x], Some(&[u.clone()]), true).remove(0);
-    let jv = grad(&[ut_j], &[u], Some(&[v.clone()]), create_graph).remove(0);
+    // `uᵀJ` is built from `u` wherever J has a nonzero rule; where no rule
+    // reaches `u` (f piecewise constant), J·v is zero.
+    let jv = grad_with(&[ut_j], &[u], Some(&[v.clone()]), GradOptions::create_graph(create_graph).allow_unused()).remove(0);
     (y, jv)
 }
 
@@ -49,29 +51,31 @@ pub fn jvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: 
 pub fn hvp(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, v: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
     let g = grad(&[recorded(&f, &x)], &[x.clone()], None, true).remove(0);
-    grad(&[g], &[x], Some(&[v.clone()]), create_graph).remove(0)
+    // A gradient that does not depend on x (f linear) has a zero Hessian.
+    grad_with(&[g], &[x], Some(&[v.clone()]), GradOptions::create_graph(create_graph).allow_unused()).remove(0)
 }
 
 /// The full Jacobian `∂f/∂x` as a `[numel(f(x)), numel(x)]` matrix: one
 /// backward pass per output element, so for small sizes only.
 pub fn jacobian(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
-    jacobian_rows(&recorded(&f, &x), &x, create_graph)
+    jacobian_rows(&recorded(&f, &x), &x, GradOptions::create_graph(create_graph))
 }
 
 /// The Hessian of a scalar `f` as a `[numel(x), numel(x)]` matrix.
 pub fn hessian(f: impl Fn(&Tensor) -> Tensor, x: &Tensor, create_graph: bool) -> Tensor {
     let x = as_variable(x);
     let g = grad(&[recorded(&f, &x)], &[x.clone()], None, true).remove(0);
-    jacobian_rows(&g, &x, create_graph)
+    // A gradient that does not depend on x (f linear) has a zero Hessian.
+    jacobian_rows(&g, &x, GradOptions::create_graph(create_graph).allow_unused())
 }
 
-fn jacobian_rows(y: &Tensor, x: &Tensor, create_graph: bool) -> Tensor {
+fn jacobian_rows(y: &Tensor, x: &Tensor, options: GradOptions) -> Tensor {
     let (m, n) = (y.numel(), x.numel());
     let rows: Vec<Tensor> = (0..m)
         .map(|i| {
             let e = y.one_hot(1, m, |_| i).reshape(y.shape().clone());
-            grad(&[y.clone()], &[x.clone()], Some(&[e]), create_graph).remove(0).reshape([1, n])
+            grad_with(&[y.clone()], &[x.clone()], Some(&[e]), options).remove(0).reshape([1, n])
         })
         .collect();
     concat(&rows, 0)

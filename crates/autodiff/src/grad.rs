@@ -23,13 +23,47 @@ use crate::tensor::Tensor;
 ///   differentiable again (to any order). Without it nothing is recorded: the
 ///   tape's length ([`tape::live_nodes`]) is unchanged and the gradients are
 ///   constants.
-/// - An input that the outputs do not depend on gets a zero gradient (a
-///   constant of its shape, after the cotangents' leading axes): that is the
-///   derivative, and it composes into losses without special cases.
+/// - An input that the outputs were not computed from (no recorded path from
+///   an output back to it, or it does not require grad) is a **panic** naming
+///   it (position, label, id, shape): usually a parameter left out of the
+///   loss, or a tensor detached by mistake. Where a zero gradient is meant
+///   (the second derivative of something linear, a bias a trace does not
+///   see), ask for it with [`grad_with`] and [`GradOptions::allow_unused`]:
+///   such an input then gets zeros of its shape, after the cotangents'
+///   leading axes (PyTorch's `allow_unused` with `materialize_grads`).
 /// - Inputs may be leaves or intermediate recorded tensors (`∂s/∂h` for a
 ///   hidden layer `h`, say). The graph is left intact: it can be
 ///   differentiated again, as often as wanted.
 pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, create_graph: bool) -> Vec<Tensor> {
+    grad_with(outputs, inputs, grad_outputs, GradOptions::create_graph(create_graph))
+}
+
+/// How [`grad_with`] runs; the default is [`grad`]'s: nothing recorded, every
+/// input must be used.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GradOptions {
+    /// Record the backward pass, so the gradients can be differentiated again.
+    pub create_graph: bool,
+    /// Give an input that the outputs do not depend on a zero gradient
+    /// instead of panicking.
+    pub allow_unused: bool,
+}
+
+impl GradOptions {
+    /// The default options with `create_graph` set as given.
+    pub fn create_graph(create_graph: bool) -> Self {
+        GradOptions { create_graph, ..GradOptions::default() }
+    }
+
+    /// These options, also accepting unused inputs (their gradient is zero).
+    pub fn allow_unused(self) -> Self {
+        GradOptions { allow_unused: true, ..self }
+    }
+}
+
+/// [`grad`] with explicit [`GradOptions`]:
+/// `grad_with(&[y], &[x, b], None, GradOptions::create_graph(true).allow_unused())`.
+pub fn grad_with(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, options: GradOptions) -> Vec<Tensor> {
     if let Some(gs) = grad_outputs {
         assert_eq!(gs.len(), outputs.len(), "grad: {} grad_outputs for {} outputs", gs.len(), outputs.len());
         for (i, (g, out)) in gs.iter().zip(outputs).enumerate() {
@@ -39,7 +73,7 @@ pub fn grad(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
             assert!(same_prefix, "grad: grad_outputs 0 and {i} have shapes {} and {} for outputs of shapes {} and {}: their leading axes differ", gs[0].shape(), g.shape(), outputs[0].shape(), out.shape());
         }
     }
-    tape::with_grad_enabled(create_graph, || backward(outputs, inputs, grad_outputs))
+    tape::with_grad_enabled(options.create_graph, || backward(outputs, inputs, grad_outputs, options.allow_unused))
 }
 
 /// `grad` for one scalar output and one input.
@@ -47,10 +81,15 @@ pub fn grad1(output: &Tensor, input: &Tensor, create_graph: bool) -> Tensor {
     grad(std::slice::from_ref(output), std::slice::from_ref(input), None, create_graph).remove(0)
 }
 
-fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>) -> Vec<Tensor> {
+fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor]>, allow_unused: bool) -> Vec<Tensor> {
     let wanted: HashSet<u64> = inputs.iter().filter(|t| t.requires_grad_flag()).map(Tensor::id).collect();
     let nodes = reachable(outputs);
     let leads_to_input = leads_to_input(&nodes, &wanted);
+    if !allow_unused {
+        if let Some((position, unused)) = inputs.iter().enumerate().find(|(_, x)| !leads_to_input.contains(&x.id())) {
+            panic!("{}", unused_input_message(position, unused));
+        }
+    }
     // This pass differentiates values of order ≤ k, so what it records is of order k + 1.
     let pass_order = nodes.iter().map(Tensor::order).max().unwrap_or(0) + 1;
 
@@ -105,6 +144,16 @@ fn backward(outputs: &[Tensor], inputs: &[Tensor], grad_outputs: Option<&[Tensor
             None => x.full_like(full(x), 0.0),
         })
         .collect()
+}
+
+/// What `grad` says about input `position` when the outputs do not depend on it.
+fn unused_input_message(position: usize, x: &Tensor) -> String {
+    let name = match x.label() {
+        Some(label) => format!("`{label}` (input {position}, id {}, shape {})", x.id(), x.shape()),
+        None => format!("input {position} (id {}, shape {})", x.id(), x.shape()),
+    };
+    let why = if x.requires_grad_flag() { "the outputs were not computed from it" } else { "it does not require grad" };
+    format!("grad: {name} is unused: {why}. If a zero gradient is meant, pass GradOptions {{ allow_unused: true, .. }} to grad_with")
 }
 
 /// Whether `dims` equals `target` but for 1s, axis by axis (a same-rank broadcast).

@@ -66,8 +66,9 @@
 //! - [`Tensor`]: values with their recorded history; ops are its methods and
 //!   `+ - * /` (NumPy broadcasting).
 //! - [`grad()`]: the backward pass, also for a batch of cotangents at once
-//!   (extra leading axes, `vmap` over the cotangent); [`functional`]: VJP,
-//!   JVP, HVP, Jacobian, Hessian and [`jacobian_diagonal`].
+//!   (extra leading axes, `vmap` over the cotangent); [`grad_with`] takes
+//!   [`GradOptions`] (unused inputs allowed); [`functional`]: VJP, JVP, HVP,
+//!   Jacobian, Hessian and [`jacobian_diagonal`].
 //! - [`gradcheck`] and [`gradgradcheck`]: finite-difference checks in f64.
 //! - [`dump()`] / [`to_dot`]: the tape as text or Graphviz; [`detect_anomaly`]:
 //!   the first op that produced a NaN/Inf.
@@ -112,7 +113,7 @@ pub use check::{gradcheck, gradgradcheck, CheckReport};
 pub use dtype::{DType, Element};
 pub use dump::{dump, to_dot};
 pub use functional::{hessian, hvp, jacobian, jacobian_diagonal, jvp, vjp, DiagonalStrategy};
-pub use grad::{grad, grad1};
+pub use grad::{grad, grad1, grad_with, GradOptions};
 pub use ops::concat;
 pub use shape::Shape;
 pub use tape::no_grad;

@@ -75,13 +75,13 @@ pub(crate) fn next_id() -> u64 {
 }
 
 /// Sets a thread-local cell for a scope and restores it on drop (also on panic).
-struct Restore<T: Copy + 'static> {
+pub(crate) struct Restore<T: Copy + 'static> {
     cell: &'static std::thread::LocalKey<Cell<T>>,
     previous: T,
 }
 
 impl<T: Copy + 'static> Restore<T> {
-    fn new(cell: &'static std::thread::LocalKey<Cell<T>>, value: T) -> Self {
+    pub(crate) fn new(cell: &'static std::thread::LocalKey<Cell<T>>, value: T) -> Self {
         let previous = cell.with(|c| c.replace(value));
         Restore { cell, previous }
     }

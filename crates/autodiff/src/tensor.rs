@@ -39,10 +39,26 @@ pub(crate) struct GradFn {
     pub(crate) inputs: Vec<Tensor>,
 }
 
+/// Frees a graph without recursing: left to the compiler, dropping a node
+/// drops its inputs from inside its own drop, one stack frame per link, so a
+/// chain of a million ops overflows the stack. Instead the inputs that this
+/// node owned alone are unlinked here and freed in a loop, each handing on its
+/// own inputs to the same worklist; an input that someone else still holds is
+/// merely released.
 impl Drop for Node {
     fn drop(&mut self) {
-        if self.grad_fn.is_some() {
-            tape::node_dropped();
+        let Some(grad_fn) = self.grad_fn.take() else { return };
+        tape::node_dropped();
+        let mut orphans = grad_fn.inputs;
+        while let Some(input) = orphans.pop() {
+            // `try_unwrap` succeeds only for the last owner; the node then
+            // drops at the end of this block with its inputs already taken.
+            if let Ok(mut node) = Rc::try_unwrap(input.0) {
+                if let Some(grad_fn) = node.grad_fn.take() {
+                    tape::node_dropped();
+                    orphans.extend(grad_fn.inputs);
+                }
+            }
         }
     }
 }
