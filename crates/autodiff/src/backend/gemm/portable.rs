@@ -1,0 +1,31 @@
+//! The fallback microkernel for CPUs without a hand-written one (x86-64 before
+//! AVX2, aarch64): plain Rust that the compiler vectorises for the baseline
+//! target. Same contract as the kernels in `x86.rs`.
+
+use crate::dtype::Element;
+
+pub const MR: usize = 4;
+pub const NR: usize = 8;
+
+/// `C[0..MR][0..NR] += A·B` over `kc` packed steps.
+///
+/// # Safety
+/// `a` holds `kc·MR` values, `b` `kc·NR`, and `c` an `MR×NR` tile with row
+/// stride `ldc`.
+pub unsafe fn tile<T: Element>(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize) {
+    let (a, b) = (std::slice::from_raw_parts(a, kc * MR), std::slice::from_raw_parts(b, kc * NR));
+    let mut acc = [[T::zero(); NR]; MR];
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
+        for i in 0..MR {
+            for j in 0..NR {
+                acc[i][j] = acc[i][j] + ap[i] * bp[j];
+            }
+        }
+    }
+    for (i, row) in acc.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let cp = c.add(i * ldc + j);
+            *cp = *cp + v;
+        }
+    }
+}
