@@ -8,13 +8,14 @@
 //! for each NC-wide column block of B            (B block kept in L2)
 //!   for each KC-deep step block                 (sums over k, in order)
 //!     pack B[KC × NC] into NR-wide panels
-//!     for each MR-row panel of A: pack A[MR × KC]   (kept in L1)
-//!       for each NR-wide panel of B: microkernel  (MR × NR tile in registers)
+//!     for each MC-row block of A: pack A[MC × KC] into MR-row panels
+//!       for each MR-row panel of A                (kept in L1)
+//!         for each NR-wide panel of B: microkernel  (MR × NR tile in registers)
 //! ```
 //!
 //! Determinism: every element of `C` is the sum of the same products in the
-//! same order (KC blocks in turn, each summed from zero by the microkernel, then
-//! added to `C`) however the work is split between threads, because the block
+//! same order (KC blocks in turn, each summed from zero by the microkernel, the
+//! first stored, the others added to `C`) however the work is split between threads, because the block
 //! sizes depend only on `k`, `n` and the instruction set. So results are the
 //! same bits run to run and on any number of threads.
 
@@ -93,10 +94,12 @@ pub struct Tile<T> {
     nr: usize,
     /// Largest step block along `k`.
     kc: usize,
+    /// Largest row block of `A` packed at once.
+    mc: usize,
     /// Largest column block of `B` packed at once.
     nc: usize,
-    /// `(kc, a, b, c, ldc)`: `C[MR×NR] += A·B`, see `x86.rs`.
-    kernel: unsafe fn(usize, *const T, *const T, *mut T, usize),
+    /// `(kc, a, b, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
+    kernel: unsafe fn(usize, *const T, *const T, *mut T, usize, bool),
 }
 
 /// Largest `mr·nr` of any tile: the scratch tile for edges.
@@ -119,13 +122,13 @@ macro_rules! gemm_element {
             fn tile(isa: Isa) -> Tile<$t> {
                 assert!(isa.is_supported(), "matmul: this CPU cannot run the {} kernels", isa.name());
                 // Block sizes in elements; f64 blocks hold as many bytes as f32's.
-                let (kc, nc) = if $f32 { (384, 512) } else { (384, 256) };
+                let (kc, mc, nc) = if $f32 { (384, 96, 512) } else { (384, 48, 256) };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => Tile { mr: 8, nr: 3 * 64 / std::mem::size_of::<$t>(), kc, nc, kernel: x86::$avx512 },
+                    Isa::Avx512 => Tile { mr: 8, nr: 3 * 64 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx512 },
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => Tile { mr: 6, nr: 2 * 32 / std::mem::size_of::<$t>(), kc, nc, kernel: x86::$avx2 },
-                    _ => Tile { mr: portable::MR, nr: portable::NR, kc: 256, nc: 512, kernel: portable::tile::<$t> },
+                    Isa::Avx2 => Tile { mr: 6, nr: 2 * 32 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx2 },
+                    _ => Tile { mr: portable::MR, nr: portable::NR, kc: 256, mc: 64, nc: 512, kernel: portable::tile::<$t> },
                 }
             }
             fn with_pack_buffers<R>(f: impl FnOnce(&mut Vec<$t>, &mut Vec<$t>) -> R) -> R {
@@ -212,7 +215,7 @@ pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: Batch
 /// Products smaller than this run on one thread: splitting costs more.
 const PAR_MATMUL_FLOPS: usize = 1 << 21;
 
-/// `c += a·b`, split into `pieces` blocks that rayon runs in parallel: each
+/// `c = a·b`, split into `pieces` blocks that rayon runs in parallel: each
 /// split halves the side whose halves hold the most even number of tiles.
 /// Parallelism comes from rayon alone, so the matmul never competes with a
 /// second thread pool for the cores.
@@ -251,54 +254,52 @@ fn strides<T>(v: &ArrayView2<T>) -> (usize, usize) {
     (s[0] as usize, s[1] as usize)
 }
 
-/// `c += a·b` on this thread (see the module doc for the loop nest).
+/// `c = a·b` on this thread (see the module doc for the loop nest).
 fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
     let ((m, k), n) = (a.dim(), b.dim().1);
     if m == 0 || n == 0 || k == 0 {
         return;
     }
     let Tile { mr, nr, kernel, .. } = *tile;
-    let (kc, nc) = (block_size(k, tile.kc, 1), block_size(n, tile.nc, nr));
+    let (kc, mc, nc) = (block_size(k, tile.kc, 1), block_size(m, tile.mc, mr), block_size(n, tile.nc, nr));
     let ((a_rs, a_cs), (b_rs, b_cs)) = (strides(&a), strides(&b));
     let ldc = c.strides()[0] as usize;
     assert!(c.strides()[1] == 1 || n == 1, "matmul: output rows must be contiguous");
     let (a_ptr, b_ptr, c_ptr) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
     T::with_pack_buffers(|a_pack, b_pack| {
-        a_pack.resize(kc * mr, T::zero());
+        a_pack.resize(kc * mc, T::zero());
         b_pack.resize(kc * nc, T::zero());
         for j0 in (0..n).step_by(nc) {
             let cols = nc.min(n - j0);
-            let panels = cols.div_ceil(nr);
             for p0 in (0..k).step_by(kc) {
                 let depth = kc.min(k - p0);
-                for q in 0..panels {
-                    let lanes = nr.min(cols - q * nr);
-                    // SAFETY: rows p0..p0+depth and columns j0+q·nr.. +lanes are inside `b`.
-                    unsafe {
-                        let src = b_ptr.add(p0 * b_rs + (j0 + q * nr) * b_cs);
-                        pack::pack_panel(src, b_cs, b_rs, lanes, nr, depth, &mut b_pack[q * depth * nr..]);
-                    }
-                }
-                for i0 in (0..m).step_by(mr) {
-                    let rows = mr.min(m - i0);
+                let overwrite = p0 == 0;
+                // SAFETY: steps p0..p0+depth and columns j0..j0+cols are inside `b`.
+                unsafe { pack::pack_block(b_ptr.add(p0 * b_rs + j0 * b_cs), b_cs, b_rs, cols, nr, depth, b_pack) };
+                for i0 in (0..m).step_by(mc) {
+                    let rows = mc.min(m - i0);
                     // SAFETY: rows i0..i0+rows and steps p0..p0+depth are inside `a`.
-                    unsafe { pack::pack_panel(a_ptr.add(i0 * a_rs + p0 * a_cs), a_rs, a_cs, rows, mr, depth, a_pack) };
-                    for q in 0..panels {
-                        let j = j0 + q * nr;
-                        let lanes = nr.min(n - j);
-                        let b_panel = b_pack[q * depth * nr..].as_ptr();
-                        // SAFETY: the packed panels hold depth·mr and depth·nr values; a full
-                        // tile lies inside `c`, an edge tile goes through the scratch tile.
-                        unsafe {
-                            let c_tile = c_ptr.add(i0 * ldc + j);
-                            if rows == mr && lanes == nr {
-                                kernel(depth, a_pack.as_ptr(), b_panel, c_tile, ldc);
-                            } else {
-                                let mut scratch = [T::zero(); MAX_TILE];
-                                kernel(depth, a_pack.as_ptr(), b_panel, scratch.as_mut_ptr(), nr);
-                                for r in 0..rows {
-                                    for l in 0..lanes {
-                                        *c_tile.add(r * ldc + l) = *c_tile.add(r * ldc + l) + scratch[r * nr + l];
+                    unsafe { pack::pack_block(a_ptr.add(i0 * a_rs + p0 * a_cs), a_rs, a_cs, rows, mr, depth, a_pack) };
+                    for ir in (0..rows).step_by(mr) {
+                        let a_panel = a_pack[ir * depth..].as_ptr();
+                        for jr in (0..cols).step_by(nr) {
+                            let b_panel = b_pack[jr * depth..].as_ptr();
+                            let (tile_rows, tile_cols) = (mr.min(rows - ir), nr.min(cols - jr));
+                            // SAFETY: the packed panels hold depth·mr and depth·nr values; a
+                            // full tile lies inside `c`, an edge tile goes through scratch.
+                            unsafe {
+                                let c_tile = c_ptr.add((i0 + ir) * ldc + j0 + jr);
+                                if tile_rows == mr && tile_cols == nr {
+                                    kernel(depth, a_panel, b_panel, c_tile, ldc, overwrite);
+                                } else {
+                                    let mut scratch = [T::zero(); MAX_TILE];
+                                    kernel(depth, a_panel, b_panel, scratch.as_mut_ptr(), nr, true);
+                                    for r in 0..tile_rows {
+                                        for l in 0..tile_cols {
+                                            let cp = c_tile.add(r * ldc + l);
+                                            let sum = scratch[r * nr + l];
+                                            *cp = if overwrite { sum } else { *cp + sum };
+                                        }
                                     }
                                 }
                             }

@@ -7,12 +7,12 @@ use crate::dtype::Element;
 pub const MR: usize = 4;
 pub const NR: usize = 8;
 
-/// `C[0..MR][0..NR] += A·B` over `kc` packed steps.
+/// `C[0..MR][0..NR] += A·B` over `kc` packed steps (`=` when `overwrite`).
 ///
 /// # Safety
 /// `a` holds `kc·MR` values, `b` `kc·NR`, and `c` an `MR×NR` tile with row
 /// stride `ldc`.
-pub unsafe fn tile<T: Element>(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize) {
+pub unsafe fn tile<T: Element>(kc: usize, a: *const T, b: *const T, c: *mut T, ldc: usize, overwrite: bool) {
     let (a, b) = (std::slice::from_raw_parts(a, kc * MR), std::slice::from_raw_parts(b, kc * NR));
     let mut acc = [[T::zero(); NR]; MR];
     for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(NR)) {
@@ -25,7 +25,7 @@ pub unsafe fn tile<T: Element>(kc: usize, a: *const T, b: *const T, c: *mut T, l
     for (i, row) in acc.iter().enumerate() {
         for (j, &v) in row.iter().enumerate() {
             let cp = c.add(i * ldc + j);
-            *cp = *cp + v;
+            *cp = if overwrite { v } else { *cp + v };
         }
     }
 }

@@ -15,7 +15,9 @@
 
 use std::arch::x86_64::*;
 
-/// `$name(kc, a, b, c, ldc)`: `C[0..MR][0..NR] += A·B` over `kc` packed steps.
+/// `$name(kc, a, b, c, ldc, overwrite)`: `C[0..MR][0..NR] += A·B` over `kc`
+/// packed steps, or `C = A·B` when `overwrite` (the first step block: `C`'s
+/// fresh zero pages are then written without being read first).
 ///
 /// # Safety
 /// The CPU must support `$feature`; `a` holds `kc·MR` values, `b` `kc·NR`, and
@@ -24,7 +26,13 @@ macro_rules! tile_kernel {
     ($name:ident, $feature:literal, $t:ty, mr = $mr:literal, vectors = $nv:literal, lanes = $lanes:literal,
      zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident, fma = $fma:ident, add = $add:ident) => {
         #[target_feature(enable = $feature)]
-        pub unsafe fn $name(kc: usize, a: *const $t, b: *const $t, c: *mut $t, ldc: usize) {
+        pub unsafe fn $name(kc: usize, a: *const $t, b: *const $t, c: *mut $t, ldc: usize, overwrite: bool) {
+            // C's rows are far apart: fetch them while the products run.
+            for i in 0..$mr {
+                for v in 0..(($nv * $lanes * std::mem::size_of::<$t>()).div_ceil(64)) {
+                    _mm_prefetch::<_MM_HINT_T0>(c.add(i * ldc).cast::<i8>().add(v * 64));
+                }
+            }
             let mut acc = [[$zero(); $nv]; $mr];
             let mut bv = [$zero(); $nv];
             for p in 0..kc {
@@ -43,7 +51,7 @@ macro_rules! tile_kernel {
             for i in 0..$mr {
                 for v in 0..$nv {
                     let cp = c.add(i * ldc + v * $lanes);
-                    $store(cp, $add($load(cp), acc[i][v]));
+                    $store(cp, if overwrite { acc[i][v] } else { $add($load(cp), acc[i][v]) });
                 }
             }
         }
