@@ -2,7 +2,7 @@
 //! chosen at run time for the CPU it runs on (AVX-512, AVX2+FMA, or portable
 //! Rust), split across rayon's threads.
 //!
-//! Loop nest, for one thread's block of `C` (`C += A·B`, `C` row-major):
+//! Loop nest, for one thread's block of `C` (`C = A·B`, `C` row-major):
 //!
 //! ```text
 //! for each NC-wide column block of B            (B block kept in L2)
@@ -14,10 +14,12 @@
 //! ```
 //!
 //! Determinism: every element of `C` is the sum of the same products in the
-//! same order (KC blocks in turn, each summed from zero by the microkernel, the
-//! first stored, the others added to `C`) however the work is split between threads, because the block
-//! sizes depend only on `k`, `n` and the instruction set. So results are the
-//! same bits run to run and on any number of threads.
+//! same order (KC blocks in turn, each summed from zero by the microkernel,
+//! the first stored, the others added to `C`) however the work is split
+//! between threads, because the step blocks depend only on `k` and the
+//! instruction set. So results are the same bits run to run and on any number
+//! of threads (not necessarily across instruction sets: the portable kernel
+//! rounds each product before adding it, the others fuse the two).
 
 mod pack;
 mod portable;
