@@ -11,9 +11,10 @@
 //! zeros there.
 
 /// Packs a block into `out[..panels·depth·width]`. It reads the source in
-/// whichever order is contiguous: step by step when lanes are adjacent (a
-/// row-major `B`, a transposed `A`), lane by lane otherwise, so a transposed
-/// operand costs no more to pack than a plain one.
+/// whichever order keeps its cache lines in use: a whole step at a time when
+/// lanes are adjacent (a row-major `B`, a transposed `A`), else a step of every
+/// lane of one panel at a time (`width` short streams, each line of which
+/// serves the next few steps too), so no layout costs much more to pack.
 ///
 /// # Safety
 /// `src[l·lane_stride + p·depth_stride]` must be readable for every
@@ -27,34 +28,49 @@ pub unsafe fn pack_block<T: Copy + num_traits::Zero>(
     depth: usize,
     out: &mut [T],
 ) {
-    let panels = lanes.div_ceil(width);
-    let out = &mut out[..panels * depth * width];
-    let tail = lanes % width;
-    if tail != 0 {
-        out[(panels - 1) * depth * width..].fill(T::zero());
+    // The kernels' widths, as constants: the copies then unroll and vectorise.
+    match width {
+        4 => pack_fixed::<T, 4>(src, lane_stride, depth_stride, lanes, depth, out),
+        6 => pack_fixed::<T, 6>(src, lane_stride, depth_stride, lanes, depth, out),
+        8 => pack_fixed::<T, 8>(src, lane_stride, depth_stride, lanes, depth, out),
+        16 => pack_fixed::<T, 16>(src, lane_stride, depth_stride, lanes, depth, out),
+        24 => pack_fixed::<T, 24>(src, lane_stride, depth_stride, lanes, depth, out),
+        48 => pack_fixed::<T, 48>(src, lane_stride, depth_stride, lanes, depth, out),
+        _ => unreachable!("no kernel is {width} lanes wide"),
     }
-    if lane_stride == 1 {
-        for p in 0..depth {
-            let step = std::slice::from_raw_parts(src.add(p * depth_stride), lanes);
-            for (q, chunk) in step.chunks(width).enumerate() {
-                // An element loop, not a memcpy call per few values.
-                for (o, &v) in out[(q * depth + p) * width..].iter_mut().zip(chunk) {
-                    *o = v;
+}
+
+unsafe fn pack_fixed<T: Copy + num_traits::Zero, const W: usize>(
+    src: *const T,
+    lane_stride: usize,
+    depth_stride: usize,
+    lanes: usize,
+    depth: usize,
+    out: &mut [T],
+) {
+    let panels = lanes.div_ceil(W);
+    for (q, panel) in out[..panels * depth * W].chunks_exact_mut(depth * W).enumerate() {
+        let first = q * W;
+        let width = W.min(lanes - first);
+        let base = src.add(first * lane_stride);
+        let steps = panel.chunks_exact_mut(W).enumerate();
+        if width < W {
+            // The last, partial panel: zeros past the matrix's edge.
+            for (p, step) in steps {
+                let at = base.add(p * depth_stride);
+                for (l, v) in step.iter_mut().enumerate() {
+                    *v = if l < width { *at.add(l * lane_stride) } else { T::zero() };
                 }
             }
-        }
-    } else {
-        // A few steps of every lane at a time: the panel rows they fill stay
-        // in L1 while each lane's run of steps is read along its cache lines.
-        const STEPS: usize = 16;
-        for p0 in (0..depth).step_by(STEPS) {
-            let steps = STEPS.min(depth - p0);
-            for l in 0..lanes {
-                let lane = src.add(l * lane_stride + p0 * depth_stride);
-                let panel = &mut out[(l / width) * depth * width + p0 * width..][..steps * width];
-                let offset = l % width;
-                for p in 0..steps {
-                    *panel.get_unchecked_mut(p * width + offset) = *lane.add(p * depth_stride);
+        } else if lane_stride == 1 {
+            for (p, step) in steps {
+                step.copy_from_slice(std::slice::from_raw_parts(base.add(p * depth_stride), W));
+            }
+        } else {
+            for (p, step) in steps {
+                let at = base.add(p * depth_stride);
+                for (l, v) in step.iter_mut().enumerate() {
+                    *v = *at.add(l * lane_stride);
                 }
             }
         }
