@@ -15,6 +15,9 @@
 
 use std::arch::x86_64::*;
 
+/// Steps ahead at which the kernels prefetch the packed `B` panel.
+const B_AHEAD: usize = 8;
+
 /// `$name(kc, a, b, c, ldc, overwrite)`: `C[0..MR][0..NR] += A·B` over `kc`
 /// packed steps, or `C = A·B` when `overwrite` (the first step block: `C`'s
 /// fresh zero pages are then written without being read first).
@@ -38,6 +41,8 @@ macro_rules! tile_kernel {
             for p in 0..kc {
                 let bp = b.add(p * $nv * $lanes);
                 for v in 0..$nv {
+                    // B streams from L2: ask for it a few steps ahead.
+                    _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((B_AHEAD * $nv + v) * $lanes).cast::<i8>());
                     bv[v] = $load(bp.add(v * $lanes));
                 }
                 let ap = a.add(p * $mr);
