@@ -100,8 +100,8 @@ pub struct Tile<T> {
     mc: usize,
     /// Largest column block of `B` packed at once.
     nc: usize,
-    /// `(kc, a, b, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
-    kernel: unsafe fn(usize, *const T, *const T, *mut T, usize, bool),
+    /// `(kc, a, b, b_step, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
+    kernel: unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool),
 }
 
 /// Largest `mr·nr` of any tile: the scratch tile for edges.
@@ -246,6 +246,10 @@ fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>
     }
 }
 
+/// Up to this many rows of `A`, a row-major `B` is read in place rather than
+/// packed: copying it would cost more than the few passes over it save.
+const DIRECT_B_MAX_ROWS: usize = 128;
+
 /// `len` cut into equal blocks of at most about `max`, each a multiple of `unit`.
 fn block_size(len: usize, max: usize, unit: usize) -> usize {
     len.div_ceil(len.div_ceil(max)).next_multiple_of(unit)
@@ -268,6 +272,7 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
     let ldc = c.strides()[0] as usize;
     assert!(c.strides()[1] == 1 || n == 1, "matmul: output rows must be contiguous");
     let (a_ptr, b_ptr, c_ptr) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let direct_b = b_cs == 1 && m <= DIRECT_B_MAX_ROWS;
     T::with_pack_buffers(|a_pack, b_pack| {
         a_pack.resize(kc * mc, T::zero());
         b_pack.resize(kc * nc, T::zero());
@@ -276,8 +281,26 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
             for p0 in (0..k).step_by(kc) {
                 let depth = kc.min(k - p0);
                 let overwrite = p0 == 0;
-                // SAFETY: steps p0..p0+depth and columns j0..j0+cols are inside `b`.
-                unsafe { pack::pack_block(b_ptr.add(p0 * b_rs + j0 * b_cs), b_cs, b_rs, cols, nr, depth, b_pack) };
+                // A row-major B that few rows of A reuse is read in place (its
+                // rows are the kernel's steps); only its partial last panel is packed.
+                let in_place = direct_b && cols >= nr;
+                let packed_from = if in_place { cols / nr * nr } else { 0 };
+                if packed_from < cols {
+                    // SAFETY: steps p0..p0+depth and columns j0+packed_from..j0+cols are inside `b`.
+                    unsafe {
+                        let src = b_ptr.add(p0 * b_rs + (j0 + packed_from) * b_cs);
+                        pack::pack_block(src, b_cs, b_rs, cols - packed_from, nr, depth, &mut b_pack[packed_from * depth..]);
+                    }
+                }
+                // Step `p` of the panel starting at column jr.
+                let b_panel = |jr: usize| -> (*const T, usize) {
+                    if jr < packed_from {
+                        // SAFETY: column j0 + jr and step p0 are inside `b`.
+                        (unsafe { b_ptr.add(p0 * b_rs + j0 + jr) }, b_rs)
+                    } else {
+                        (b_pack[jr * depth..].as_ptr(), nr)
+                    }
+                };
                 for i0 in (0..m).step_by(mc) {
                     let rows = mc.min(m - i0);
                     // SAFETY: rows i0..i0+rows and steps p0..p0+depth are inside `a`.
@@ -285,17 +308,17 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
                     for ir in (0..rows).step_by(mr) {
                         let a_panel = a_pack[ir * depth..].as_ptr();
                         for jr in (0..cols).step_by(nr) {
-                            let b_panel = b_pack[jr * depth..].as_ptr();
+                            let (b_panel, b_step) = b_panel(jr);
                             let (tile_rows, tile_cols) = (mr.min(rows - ir), nr.min(cols - jr));
                             // SAFETY: the packed panels hold depth·mr and depth·nr values; a
                             // full tile lies inside `c`, an edge tile goes through scratch.
                             unsafe {
                                 let c_tile = c_ptr.add((i0 + ir) * ldc + j0 + jr);
                                 if tile_rows == mr && tile_cols == nr {
-                                    kernel(depth, a_panel, b_panel, c_tile, ldc, overwrite);
+                                    kernel(depth, a_panel, b_panel, b_step, c_tile, ldc, overwrite);
                                 } else {
                                     let mut scratch = [T::zero(); MAX_TILE];
-                                    kernel(depth, a_panel, b_panel, scratch.as_mut_ptr(), nr, true);
+                                    kernel(depth, a_panel, b_panel, b_step, scratch.as_mut_ptr(), nr, true);
                                     for r in 0..tile_rows {
                                         for l in 0..tile_cols {
                                             let cp = c_tile.add(r * ldc + l);

@@ -18,18 +18,20 @@ use std::arch::x86_64::*;
 /// Steps ahead at which the kernels prefetch the packed `B` panel.
 const B_AHEAD: usize = 8;
 
-/// `$name(kc, a, b, c, ldc, overwrite)`: `C[0..MR][0..NR] += A·B` over `kc`
-/// packed steps, or `C = A·B` when `overwrite` (the first step block: `C`'s
-/// fresh zero pages are then written without being read first).
+/// `$name(kc, a, b, b_step, c, ldc, overwrite)`: `C[0..MR][0..NR] += A·B`
+/// over `kc` steps, or `C = A·B` when `overwrite` (the first step block: `C`'s
+/// fresh zero pages are then written without being read first). Step `p` of
+/// `B` is the `NR` values at `b + p·b_step`: a packed panel, or the rows of a
+/// row-major `B` read in place.
 ///
 /// # Safety
-/// The CPU must support `$feature`; `a` holds `kc·MR` values, `b` `kc·NR`, and
+/// The CPU must support `$feature`; `a` holds `kc·MR` values, `b` `kc` steps, and
 /// `c` an `MR×NR` tile with row stride `ldc`.
 macro_rules! tile_kernel {
     ($name:ident, $feature:literal, $t:ty, mr = $mr:literal, vectors = $nv:literal, lanes = $lanes:literal,
      zero = $zero:ident, load = $load:ident, store = $store:ident, splat = $splat:ident, fma = $fma:ident, add = $add:ident) => {
         #[target_feature(enable = $feature)]
-        pub unsafe fn $name(kc: usize, a: *const $t, b: *const $t, c: *mut $t, ldc: usize, overwrite: bool) {
+        pub unsafe fn $name(kc: usize, a: *const $t, b: *const $t, b_step: usize, c: *mut $t, ldc: usize, overwrite: bool) {
             // C's rows are far apart: fetch them while the products run.
             for i in 0..$mr {
                 for v in 0..(($nv * $lanes * std::mem::size_of::<$t>()).div_ceil(64)) {
@@ -39,10 +41,10 @@ macro_rules! tile_kernel {
             let mut acc = [[$zero(); $nv]; $mr];
             let mut bv = [$zero(); $nv];
             for p in 0..kc {
-                let bp = b.add(p * $nv * $lanes);
+                let bp = b.add(p * b_step);
                 for v in 0..$nv {
                     // B streams from L2: ask for it a few steps ahead.
-                    _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add((B_AHEAD * $nv + v) * $lanes).cast::<i8>());
+                    _mm_prefetch::<_MM_HINT_T0>(bp.wrapping_add(B_AHEAD * b_step + v * $lanes).cast::<i8>());
                     bv[v] = $load(bp.add(v * $lanes));
                 }
                 let ap = a.add(p * $mr);
