@@ -1,39 +1,90 @@
-//! f32 matmul throughput in GFLOP/s: square sizes and the MNIST MLP's shapes.
+//! Matmul throughput in GFLOP/s through `Tensor::matmul_t`: square sizes, all
+//! four transposes, and the MNIST MLP's shapes (784→512, batch 64), f32 and f64.
 //!
-//! `cargo bench --bench matmul`. Compare with numpy/OpenBLAS on the same cores:
-//! see benches/README.md.
+//! `cargo bench --bench matmul` prints one line per shape:
+//! `<dtype> <m>x<k>·<k>x<n> <nn|tn|nt|tt> <GFLOP/s>`, the best of several
+//! timed batches. `benches/numpy_matmul.py` prints the same lines for numpy,
+//! and `benches/matmul_vs_numpy.sh` runs both, interleaved, into one table.
+//! `GRADGRAD_MATMUL_ISA=avx2|portable` times another instruction set.
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use gradgrad::autodiff::{no_grad, Tensor};
+use std::time::{Duration, Instant};
 
-fn matrix(rows: usize, cols: usize) -> Tensor {
-    let data: Vec<f32> = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f32) / 1000.0 - 0.5).collect();
-    Tensor::from_vec(data, [rows, cols])
-}
+use gradgrad::autodiff::{backend::gemm::Isa, no_grad, Tensor};
 
-fn bench_matmul(c: &mut Criterion) {
-    let mut group = c.benchmark_group("matmul_f32");
-    group.sample_size(20);
-    // (m, k, n, label)
-    let shapes = [
-        (256, 256, 256, "n=256"),
-        (512, 512, 512, "n=512"),
-        (1024, 1024, 1024, "n=1024"),
-        (64, 784, 512, "64x784·784x512"),
-        (64, 512, 784, "64x512·512x784"),
-        (50176, 512, 512, "(64·784)x512·512x512"),
-    ];
-    for (m, k, n, label) in shapes {
-        let a = matrix(m, k);
-        let b = matrix(k, n);
-        // Throughput in "elements" = flops, so criterion prints Gelem/s = GFLOP/s.
-        group.throughput(Throughput::Elements((2 * m * k * n) as u64));
-        group.bench_with_input(BenchmarkId::from_parameter(label), &(a, b), |bench, (a, b)| {
-            bench.iter(|| no_grad(|| a.matmul(b)))
-        });
+/// (dtype, m, k, n, transpose a, transpose b): keep in step with numpy_matmul.py.
+const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
+    ("f32", 256, 256, 256, false, false),
+    ("f32", 512, 512, 512, false, false),
+    ("f32", 1024, 1024, 1024, false, false),
+    ("f32", 1024, 1024, 1024, true, false),
+    ("f32", 1024, 1024, 1024, false, true),
+    ("f32", 1024, 1024, 1024, true, true),
+    // The MLP layer 784→512 at batch 64: x·W, gy·Wᵀ, xᵀ·gy, and the batched
+    // trace's D·B = 784·64 stacked rows.
+    ("f32", 64, 784, 512, false, false),
+    ("f32", 64, 512, 784, false, true),
+    ("f32", 784, 64, 512, true, false),
+    ("f32", 50176, 784, 512, false, false),
+    ("f64", 1024, 1024, 1024, false, false),
+    ("f64", 64, 784, 512, false, false),
+];
+
+fn matrix(rows: usize, cols: usize, f64: bool) -> Tensor {
+    let data = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f64) / 1000.0 - 0.5);
+    if f64 {
+        Tensor::from_vec(data.collect::<Vec<f64>>(), [rows, cols])
+    } else {
+        Tensor::from_vec(data.map(|v| v as f32).collect::<Vec<f32>>(), [rows, cols])
     }
-    group.finish();
 }
 
-criterion_group!(benches, bench_matmul);
-criterion_main!(benches);
+/// CPU seconds this process has run, summed over its threads (Linux), from
+/// the scheduler's nanosecond counters: with `MATMUL_CLOCK=cpu` and one
+/// thread, a rate that other processes on a busy machine barely move.
+fn cpu_seconds() -> f64 {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("MATMUL_CLOCK=cpu needs Linux's /proc");
+    let ns: u64 = tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    ns as f64 * 1e-9
+}
+
+/// Seconds per call (wall clock, or CPU time with `MATMUL_CLOCK=cpu`): the
+/// best batch mean over about `budget` of wall time.
+fn best_seconds(budget: Duration, mut call: impl FnMut()) -> f64 {
+    let cpu_clock = std::env::var("MATMUL_CLOCK").is_ok_and(|c| c == "cpu");
+    let origin = Instant::now();
+    let clock = || if cpu_clock { cpu_seconds() } else { origin.elapsed().as_secs_f64() };
+    call();
+    let start = Instant::now();
+    let mut best = f64::INFINITY;
+    while start.elapsed() < budget || best.is_infinite() {
+        let (wall, t0, mut reps) = (Instant::now(), clock(), 0);
+        while wall.elapsed() < budget / 5 || reps == 0 {
+            call();
+            reps += 1;
+        }
+        best = best.min((clock() - t0) / reps as f64);
+    }
+    best
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; a shape filter may follow.
+    let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    println!("# gradgrad {} kernels, {} rayon threads", Isa::selected().name(), rayon::current_num_threads());
+    for &(dtype, m, k, n, ta, tb) in SHAPES {
+        let name = format!("{dtype} {m}x{k}·{k}x{n} {}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
+        if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        let f64 = dtype == "f64";
+        let a = if ta { matrix(k, m, f64) } else { matrix(m, k, f64) };
+        let b = if tb { matrix(n, k, f64) } else { matrix(k, n, f64) };
+        let sec = best_seconds(Duration::from_secs(1), || {
+            std::hint::black_box(no_grad(|| a.matmul_t(&b, ta, tb)));
+        });
+        println!("{name} {:.1}", 2.0 * (m * k * n) as f64 / sec / 1e9);
+    }
+}

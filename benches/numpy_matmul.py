@@ -1,33 +1,76 @@
 #!/usr/bin/env python3
-"""numpy (OpenBLAS) f32 matmul GFLOP/s on the same shapes as `cargo bench --bench matmul`.
+"""numpy (OpenBLAS) matmul GFLOP/s on the shapes of `cargo bench --bench matmul`,
+printed the same way: `<dtype> <m>x<k>·<k>x<n> <nn|tn|nt|tt> <GFLOP/s>`.
 
     python3 -m pip install numpy threadpoolctl
-    OPENBLAS_NUM_THREADS=2 python3 benches/numpy_matmul.py
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=2 python3 benches/numpy_matmul.py
 
 Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which slow a current
-numpy down; unset both for this command only (`env -u OPENBLAS_CORETYPE -u
-OPENBLAS_L2_SIZE ...`) and check the kernel threadpoolctl reports.
+numpy down; unset both for this command only (as above) and check the kernel
+that threadpoolctl reports. `benches/matmul_vs_numpy.sh` runs this beside the
+engine's bench and prints one table.
 """
+import os
+import sys
 import time
 
 import numpy as np
 
-try:
-    from threadpoolctl import threadpool_info
-    for pool in threadpool_info():
-        print(f"{pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} threads={pool.get('num_threads')}")
-except ImportError:
-    pass
+# (dtype, m, k, n, transpose a, transpose b): keep in step with benches/matmul.rs.
+SHAPES = [
+    ("f32", 256, 256, 256, False, False),
+    ("f32", 512, 512, 512, False, False),
+    ("f32", 1024, 1024, 1024, False, False),
+    ("f32", 1024, 1024, 1024, True, False),
+    ("f32", 1024, 1024, 1024, False, True),
+    ("f32", 1024, 1024, 1024, True, True),
+    ("f32", 64, 784, 512, False, False),
+    ("f32", 64, 512, 784, False, True),
+    ("f32", 784, 64, 512, True, False),
+    ("f32", 50176, 784, 512, False, False),
+    ("f64", 1024, 1024, 1024, False, False),
+    ("f64", 64, 784, 512, False, False),
+]
 
-SHAPES = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (64, 784, 512), (64, 512, 784), (50176, 512, 512)]
-rng = np.random.default_rng(0)
-for m, k, n in SHAPES:
-    a = rng.standard_normal((m, k), dtype=np.float32)
-    b = rng.standard_normal((k, n), dtype=np.float32)
-    a @ b
-    reps, t = 0, time.perf_counter()
-    while time.perf_counter() - t < 2.0:
-        a @ b
-        reps += 1
-    sec = (time.perf_counter() - t) / reps
-    print(f"{m}x{k} · {k}x{n}: {2 * m * k * n / sec / 1e9:7.1f} GFLOP/s")
+
+# MATMUL_CLOCK=cpu: CPU time of the process (all threads), as the Rust bench.
+CLOCK = time.process_time if os.environ.get("MATMUL_CLOCK") == "cpu" else time.perf_counter
+
+
+def best_seconds(budget, call):
+    """Seconds per call: the best batch mean over about `budget` of wall time (as the Rust bench)."""
+    call()
+    start, best = time.perf_counter(), float("inf")
+    while time.perf_counter() - start < budget or best == float("inf"):
+        wall, t0, reps = time.perf_counter(), CLOCK(), 0
+        while time.perf_counter() - wall < budget / 5 or reps == 0:
+            call()
+            reps += 1
+        best = min(best, (CLOCK() - t0) / reps)
+    return best
+
+
+def main():
+    filters = sys.argv[1:]
+    try:
+        from threadpoolctl import threadpool_info
+        for pool in threadpool_info():
+            print(f"# {pool.get('internal_api')} {pool.get('version')} {pool.get('architecture')} threads={pool.get('num_threads')}")
+    except ImportError:
+        pass
+    rng = np.random.default_rng(0)
+    for dtype, m, k, n, ta, tb in SHAPES:
+        name = f"{dtype} {m}x{k}·{k}x{n} {'t' if ta else 'n'}{'t' if tb else 'n'}"
+        if filters and not any(f in name for f in filters):
+            continue
+        dt = np.float32 if dtype == "f32" else np.float64
+        # A transposed operand is stored transposed and read through `.T`, as the engine reads it.
+        a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
+        b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
+        a, b = (a.T if ta else a), (b.T if tb else b)
+        sec = best_seconds(1.0, lambda: a @ b)
+        print(f"{name} {2 * m * k * n / sec / 1e9:.1f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,10 +1,11 @@
 //! The CPU backend: ndarray buffers, rayon for elementwise loops above a size
-//! threshold, and ndarray's `matrixmultiply` kernels for matmul, split
-//! across rayon's threads.
+//! threshold, and packed GEMM kernels chosen at run time for matmul
+//! (`backend/gemm/`), split across rayon's threads.
 
-use ndarray::{linalg::general_mat_mul, Array1, ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::Array1;
 use rayon::prelude::*;
 
+use super::gemm::{batched_matmul as batched_matmul_fn, matmul as matmul_fn};
 use super::{counter_rng, fast_math, AdamStep, BackendStorage, BatchedMatmul, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
 use crate::shape::Shape;
@@ -245,81 +246,6 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
 fn select_fn<T: Element>(c: &[T], a: &[T], b: &[T]) -> Vec<T> {
     assert!(c.len() == a.len() && a.len() == b.len(), "where kernel: buffer lengths differ");
     c.iter().zip(a.iter().zip(b)).map(|(&c, (&a, &b))| if c != T::zero() { a } else { b }).collect()
-}
-
-/// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
-/// view of its `cols×rows` storage, not a copy (matrixmultiply takes strides).
-fn matrix_view<T>(buf: &[T], rows: usize, cols: usize, trans: bool) -> ArrayView2<'_, T> {
-    if trans {
-        ArrayView2::from_shape((rows, cols).strides((1, rows)), buf)
-    } else {
-        ArrayView2::from_shape((rows, cols), buf)
-    }
-    .expect("matmul: operand buffer does not match its shape")
-}
-
-fn matmul_fn<T: Element>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
-    let mut out = vec![T::zero(); m * n];
-    let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
-    let pieces = rayon::current_num_threads().next_power_of_two();
-    gemm_split(matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), cv, pieces);
-    out
-}
-
-/// A batch of products (see [`BatchedMatmul`]). When the `a` matrices stack
-/// into one `[batch·m, k]` matrix against a shared `b`, that is one big GEMM
-/// (the batched-cotangent backward pass through a layer); otherwise rayon
-/// runs the products side by side, or, for a batch smaller than the thread
-/// count, one after the other, each split across the threads.
-fn batched_matmul_fn<T: Element>(a: &[T], b: &[T], dims: BatchedMatmul) -> Vec<T> {
-    let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
-    if let Some(rows) = dims.stacked_rows() {
-        return matmul_fn(a, b, rows, k, n, trans_a, trans_b);
-    }
-    let mut out = vec![T::zero(); batch * m * n];
-    if out.is_empty() {
-        return out;
-    }
-    let threads = rayon::current_num_threads();
-    let product = |pieces: usize| {
-        move |(p, c): (usize, &mut [T])| {
-            let ap = &a[(p % a_count) * m * k..][..m * k];
-            let bp = &b[(p % b_count) * k * n..][..k * n];
-            let cv = ArrayViewMut2::from_shape((m, n), c).unwrap();
-            gemm_split(matrix_view(ap, m, k, trans_a), matrix_view(bp, k, n, trans_b), cv, pieces);
-        }
-    };
-    if batch >= threads {
-        out.par_chunks_mut(m * n).enumerate().for_each(product(1));
-    } else {
-        out.chunks_mut(m * n).enumerate().for_each(product(threads.next_power_of_two()));
-    }
-    out
-}
-
-/// Products smaller than this run on one thread: splitting costs more.
-const PAR_MATMUL_FLOPS: usize = 1 << 21;
-
-/// `c = a·b`, split into `pieces` blocks (halving the longer side of `c`)
-/// that rayon runs in parallel. Parallelism comes from rayon alone, so the
-/// matmul never competes with a second thread pool for the cores.
-fn gemm_split<T: Element>(a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, pieces: usize) {
-    let (m, n) = c.dim();
-    if pieces <= 1 || m * n * a.dim().1 < PAR_MATMUL_FLOPS || m.max(n) < 16 {
-        general_mat_mul(T::one(), &a, &b, T::zero(), &mut c);
-        return;
-    }
-    if m >= n {
-        let mid = m / 2;
-        let (a0, a1) = a.split_at(Axis(0), mid);
-        let (c0, c1) = c.split_at(Axis(0), mid);
-        rayon::join(|| gemm_split(a0, b, c0, pieces / 2), || gemm_split(a1, b, c1, pieces / 2));
-    } else {
-        let mid = n / 2;
-        let (b0, b1) = b.split_at(Axis(1), mid);
-        let (c0, c1) = c.split_at(Axis(1), mid);
-        rayon::join(|| gemm_split(a, b0, c0, pieces / 2), || gemm_split(a, b1, c1, pieces / 2));
-    }
 }
 
 /// Transposes of `batch` stacked matrices: one after the other, each split

@@ -12,6 +12,7 @@
 //! at run time is an error value ([`cuda::CudaUnavailable`], from [`Device::cuda`]).
 
 pub mod cpu;
+pub mod gemm;
 pub mod counter_rng;
 mod fast_math;
 pub mod cuda;

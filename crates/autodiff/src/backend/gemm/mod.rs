@@ -1,0 +1,340 @@
+//! The CPU matmul: BLIS-style packed GEMM with register-blocked microkernels
+//! chosen at run time for the CPU it runs on (AVX-512, AVX2+FMA, or portable
+//! Rust), split across rayon's threads.
+//!
+//! Loop nest, for one thread's block of `C` (`C = A·B`, `C` row-major):
+//!
+//! ```text
+//! for each NC-wide column block of B            (B block kept in L2)
+//!   for each KC-deep step block                 (sums over k, in order)
+//!     pack B[KC × NC] into NR-wide panels
+//!     for each MC-row block of A: pack A[MC × KC] into MR-row panels
+//!       for each MR-row panel of A                (kept in L1)
+//!         for each NR-wide panel of B: microkernel  (MR × NR tile in registers)
+//! ```
+//!
+//! Determinism: every element of `C` is the sum of the same products in the
+//! same order (KC blocks in turn, each summed from zero by the microkernel,
+//! the first stored, the others added to `C`) however the work is split
+//! between threads, because the step blocks depend only on `k` and the
+//! instruction set. So results are the same bits run to run and on any number
+//! of threads (not necessarily across instruction sets: the portable kernel
+//! rounds each product before adding it, the others fuse the two).
+
+mod pack;
+mod portable;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use std::cell::RefCell;
+use std::sync::OnceLock;
+
+use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use rayon::prelude::*;
+
+use super::BatchedMatmul;
+use crate::dtype::Element;
+
+/// The instruction sets the microkernels are written for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    Avx512,
+    Avx2,
+    Portable,
+}
+
+/// Environment variable that forces an instruction set (`avx512`, `avx2`,
+/// `portable`), read once per process: for benchmarks and comparisons.
+pub const ISA_VAR: &str = "GRADGRAD_MATMUL_ISA";
+
+impl Isa {
+    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512",
+            Isa::Avx2 => "avx2",
+            Isa::Portable => "portable",
+        }
+    }
+
+    /// Whether this CPU can run the kernels.
+    pub fn is_supported(self) -> bool {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => is_x86_feature_detected!("avx512f"),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            Isa::Portable => true,
+            #[allow(unreachable_patterns)]
+            _ => false,
+        }
+    }
+
+    /// The instruction set matmul uses: the widest this CPU supports, unless
+    /// [`ISA_VAR`] names another.
+    pub fn selected() -> Isa {
+        static SELECTED: OnceLock<Isa> = OnceLock::new();
+        *SELECTED.get_or_init(|| match std::env::var(ISA_VAR) {
+            Ok(name) => {
+                let isa = Isa::ALL.into_iter().find(|isa| isa.name() == name).unwrap_or_else(|| {
+                    panic!("{ISA_VAR}={name}: expected one of avx512, avx2, portable")
+                });
+                assert!(isa.is_supported(), "{ISA_VAR}={name}: this CPU cannot run the {name} kernels");
+                isa
+            }
+            Err(_) => Isa::ALL.into_iter().find(|isa| isa.is_supported()).unwrap_or(Isa::Portable),
+        })
+    }
+}
+
+/// A microkernel with its tile and cache-block sizes.
+pub struct Tile<T> {
+    /// Rows of `C` per tile (lanes of a packed `A` panel).
+    mr: usize,
+    /// Columns of `C` per tile (lanes of a packed `B` panel).
+    nr: usize,
+    /// Largest step block along `k`.
+    kc: usize,
+    /// Largest row block of `A` packed at once.
+    mc: usize,
+    /// Largest column block of `B` packed at once.
+    nc: usize,
+    /// `(kc, a, b, b_step, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
+    kernel: unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool),
+}
+
+/// Largest `mr·nr` of any tile: the scratch tile for edges.
+const MAX_TILE: usize = 8 * 48;
+
+/// An element type with microkernels, and its per-thread packing buffers.
+pub trait GemmElement: Element {
+    /// The kernel for `isa`, which the CPU must support.
+    fn tile(isa: Isa) -> Tile<Self>;
+    /// Runs `f` on this thread's packing buffers for `A` and `B`.
+    fn with_pack_buffers<R>(f: impl FnOnce(&mut Vec<Self>, &mut Vec<Self>) -> R) -> R;
+}
+
+macro_rules! gemm_element {
+    ($t:ty, $buffers:ident, avx512 = $avx512:ident, avx2 = $avx2:ident, f32_blocks = $f32:expr) => {
+        thread_local! {
+            static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
+        }
+        impl GemmElement for $t {
+            fn tile(isa: Isa) -> Tile<$t> {
+                assert!(isa.is_supported(), "matmul: this CPU cannot run the {} kernels", isa.name());
+                // Block sizes in elements; f64 blocks hold as many bytes as f32's.
+                let (kc, mc, nc) = if $f32 { (384, 96, 512) } else { (384, 48, 256) };
+                match isa {
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx512 => Tile { mr: 8, nr: 3 * 64 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx512 },
+                    #[cfg(target_arch = "x86_64")]
+                    Isa::Avx2 => Tile { mr: 6, nr: 2 * 32 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx2 },
+                    _ => Tile { mr: portable::MR, nr: portable::NR, kc: 256, mc: 64, nc: 512, kernel: portable::tile::<$t> },
+                }
+            }
+            fn with_pack_buffers<R>(f: impl FnOnce(&mut Vec<$t>, &mut Vec<$t>) -> R) -> R {
+                $buffers.with(|cell| {
+                    let (a, b) = &mut *cell.borrow_mut();
+                    f(a, b)
+                })
+            }
+        }
+    };
+}
+gemm_element!(f32, PACK_F32, avx512 = avx512_f32, avx2 = avx2_f32, f32_blocks = true);
+gemm_element!(f64, PACK_F64, avx512 = avx512_f64, avx2 = avx2_f64, f32_blocks = false);
+
+/// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
+/// view of its `cols×rows` storage, not a copy (packing reads any strides).
+fn matrix_view<T>(buf: &[T], rows: usize, cols: usize, trans: bool) -> ArrayView2<'_, T> {
+    if trans {
+        ArrayView2::from_shape((rows, cols).strides((1, rows)), buf)
+    } else {
+        ArrayView2::from_shape((rows, cols), buf)
+    }
+    .expect("matmul: operand buffer does not match its shape")
+}
+
+/// `op(a)·op(b)` for row-major `op(a)`: `m×k`, `op(b)`: `k×n`, on the
+/// selected instruction set.
+pub fn matmul<T: GemmElement>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
+    matmul_on(Isa::selected(), a, b, m, k, n, ta, tb)
+}
+
+/// [`matmul`] on the kernels for `isa`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
+    let tile = T::tile(isa);
+    let mut out = vec![T::zero(); m * n];
+    if out.is_empty() || k == 0 {
+        return out; // an empty sum is zero
+    }
+    let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
+    let pieces = rayon::current_num_threads().next_power_of_two();
+    gemm_split(&tile, matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), cv, pieces);
+    out
+}
+
+/// A batch of products (see [`BatchedMatmul`]). When the `a` matrices stack
+/// into one `[batch·m, k]` matrix against a shared `b`, that is one big GEMM
+/// (the batched-cotangent backward pass through a layer); otherwise rayon
+/// runs the products side by side, or, for a batch smaller than the thread
+/// count, one after the other, each split across the threads.
+pub fn batched_matmul<T: GemmElement>(a: &[T], b: &[T], dims: BatchedMatmul) -> Vec<T> {
+    batched_matmul_on(Isa::selected(), a, b, dims)
+}
+
+/// [`batched_matmul`] on the kernels for `isa`.
+pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: BatchedMatmul) -> Vec<T> {
+    let BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a, trans_b } = dims;
+    if let Some(rows) = dims.stacked_rows() {
+        return matmul_on(isa, a, b, rows, k, n, trans_a, trans_b);
+    }
+    let mut out = vec![T::zero(); batch * m * n];
+    if out.is_empty() || k == 0 {
+        return out;
+    }
+    let tile = T::tile(isa);
+    let threads = rayon::current_num_threads();
+    let product = |pieces: usize| {
+        let tile = &tile;
+        move |(p, c): (usize, &mut [T])| {
+            let ap = &a[(p % a_count) * m * k..][..m * k];
+            let bp = &b[(p % b_count) * k * n..][..k * n];
+            let cv = ArrayViewMut2::from_shape((m, n), c).unwrap();
+            gemm_split(tile, matrix_view(ap, m, k, trans_a), matrix_view(bp, k, n, trans_b), cv, pieces);
+        }
+    };
+    if batch >= threads {
+        out.par_chunks_mut(m * n).enumerate().for_each(product(1));
+    } else {
+        out.chunks_mut(m * n).enumerate().for_each(product(threads.next_power_of_two()));
+    }
+    out
+}
+
+/// Products smaller than this run on one thread: splitting costs more.
+const PAR_MATMUL_FLOPS: usize = 1 << 21;
+
+/// `c = a·b`, split into `pieces` blocks that rayon runs in parallel: each
+/// split halves the side whose halves hold the most even number of tiles.
+/// Parallelism comes from rayon alone, so the matmul never competes with a
+/// second thread pool for the cores.
+fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, pieces: usize) {
+    let (m, n) = c.dim();
+    let (row_tiles, col_tiles) = (m.div_ceil(tile.mr), n.div_ceil(tile.nr));
+    if pieces <= 1 || m * n * a.dim().1 < PAR_MATMUL_FLOPS || row_tiles.max(col_tiles) < 2 {
+        gemm_serial(tile, a, b, c);
+        return;
+    }
+    // Tiles in the larger half of each split; ties go to the longer side,
+    // whose halves repack the smaller operand.
+    let by_rows_work = row_tiles.div_ceil(2) * col_tiles;
+    let by_cols_work = row_tiles * col_tiles.div_ceil(2);
+    let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_work, n) <= (by_cols_work, m));
+    if by_rows {
+        let mid = row_tiles.div_ceil(2) * tile.mr;
+        let (a0, a1) = a.split_at(Axis(0), mid);
+        let (c0, c1) = c.view_mut().split_at(Axis(0), mid);
+        rayon::join(|| gemm_split(tile, a0, b, c0, pieces / 2), || gemm_split(tile, a1, b, c1, pieces / 2));
+    } else {
+        let mid = col_tiles.div_ceil(2) * tile.nr;
+        let (b0, b1) = b.split_at(Axis(1), mid);
+        let (c0, c1) = c.view_mut().split_at(Axis(1), mid);
+        rayon::join(|| gemm_split(tile, a, b0, c0, pieces / 2), || gemm_split(tile, a, b1, c1, pieces / 2));
+    }
+}
+
+/// Up to this many rows of `A`, a row-major `B` is read in place rather than
+/// packed: copying it would cost more than the few passes over it save.
+const DIRECT_B_MAX_ROWS: usize = 128;
+
+/// `len` cut into equal blocks of at most about `max`, each a multiple of `unit`.
+fn block_size(len: usize, max: usize, unit: usize) -> usize {
+    len.div_ceil(len.div_ceil(max)).next_multiple_of(unit)
+}
+
+fn strides<T>(v: &ArrayView2<T>) -> (usize, usize) {
+    let s = v.strides();
+    (s[0] as usize, s[1] as usize)
+}
+
+/// `c = a·b` on this thread (see the module doc for the loop nest).
+fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+    let ((m, k), n) = (a.dim(), b.dim().1);
+    if m == 0 || n == 0 || k == 0 {
+        return;
+    }
+    let Tile { mr, nr, kernel, .. } = *tile;
+    let (kc, mc, nc) = (block_size(k, tile.kc, 1), block_size(m, tile.mc, mr), block_size(n, tile.nc, nr));
+    let ((a_rs, a_cs), (b_rs, b_cs)) = (strides(&a), strides(&b));
+    let ldc = c.strides()[0] as usize;
+    assert!(c.strides()[1] == 1 || n == 1, "matmul: output rows must be contiguous");
+    let (a_ptr, b_ptr, c_ptr) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let direct_b = b_cs == 1 && m <= DIRECT_B_MAX_ROWS;
+    T::with_pack_buffers(|a_pack, b_pack| {
+        a_pack.resize(kc * mc, T::zero());
+        b_pack.resize(kc * nc, T::zero());
+        for j0 in (0..n).step_by(nc) {
+            let cols = nc.min(n - j0);
+            for p0 in (0..k).step_by(kc) {
+                let depth = kc.min(k - p0);
+                let overwrite = p0 == 0;
+                // A row-major B that few rows of A reuse is read in place (its
+                // rows are the kernel's steps); only its partial last panel is packed.
+                let in_place = direct_b && cols >= nr;
+                let packed_from = if in_place { cols / nr * nr } else { 0 };
+                if packed_from < cols {
+                    // SAFETY: steps p0..p0+depth and columns j0+packed_from..j0+cols are inside `b`.
+                    unsafe {
+                        let src = b_ptr.add(p0 * b_rs + (j0 + packed_from) * b_cs);
+                        pack::pack_block(src, b_cs, b_rs, cols - packed_from, nr, depth, &mut b_pack[packed_from * depth..]);
+                    }
+                }
+                // Step `p` of the panel starting at column jr.
+                let b_panel = |jr: usize| -> (*const T, usize) {
+                    if jr < packed_from {
+                        // SAFETY: column j0 + jr and step p0 are inside `b`.
+                        (unsafe { b_ptr.add(p0 * b_rs + j0 + jr) }, b_rs)
+                    } else {
+                        (b_pack[jr * depth..].as_ptr(), nr)
+                    }
+                };
+                for i0 in (0..m).step_by(mc) {
+                    let rows = mc.min(m - i0);
+                    // SAFETY: rows i0..i0+rows and steps p0..p0+depth are inside `a`.
+                    unsafe { pack::pack_block(a_ptr.add(i0 * a_rs + p0 * a_cs), a_rs, a_cs, rows, mr, depth, a_pack) };
+                    for ir in (0..rows).step_by(mr) {
+                        let a_panel = a_pack[ir * depth..].as_ptr();
+                        for jr in (0..cols).step_by(nr) {
+                            let (b_panel, b_step) = b_panel(jr);
+                            let (tile_rows, tile_cols) = (mr.min(rows - ir), nr.min(cols - jr));
+                            // SAFETY: the packed panels hold depth·mr and depth·nr values; a
+                            // full tile lies inside `c`, an edge tile goes through scratch.
+                            unsafe {
+                                let c_tile = c_ptr.add((i0 + ir) * ldc + j0 + jr);
+                                if tile_rows == mr && tile_cols == nr {
+                                    kernel(depth, a_panel, b_panel, b_step, c_tile, ldc, overwrite);
+                                } else {
+                                    let mut scratch = [T::zero(); MAX_TILE];
+                                    kernel(depth, a_panel, b_panel, b_step, scratch.as_mut_ptr(), nr, true);
+                                    for r in 0..tile_rows {
+                                        for l in 0..tile_cols {
+                                            let cp = c_tile.add(r * ldc + l);
+                                            let sum = scratch[r * nr + l];
+                                            *cp = if overwrite { sum } else { *cp + sum };
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,117 @@
+//! Every instruction set this CPU runs, both dtypes, all four transposes, on
+//! shapes that end mid-tile, mid-block and at zero, against an f64 loop.
+
+use super::*;
+
+/// Values in (-1, 1) that are not short binary fractions.
+fn values<T: Element>(len: usize, seed: u64) -> Vec<T> {
+    (0..len as u64).map(|i| T::from_f64(((i * 2_654_435_761 + seed * 97) % 10_007) as f64 / 5_003.7 - 1.0)).collect()
+}
+
+/// Stores the `rows×cols` matrix `x` transposed when `trans` (what `op` undoes).
+fn stored<T: Copy>(x: &[T], rows: usize, cols: usize, trans: bool) -> Vec<T> {
+    if !trans {
+        return x.to_vec();
+    }
+    (0..rows * cols).map(|t| x[(t % rows) * cols + t / rows]).collect()
+}
+
+/// Checks `matmul_on(isa)` element by element against the f64 sum, within the
+/// rounding bound of a length-`k` dot product: `k·ε·Σ|aᵢ·bᵢ|`.
+fn check<T: GemmElement>(isa: Isa, m: usize, k: usize, n: usize, ta: bool, tb: bool) {
+    let (a, b) = (values::<T>(m * k, 1), values::<T>(k * n, 2));
+    let c = matmul_on(isa, &stored(&a, m, k, ta), &stored(&b, k, n, tb), m, k, n, ta, tb);
+    assert_eq!(c.len(), m * n);
+    let eps = T::epsilon().to_f64();
+    for i in 0..m {
+        for j in 0..n {
+            let terms = (0..k).map(|p| a[i * k + p].to_f64() * b[p * n + j].to_f64());
+            let (exact, size) = terms.fold((0.0, 0.0), |(s, z), t| (s + t, z + t.abs()));
+            let got = c[i * n + j].to_f64();
+            assert!(
+                (got - exact).abs() <= (k as f64 + 1.0) * eps * size,
+                "{} {}: {m}×{k}·{k}×{n} (ta={ta}, tb={tb}) at ({i}, {j}): {got} vs {exact}",
+                isa.name(),
+                T::DTYPE
+            );
+        }
+    }
+}
+
+fn supported() -> Vec<Isa> {
+    let isas: Vec<Isa> = Isa::ALL.into_iter().filter(|isa| isa.is_supported()).collect();
+    eprintln!("instruction sets tested: {:?}", isas.iter().map(|isa| isa.name()).collect::<Vec<_>>());
+    isas
+}
+
+const TRANSPOSES: [(bool, bool); 4] = [(false, false), (true, false), (false, true), (true, true)];
+
+#[test]
+fn every_kernel_matches_the_f64_sum_on_awkward_shapes() {
+    // 0 (empty or k = 0: zeros), 1, one short of and past the 6/8-row and
+    // 8/16/24/48-column tiles, and past the parallel-split threshold.
+    let dims = [0, 1, 7, 17, 33, 100];
+    for isa in supported() {
+        for &(ta, tb) in &TRANSPOSES {
+            for &m in &dims {
+                for &k in &dims {
+                    for &n in &dims {
+                        check::<f32>(isa, m, k, n, ta, tb);
+                        check::<f64>(isa, m, k, n, ta, tb);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn every_kernel_matches_the_f64_sum_across_cache_blocks() {
+    // k past one KC block (384) and n past one NC block (512 f32, 256 f64),
+    // neither a multiple of a tile; and 257 rows split across threads.
+    for isa in supported() {
+        for &(ta, tb) in &TRANSPOSES {
+            check::<f32>(isa, 33, 801, 1100, ta, tb);
+            check::<f64>(isa, 33, 801, 600, ta, tb);
+            check::<f32>(isa, 257, 257, 257, ta, tb);
+            check::<f64>(isa, 257, 100, 257, ta, tb);
+        }
+    }
+}
+
+#[test]
+fn results_are_the_same_bits_on_any_number_of_threads() {
+    // The split between threads changes which tiles are edges and who packs
+    // what, never the order of any sum.
+    let (m, k, n) = (301, 777, 403);
+    let (a, b) = (values::<f32>(m * k, 3), values::<f32>(k * n, 4));
+    for isa in supported() {
+        let run = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| matmul_on(isa, &a, &b, m, k, n, false, true)).iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        };
+        let one = run(1);
+        for threads in [2, 3, 4] {
+            assert!(run(threads) == one, "{}: {threads} threads differ from one", isa.name());
+        }
+    }
+}
+
+#[test]
+fn batched_products_match_one_product_each_on_every_kernel() {
+    let (m, k, n) = (9, 20, 50);
+    for isa in supported() {
+        for (batch, a_count, b_count) in [(6, 6, 1), (6, 1, 6), (6, 6, 6), (3, 3, 1), (1, 1, 1)] {
+            for &(ta, tb) in &TRANSPOSES {
+                let (a, b) = (values::<f64>(a_count * m * k, 5), values::<f64>(b_count * k * n, 6));
+                let dims = BatchedMatmul { batch, a_count, b_count, m, k, n, trans_a: ta, trans_b: tb };
+                let c = batched_matmul_on(isa, &a, &b, dims);
+                for p in 0..batch {
+                    let ap = &a[(p % a_count) * m * k..][..m * k];
+                    let bp = &b[(p % b_count) * k * n..][..k * n];
+                    assert!(c[p * m * n..][..m * n] == matmul_on(isa, ap, bp, m, k, n, ta, tb)[..], "{} product {p}", isa.name());
+                }
+            }
+        }
+    }
+}
