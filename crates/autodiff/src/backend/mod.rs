@@ -432,6 +432,7 @@ impl Storage {
     pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
         dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
     }
+    /// See [`BackendStorage::select`]; all three on one device.
     pub fn select(&self, on_true: &Storage, on_false: &Storage) -> Storage {
         match (self, on_true, on_false) {
             (Storage::Cpu(c), Storage::Cpu(a), Storage::Cpu(b)) => Storage::Cpu(c.select(a, b)),
@@ -439,6 +440,7 @@ impl Storage {
             (c, a, b) => panic!("where: tensors on different devices ({}, {} and {})", c.device(), a.device(), b.device()),
         }
     }
+    /// See [`BackendStorage::matmul`]; both on one device.
     pub fn matmul(&self, rhs: &Storage, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.matmul(b, m, k, n, ta, tb))
     }
@@ -446,9 +448,11 @@ impl Storage {
     pub fn transpose(&self, rows: usize, cols: usize) -> Storage {
         dispatch!(self, s => s.transpose(rows, cols))
     }
+    /// See [`BackendStorage::permute`].
     pub fn permute(&self, dims: &[usize], axes: &[usize]) -> Storage {
         dispatch!(self, s => s.permute(dims, axes))
     }
+    /// See [`BackendStorage::batched_matmul`]; both on one device.
     pub fn batched_matmul(&self, rhs: &Storage, dims: BatchedMatmul) -> Storage {
         dispatch2!(self, rhs, "matmul", (a, b) => a.batched_matmul(b, dims))
     }

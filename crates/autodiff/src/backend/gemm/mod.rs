@@ -38,8 +38,11 @@ use crate::dtype::Element;
 /// The instruction sets the microkernels are written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
+    /// AVX-512F on x86-64: 16 f32 lanes per register.
     Avx512,
+    /// AVX2 with FMA on x86-64: 8 f32 lanes.
     Avx2,
+    /// Plain Rust that the compiler vectorises for the baseline target (SSE2, NEON).
     Portable,
 }
 
@@ -48,8 +51,10 @@ pub enum Isa {
 pub const ISA_VAR: &str = "GRADGRAD_MATMUL_ISA";
 
 impl Isa {
+    /// Every instruction set, widest first.
     pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
 
+    /// The name `GRADGRAD_MATMUL_ISA` takes.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Avx512 => "avx512",
