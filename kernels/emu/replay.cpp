@@ -22,22 +22,22 @@ typedef unsigned long long u64;
 struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
 
 #define DECL_T(T, S)                                                                                     \
-    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
-    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
-    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
-    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
+    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
+    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
+    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
+    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
     extern "C" void splitk_reduce_##S(const T*, T*, u64, int);                                           \
-    extern "C" void neg_##S(const T*, T*, u64);                                                          \
-    extern "C" void exp_##S(const T*, T*, u64);                                                          \
-    extern "C" void log_##S(const T*, T*, u64);                                                          \
-    extern "C" void sigmoid_##S(const T*, T*, u64);                                                      \
-    extern "C" void tanh_##S(const T*, T*, u64);                                                         \
-    extern "C" void softplus_##S(const T*, T*, u64);                                                     \
-    extern "C" void relu_##S(const T*, T*, u64);                                                         \
-    extern "C" void step_##S(const T*, T*, u64);                                                         \
-    extern "C" void sqrt_##S(const T*, T*, u64);                                                         \
-    extern "C" void powi_##S(const T*, T*, u64, int);                                                    \
-    extern "C" void affine_##S(const T*, T*, u64, T, T);                                                 \
+    extern "C" void neg_##S(const T*, T*, u64, double, double);                                          \
+    extern "C" void exp_##S(const T*, T*, u64, double, double);                                          \
+    extern "C" void log_##S(const T*, T*, u64, double, double);                                          \
+    extern "C" void sigmoid_##S(const T*, T*, u64, double, double);                                      \
+    extern "C" void tanh_##S(const T*, T*, u64, double, double);                                         \
+    extern "C" void softplus_##S(const T*, T*, u64, double, double);                                     \
+    extern "C" void relu_##S(const T*, T*, u64, double, double);                                         \
+    extern "C" void step_##S(const T*, T*, u64, double, double);                                         \
+    extern "C" void sqrt_##S(const T*, T*, u64, double, double);                                         \
+    extern "C" void powi_##S(const T*, T*, u64, double, double);                                         \
+    extern "C" void affine_##S(const T*, T*, u64, double, double);                                       \
     extern "C" void add_##S(const T*, const T*, T*, u64);                                                \
     extern "C" void sub_##S(const T*, const T*, T*, u64);                                                \
     extern "C" void mul_##S(const T*, const T*, T*, u64);                                                \
@@ -71,7 +71,7 @@ template <typename T> struct K;
 #define KERNELS(T, S)                                                                                    \
     template <> struct K<T> {                                                                            \
         static constexpr const char* name = #S;                                                          \
-        static void (*unary(const std::string& op))(const T*, T*, u64) {                                 \
+        static void (*unary(const std::string& op))(const T*, T*, u64, double, double) {                                 \
             if (op == "neg") return neg_##S;                                                             \
             if (op == "exp") return exp_##S;                                                             \
             if (op == "log") return log_##S;                                                             \
@@ -339,13 +339,13 @@ template <typename T> void replay(const Case& c, int index) {
     // One thread per 16-byte vector, as storage.rs launches the unary kernels.
     const dim3 vec_grid = grid_1d((n_in + 16 / sizeof(T) - 1) / (16 / sizeof(T)));
     if (auto f = K<T>::unary(c.name)) {
-        launch(vec_grid, {256}, [&] { f(x.data(), y.data(), n_in); });
+        launch(vec_grid, {256}, [&] { f(x.data(), y.data(), n_in, 0.0, 0.0); });
         expect(c, index, c.name + "_" + K<T>::name, y, arith_tol<T>());
     } else if (c.name == "powi") {
-        launch(vec_grid, {256}, [&] { K<T>::powi(x.data(), y.data(), n_in, (int)c.ints[0]); });
+        launch(vec_grid, {256}, [&] { K<T>::powi(x.data(), y.data(), n_in, (double)c.ints[0], 0.0); });
         expect(c, index, std::string("powi_") + K<T>::name, y, arith_tol<T>());
     } else if (c.name == "affine") {
-        launch(vec_grid, {256}, [&] { K<T>::affine(x.data(), y.data(), n_in, (T)c.floats[0], (T)c.floats[1]); });
+        launch(vec_grid, {256}, [&] { K<T>::affine(x.data(), y.data(), n_in, c.floats[0], c.floats[1]); });
         expect(c, index, std::string("affine_") + K<T>::name, y, arith_tol<T>());
     } else if (auto g = K<T>::binary(c.name)) {
         auto b = as<T>(c.inputs[1]);
