@@ -14,6 +14,7 @@
 pub mod cpu;
 pub mod counter_rng;
 mod fast_math;
+pub mod simd;
 pub mod cuda;
 
 use std::fmt;
