@@ -91,23 +91,23 @@ macro_rules! map2 {
 }
 
 /// `out[i] = f(x[i])`, in parallel for large buffers, at the process's SIMD level.
-fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync) -> Vec<T> {
+fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync + Copy) -> Vec<T> {
     let (level, mut out) = (simd::active(), vec![T::zero(); x.len()]);
     if x.len() >= PAR_THRESHOLD {
-        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| level.map(x, o, &f));
+        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| level.map(x, o, f));
     } else {
         level.map(x, &mut out, f);
     }
     out
 }
 
-fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync) -> Vec<T> {
+fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync + Copy) -> Vec<T> {
     assert_eq!(x.len(), y.len(), "binary kernel: buffer lengths differ");
     let (level, mut out) = (simd::active(), vec![T::zero(); x.len()]);
     if x.len() >= PAR_THRESHOLD {
         out.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
-            .for_each(|(o, (x, y))| level.zip_map(x, y, o, &f));
+            .for_each(|(o, (x, y))| level.zip_map(x, y, o, f));
     } else {
         level.zip_map(x, y, &mut out, f);
     }
@@ -187,13 +187,16 @@ fn tanh_via_exp<T: Activations>(x: T) -> T {
     }
 }
 
+// The transcendental maps pass `#[inline(always)]` functions, not closures:
+// a closure's body stays a function of its own, which LLVM may not inline
+// into the loop of every SIMD level, leaving that level a call per element.
 fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
     match op {
         Unary::Neg => map(x, |v| -v),
-        Unary::Exp => map(x, |v| v.exp_()),
+        Unary::Exp => map(x, T::exp_),
         Unary::Log => map(x, |v| v.ln()),
         Unary::Sigmoid => map(x, sigmoid),
-        Unary::Tanh => map(x, |v| v.tanh_()),
+        Unary::Tanh => map(x, T::tanh_),
         Unary::Softplus => map(x, softplus),
         Unary::Relu => map(x, |v| v.max(T::zero())),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else { T::zero() }),
