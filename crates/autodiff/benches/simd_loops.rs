@@ -1,11 +1,12 @@
 //! The CPU backend's SIMD loops at every level this CPU runs: ns per element
-//! and GB/s (bytes read + written) of the elementwise maps, activations,
+//! of the elementwise maps, activations,
 //! derivative pieces, sums and the Adam update, f32, on one thread, into
 //! buffers allocated once (so the loop, not the allocator, is timed).
 //!
 //! `cargo bench -p autodiff --bench simd_loops` (`-- --rounds 9` for more).
 //! The levels take turns, round after round, and the table shows the median
-//! over rounds, so load on a shared machine hits all levels alike.
+//! and the minimum over rounds, so load on a shared machine hits all levels
+//! alike (the minimum is the least disturbed round).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -55,8 +56,8 @@ fn softplus(v: f32) -> f32 {
     v.max(0.0) + (-v.abs()).exp_().log1p_unit()
 }
 
-/// The loops, by name and bytes moved per element; each runs `level`'s copy.
-type Loop = (&'static str, usize, fn(Level, &Buffers) -> f32);
+/// The loops, by name; each runs `level`'s copy.
+type Loop = (&'static str, fn(Level, &Buffers) -> f32);
 
 struct Buffers {
     x: Vec<f32>,
@@ -65,32 +66,32 @@ struct Buffers {
 }
 
 const LOOPS: [Loop; 14] = [
-    ("affine", 8, |l, b| map(l, b, |v| v * 0.5 + 1.0)),
-    ("square", 8, |l, b| map(l, b, |v| v * v)),
-    ("relu", 8, |l, b| map(l, b, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })),
-    ("step (relu')", 8, |l, b| map(l, b, |v| if v > 0.0 { 1.0 } else { 0.0 })),
-    ("exp", 8, |l, b| map(l, b, f32::exp_)),
-    ("sigmoid", 8, |l, b| map(l, b, sigmoid)),
-    ("tanh", 8, |l, b| map(l, b, f32::tanh_)),
-    ("softplus", 8, |l, b| map(l, b, softplus)),
-    ("tanh' = 1 - y²", 8, |l, b| map(l, b, |y| 1.0 - y * y)),
-    ("mul", 12, |l, b| {
+    ("affine", |l, b| map(l, b, |v| v * 0.5 + 1.0)),
+    ("square", |l, b| map(l, b, |v| v * v)),
+    ("relu", |l, b| map(l, b, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })),
+    ("step (relu')", |l, b| map(l, b, |v| if v > 0.0 { 1.0 } else { 0.0 })),
+    ("exp", |l, b| map(l, b, f32::exp_)),
+    ("sigmoid", |l, b| map(l, b, sigmoid)),
+    ("tanh", |l, b| map(l, b, f32::tanh_)),
+    ("softplus", |l, b| map(l, b, softplus)),
+    ("tanh' = 1 - y²", |l, b| map(l, b, |y| 1.0 - y * y)),
+    ("mul", |l, b| {
         let mut out = b.out.borrow_mut();
         l.zip_map(&b.x, &b.y, &mut out[0], |p, q| p * q);
         out[0][0]
     }),
-    ("div", 12, |l, b| {
+    ("div", |l, b| {
         let mut out = b.out.borrow_mut();
         l.zip_map(&b.x, &b.y, &mut out[0], |p, q| p / q);
         out[0][0]
     }),
-    ("sum", 4, |l, b| l.sum(&b.x)),
-    ("add_assign (column sums)", 12, |l, b| {
+    ("sum", |l, b| l.sum(&b.x)),
+    ("add_assign (column sums)", |l, b| {
         let mut out = b.out.borrow_mut();
         l.add_assign(&mut out[0], &b.x);
         out[0][0]
     }),
-    ("adam", 28, |l, b| {
+    ("adam", |l, b| {
         let c = AdamConstants { beta1: 0.9, beta2: 0.999, one_minus_beta1: 0.1, one_minus_beta2: 0.001, step: 2e-3, inv_correction2: 3.0, eps: 1e-8 };
         let mut out = b.out.borrow_mut();
         let [p, m, v] = &mut *out;
@@ -115,7 +116,7 @@ fn main() {
         for (si, &n) in SIZES.iter().enumerate() {
             let values = |k: f32| (0..n).map(|i| ((i as f32 * 0.618_034 * k).fract() - 0.3) * 8.0).collect::<Vec<f32>>();
             let b = Buffers { x: values(1.0), y: values(1.7).iter().map(|v| v.abs() + 0.1).collect(), out: [vec![0.0; n], vec![0.0; n], vec![0.0; n]].into() };
-            for (li, (_, _, run)) in LOOPS.iter().enumerate() {
+            for (li, (_, run)) in LOOPS.iter().enumerate() {
                 for (vi, &level) in levels.iter().enumerate() {
                     let secs = time_per_call(|| {
                         black_box(run(level, black_box(&b)));
@@ -125,16 +126,16 @@ fn main() {
             }
         }
     }
-    println!("f32 loops on one thread, median of {rounds} rounds; ns per element (GB/s read + written)");
+    println!("f32 loops on one thread, {rounds} rounds; ns per element: median (minimum)");
     for (si, &n) in SIZES.iter().enumerate() {
         print!("\n{:<26}", format!("{n} elements"));
         levels.iter().for_each(|l| print!("{:>18}", l.to_string()));
         println!();
-        for (li, (name, bytes, _)) in LOOPS.iter().enumerate() {
+        for (li, (name, _)) in LOOPS.iter().enumerate() {
             print!("{name:<26}");
             for t in &ns[si][li] {
-                let t = median(t.clone());
-                print!("{:>18}", format!("{t:.3} ({:.1})", *bytes as f64 / t));
+                let min = t.iter().copied().fold(f64::INFINITY, f64::min);
+                print!("{:>18}", format!("{:.3} ({min:.3})", median(t.clone())));
             }
             println!();
         }
