@@ -45,9 +45,11 @@ pub trait Element:
 
 impl Element for f32 {
     const DTYPE: DType = DType::F32;
+    #[inline]
     fn from_f64(v: f64) -> Self {
         v as f32
     }
+    #[inline]
     fn to_f64(self) -> f64 {
         self as f64
     }
@@ -55,9 +57,11 @@ impl Element for f32 {
 
 impl Element for f64 {
     const DTYPE: DType = DType::F64;
+    #[inline]
     fn from_f64(v: f64) -> Self {
         v
     }
+    #[inline]
     fn to_f64(self) -> f64 {
         self
     }

@@ -2,7 +2,10 @@
 //! activations in the hot loops (libm's scalar calls dominated a profile of
 //! the batched trace). Accurate to a few ulp; f64 keeps the standard library.
 //! Plain `a * b + c` rather than `mul_add`: without hardware FMA enabled at
-//! compile time, `mul_add` is a slow library call.
+//! compile time, `mul_add` is a slow library call, and with it the FMA paths
+//! would round differently from the SSE2 one (`backend::simd` keeps every
+//! instruction-set level to the same bits). No `round()` either: SSE2 has no
+//! rounding instruction, so it would be a libm call per element there.
 
 /// `e^x` for f32: range reduction `x = n·ln2 + r`, |r| ≤ ln2/2, a degree-6
 /// polynomial for `e^r`, and `2^n` by building the exponent bits.
@@ -11,8 +14,13 @@ pub fn exp_f32(x: f32) -> f32 {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_359_4;
     const LN2_LO: f32 = -2.121_944_4e-4;
+    // Adding 1.5·2²³ rounds x·log₂e to an integer n (to even on ties), which
+    // lands in the low mantissa bits: n as a float and as an integer, with
+    // plain adds on every instruction set.
+    const ROUNDER: f32 = 12_582_912.0;
     let x = x.clamp(-87.3, 89.0);
-    let n = (x * LOG2E).round();
+    let shifted = x * LOG2E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = x - n * LN2_HI - n * LN2_LO;
     // Taylor/minimax coefficients of e^r on [−ln2/2, ln2/2] (Cephes expf).
     let p = 1.987_569_1e-4f32;
@@ -23,9 +31,10 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 0.5;
     let er = p * r * r + r + 1.0;
     // 2ⁿ for n in [−126, 128], in two normal halves: 2¹²⁸ alone would overflow.
-    let n = n as i32;
+    // (A NaN `x` leaves nonsense in n but NaN in `er`, so the result is NaN.)
+    let n = (shifted.to_bits() as i32).wrapping_sub(ROUNDER.to_bits() as i32);
     let half = n / 2;
-    let pow2 = |k: i32| f32::from_bits(((k + 127) as u32) << 23);
+    let pow2 = |k: i32| f32::from_bits((k.wrapping_add(127) as u32) << 23);
     er * pow2(half) * pow2(n - half)
 }
 

@@ -15,6 +15,7 @@ pub mod cpu;
 pub mod gemm;
 pub mod counter_rng;
 mod fast_math;
+pub mod simd;
 pub mod cuda;
 pub mod family;
 
