@@ -11,8 +11,14 @@
 //!
 //! Smoothness, so that finite differences are valid: `log` and `sqrt` see
 //! `softplus(x) + 0.1`, division is by `1 + b²`, negative powers are of
-//! `1 + x²`. relu, max and masks have kinks, but only on sets that random
-//! inputs miss (or where both sides agree: ties among copies of one entry).
+//! `1 + x²`. relu, step, clamp, max, maximum/minimum, masks and `where` have
+//! kinks or jumps, but only on sets that random inputs miss (or where both
+//! sides agree: ties among copies of one entry); clamp's bounds avoid the
+//! round values that constant entries take, and maximum/minimum compare `a`
+//! with `b ± 0.37`, so that a value is never tied with its own copy.
+//! Axes of size 0 are drawn too; where an op on them is undefined by design
+//! (the max, logsumexp or log-softmax over an empty axis panic, as PyTorch's
+//! `amax`; a mean over nothing is NaN), the reader sums instead.
 //! Magnitudes stay below [`BOUND`]: each value carries a bound on `|v|`, and
 //! an op that would exceed it gets its large operands squashed by `tanh` first.
 
@@ -23,8 +29,8 @@ use gradgrad::autodiff::{concat, Shape, Tensor};
 use proptest::prelude::*;
 use proptest::sample::select;
 
-/// Switched on once zero-size tensors work in every op (the "ops" work of
-/// issue #13): then axes of size 0 are drawn too, and narrows of length 0.
+/// Whether axes of size 0 are drawn, and narrows of length 0 (every op takes
+/// zero-size tensors since the "ops" work of issue #13).
 pub const ZERO_SIZE_AXES: bool = true;
 
 /// The largest `|value|` a step may produce before its operands are squashed.
@@ -292,6 +298,11 @@ impl Program {
             program.read_step(step);
         }
         program
+    }
+
+    /// Whether one of `step`'s operands has no elements.
+    pub fn reads_empty(&self, step: &Step) -> bool {
+        step.clone().operands_mut().into_iter().any(|v| self.shape(*v).contains(&0))
     }
 
     /// The latest value: the one the program's output builds on.
