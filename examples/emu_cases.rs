@@ -1,7 +1,8 @@
 //! Random backend cases computed by the CPU backend, for
 //! `kernels/emu/replay.cpp` to run through the CUDA kernels' CPU emulation
 //! and compare: the CPU backend against the kernels, op by op, on random
-//! shapes (size-1 axes, vector tails, tile edges), in f32 and f64.
+//! shapes (size-1 axes, vector tails, tile edges), in f32 and f64. Sizes
+//! are at least 1: for an empty buffer the backend launches no kernel.
 //!
 //! ```text
 //! cargo run --example emu_cases -- OUT_FILE [CASES] [SEED]
@@ -62,7 +63,7 @@ fn ints(values: &[usize]) -> Vec<i64> {
 
 fn random_case(rng: &mut StdRng, dtype: DType) -> Case {
     let case = |name, ints: Vec<i64>, floats: Vec<f64>, inputs: Vec<Tensor>, output| Case { name, dtype, ints, floats, inputs, output };
-    match rng.random_range(0..11) {
+    match rng.random_range(0..13) {
         0 => {
             // Lengths past the 16-byte vectors and their tails.
             let n = rng.random_range(1..600);
@@ -89,21 +90,31 @@ fn random_case(rng: &mut StdRng, dtype: DType) -> Case {
             let x = if rng.random_bool(0.5) { -&x } else { x };
             case("powi", vec![p as i64], vec![], vec![x.clone()], x.powi(p))
         }
-        2 => {
+        2 if rng.random_bool(0.5) => {
             let n = rng.random_range(1..600);
             let (mul, add) = (rng.random_range(-3.0..3.0), rng.random_range(-3.0..3.0));
             let x = uniform(rng, &[n], -5.0, 5.0, dtype);
             case("affine", vec![], vec![mul, add], vec![x.clone()], x.affine(mul, add))
         }
+        2 => {
+            // Bounds inside the inputs' range, or one of them infinite.
+            let n = rng.random_range(1..600);
+            let (lo, hi) = (rng.random_range(-4.0..0.0), rng.random_range(0.0..4.0));
+            let (lo, hi) = [(lo, hi), (f64::NEG_INFINITY, hi), (lo, f64::INFINITY)][rng.random_range(0..3)];
+            let x = uniform(rng, &[n], -5.0, 5.0, dtype);
+            case("clamp", vec![], vec![lo, hi], vec![x.clone()], x.clamp(lo, hi))
+        }
         3 => {
             let n = rng.random_range(1..600);
-            let op = ["add", "sub", "mul", "div"][rng.random_range(0..4)];
+            let op = ["add", "sub", "mul", "div", "maximum", "minimum"][rng.random_range(0..6)];
             let a = uniform(rng, &[n], -5.0, 5.0, dtype);
             let b = uniform(rng, &[n], 0.2, 5.0, dtype);
             let y = match op {
                 "add" => &a + &b,
                 "sub" => &a - &b,
                 "mul" => &a * &b,
+                "maximum" => a.maximum(&b),
+                "minimum" => a.minimum(&b),
                 _ => &a / &b,
             };
             case(op, vec![], vec![], vec![a, b], y)
@@ -167,6 +178,29 @@ fn random_case(rng: &mut StdRng, dtype: DType) -> Case {
                 let scattered = grad(&[y], &[x], Some(&[cotangent.clone()]), false).remove(0);
                 case("scatter_add_rows", shape_ints, vec![], vec![cotangent], scattered)
             }
+        }
+        11 => {
+            // `where` on equal lengths (the op broadcasts before the kernel); a NaN condition is nonzero.
+            let n = rng.random_range(1..600);
+            let mut condition: Vec<f64> = (0..n).map(|_| f64::from(u8::from(rng.random_bool(0.5)))).collect();
+            condition[rng.random_range(0..n)] = f64::NAN;
+            let c = Tensor::from_vec(condition, vec![n]).to_dtype(dtype);
+            let (a, b) = (uniform(rng, &[n], -5.0, 5.0, dtype), uniform(rng, &[n], -5.0, 5.0, dtype));
+            case("where", vec![], vec![], vec![c.clone(), a.clone(), b.clone()], c.select(&a, &b))
+        }
+        12 => {
+            // A random reordering of up to 5 axes, size-1 axes included.
+            let dims = random_dims(rng, 5, 4);
+            let mut axes: Vec<usize> = (0..dims.len()).collect();
+            for i in (1..axes.len()).rev() {
+                axes.swap(i, rng.random_range(0..=i));
+            }
+            if axes.iter().enumerate().all(|(i, &a)| i == a) {
+                return random_case(rng, dtype); // the identity: the backend is not called
+            }
+            let x = uniform(rng, &dims, -3.0, 3.0, dtype);
+            let y = x.permute(&axes);
+            case("permute", ints(&[&[dims.len()], &dims[..], &axes[..]].concat()), vec![], vec![x], y)
         }
         _ => {
             // Across the 64×64 tile edges and the 16-deep K steps; k = 0 too,

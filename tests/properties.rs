@@ -1,8 +1,8 @@
 //! Property tests over random compositions of the engine's ops.
 //!
 //! `properties/program.rs` draws small programs (1–3 inputs of random
-//! shapes that broadcast against each other, size-1 axes included, then a
-//! few steps from every op family) and each test here holds every program
+//! shapes that broadcast against each other, size-1 and size-0 axes
+//! included, then a few steps from every op family) and each test here holds every program
 //! it draws to one property: first and second derivatives against finite
 //! differences in f64; f32 against f64; and, on a machine with a GPU, the
 //! CUDA backend against the CPU (skipped otherwise; without a GPU,
@@ -34,7 +34,7 @@ use std::cell::Cell;
 use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use gradgrad::autodiff::backend::cuda;
+use gradgrad::autodiff::backend::{cuda, Binary, Unary};
 use gradgrad::autodiff::{gradcheck, gradgradcheck, grad, DType, Device, Tensor};
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner};
 
@@ -211,11 +211,21 @@ fn random_programs_agree_on_cpu_and_cuda() {
 fn every_op_is_drawn() {
     use proptest::strategy::{Strategy, ValueTree};
     let mut runner = TestRunner::deterministic();
-    let mut seen = Vec::new();
+    let (mut seen, mut seen_empty) = (Vec::new(), Vec::new());
     for _ in 0..300 {
         let recipe = recipe(MAX_STEPS).new_tree(&mut runner).expect("a recipe").current();
-        seen.extend(Program::read(&recipe).steps.iter().map(Step::kind));
+        let program = Program::read(&recipe);
+        seen.extend(program.steps.iter().map(Step::kind));
+        seen_empty.extend(program.steps.iter().filter(|s| program.reads_empty(s)).map(Step::kind));
     }
     let missing: Vec<Kind> = Kind::ALL.into_iter().filter(|k| !seen.contains(k)).collect();
     assert!(missing.is_empty(), "ops never drawn in 300 programs: {missing:?}");
+    // And on zero-size operands, but for the mean, whose empty case (NaN by
+    // design) the reader replaces by a sum (see properties/program.rs).
+    let missing_empty: Vec<Kind> = Kind::ALL.into_iter().filter(|k| *k != Kind::Mean && !seen_empty.contains(k)).collect();
+    assert!(missing_empty.is_empty(), "ops never drawn on a zero-size operand in 300 programs: {missing_empty:?}");
+    // Every elementwise op of the backend has a kind (see `Kind::of_unary`).
+    let families = Unary::ALL.iter().map(|&op| Kind::of_unary(op)).chain(Binary::ALL.iter().map(|&op| Kind::of_binary(op)));
+    let unlisted: Vec<Kind> = families.filter(|k| !Kind::ALL.contains(k)).collect();
+    assert!(unlisted.is_empty(), "kinds of backend ops missing from Kind::ALL: {unlisted:?}");
 }

@@ -125,6 +125,20 @@ fn matrix_products_with_an_empty_dimension() {
         assert_eq!((g[0].dims(), g[1].dims()), (&sa[..], &sb[..]));
         assert!(g.iter().all(|g| g.to_vec_f64().iter().all(|&v| v == 0.0)), "{sa:?}·{sb:?}");
     }
+    // A matrix shared by a batch, with no columns in a factor of its
+    // gradient (the batch is stacked along rows: found by tests/properties.rs).
+    for (sa, sb, out) in [(vec![2, 3, 0], vec![0, 4], vec![2, 3, 4]), (vec![2, 3, 4], vec![4, 0], vec![2, 3, 0])] {
+        let (a, b) = (Tensor::full(sa.clone(), 0.5, DType::F64).requires_grad(), Tensor::full(sb.clone(), 0.5, DType::F64).requires_grad());
+        let c = Tensor::ones(out.clone(), DType::F64);
+        let y = (a.matmul(&b) + &c).square();
+        assert_eq!((y.dims(), y.to_vec_f64()), (&out[..], vec![1.0; out.iter().product()]), "{sa:?}·{sb:?}");
+        let g = grad(&[y.sum()], &[a.clone(), b.clone()], None, true);
+        assert_eq!((g[0].dims(), g[1].dims()), (&sa[..], &sb[..]));
+        // dy/da = 2(ab + c)·bᵀ: empty sums where k = 0, so 0; a gradient with no entries where n = 0.
+        assert!(g.iter().all(|g| g.to_vec_f64().iter().all(|&v| v == 0.0)), "{sa:?}·{sb:?}");
+        let gg = grad(&[g[0].sum() + g[1].sum()], &[a, b], None, false);
+        assert_eq!((gg[0].dims(), gg[1].dims()), (&sa[..], &sb[..]));
+    }
     for (dims, transposed) in [(vec![3, 0], vec![0, 3]), (vec![0, 3, 4], vec![0, 4, 3]), (vec![2, 0, 3], vec![2, 3, 0])] {
         let (y, g, _) = value_and_derivatives(&dims, |x| x.t());
         assert_eq!((y.dims(), g.dims()), (&transposed[..], &dims[..]));

@@ -22,10 +22,10 @@ typedef unsigned long long u64;
 struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
 
 #define DECL_T(T, S)                                                                                     \
-    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
-    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
-    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
-    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);      \
+    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
+    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
+    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
+    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);     \
     extern "C" void splitk_reduce_##S(const T*, T*, u64, int);                                           \
     extern "C" void neg_##S(const T*, T*, u64, double, double);                                          \
     extern "C" void exp_##S(const T*, T*, u64, double, double);                                          \
@@ -38,10 +38,14 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void sqrt_##S(const T*, T*, u64, double, double);                                         \
     extern "C" void powi_##S(const T*, T*, u64, double, double);                                         \
     extern "C" void affine_##S(const T*, T*, u64, double, double);                                       \
+    extern "C" void clamp_##S(const T*, T*, u64, double, double);                                        \
     extern "C" void add_##S(const T*, const T*, T*, u64);                                                \
     extern "C" void sub_##S(const T*, const T*, T*, u64);                                                \
     extern "C" void mul_##S(const T*, const T*, T*, u64);                                                \
     extern "C" void div_##S(const T*, const T*, T*, u64);                                                \
+    extern "C" void maximum_##S(const T*, const T*, T*, u64);                                            \
+    extern "C" void minimum_##S(const T*, const T*, T*, u64);                                            \
+    extern "C" void where_##S(const T*, const T*, const T*, T*, u64);                                    \
     extern "C" void broadcast_scalar_##S(const T*, T*, u64);                                             \
     extern "C" void broadcast_rows_##S(const T*, T*, u64, u64);                                          \
     extern "C" void broadcast_cols_##S(const T*, T*, u64, u64);                                          \
@@ -71,7 +75,7 @@ template <typename T> struct K;
 #define KERNELS(T, S)                                                                                    \
     template <> struct K<T> {                                                                            \
         static constexpr const char* name = #S;                                                          \
-        static void (*unary(const std::string& op))(const T*, T*, u64, double, double) {                                 \
+        static void (*unary(const std::string& op))(const T*, T*, u64, double, double) {                 \
             if (op == "neg") return neg_##S;                                                             \
             if (op == "exp") return exp_##S;                                                             \
             if (op == "log") return log_##S;                                                             \
@@ -81,6 +85,9 @@ template <typename T> struct K;
             if (op == "relu") return relu_##S;                                                           \
             if (op == "step") return step_##S;                                                           \
             if (op == "sqrt") return sqrt_##S;                                                           \
+            if (op == "powi") return powi_##S;                                                           \
+            if (op == "affine") return affine_##S;                                                       \
+            if (op == "clamp") return clamp_##S;                                                         \
             return nullptr;                                                                              \
         }                                                                                                \
         static void (*binary(const std::string& op))(const T*, const T*, T*, u64) {                      \
@@ -88,10 +95,11 @@ template <typename T> struct K;
             if (op == "sub") return sub_##S;                                                             \
             if (op == "mul") return mul_##S;                                                             \
             if (op == "div") return div_##S;                                                             \
+            if (op == "maximum") return maximum_##S;                                                     \
+            if (op == "minimum") return minimum_##S;                                                     \
             return nullptr;                                                                              \
         }                                                                                                \
-        static constexpr auto powi = powi_##S;                                                           \
-        static constexpr auto affine = affine_##S;                                                       \
+        static constexpr auto where = where_##S;                                                         \
         static constexpr auto broadcast_scalar = broadcast_scalar_##S;                                   \
         static constexpr auto broadcast_rows = broadcast_rows_##S;                                       \
         static constexpr auto broadcast_cols = broadcast_cols_##S;                                       \
@@ -339,14 +347,36 @@ template <typename T> void replay(const Case& c, int index) {
     // One thread per 16-byte vector, as storage.rs launches the unary kernels.
     const dim3 vec_grid = grid_1d((n_in + 16 / sizeof(T) - 1) / (16 / sizeof(T)));
     if (auto f = K<T>::unary(c.name)) {
-        launch(vec_grid, {256}, [&] { f(x.data(), y.data(), n_in, 0.0, 0.0); });
+        // Unary::params: powi's exponent, affine's mul and add, clamp's bounds; else 0.
+        const double a = !c.ints.empty() ? (double)c.ints[0] : !c.floats.empty() ? c.floats[0] : 0;
+        const double b = c.floats.size() > 1 ? c.floats[1] : 0;
+        launch(vec_grid, {256}, [&] { f(x.data(), y.data(), n_in, a, b); });
         expect(c, index, c.name + "_" + K<T>::name, y, arith_tol<T>());
-    } else if (c.name == "powi") {
-        launch(vec_grid, {256}, [&] { K<T>::powi(x.data(), y.data(), n_in, (double)c.ints[0], 0.0); });
-        expect(c, index, std::string("powi_") + K<T>::name, y, arith_tol<T>());
-    } else if (c.name == "affine") {
-        launch(vec_grid, {256}, [&] { K<T>::affine(x.data(), y.data(), n_in, c.floats[0], c.floats[1]); });
-        expect(c, index, std::string("affine_") + K<T>::name, y, arith_tol<T>());
+    } else if (c.name == "where") {
+        auto a = as<T>(c.inputs[1]), b = as<T>(c.inputs[2]);
+        launch(grid_1d(n_out), {256}, [&] { K<T>::where(x.data(), a.data(), b.data(), y.data(), n_out); });
+        expect(c, index, std::string("where_") + K<T>::name, y, 0);
+    } else if (c.name == "permute") {
+        // layout::permuted: the output's axes with the input's strides, size-1
+        // axes dropped, an axis merged into the previous one where it steps over it exactly.
+        const size_t rank = c.ints[0];
+        std::vector<u64> dims(c.ints.begin() + 1, c.ints.begin() + 1 + rank), strides(rank, 1);
+        std::vector<size_t> axes(c.ints.begin() + 1 + rank, c.ints.begin() + 1 + 2 * rank);
+        for (size_t a = rank - 1; a-- > 0;) strides[a] = strides[a + 1] * dims[a + 1];
+        Layout l{};
+        for (size_t a : axes) {
+            if (dims[a] == 1) continue;
+            if (l.rank > 0 && l.strides[l.rank - 1] == dims[a] * strides[a]) {
+                l.dims[l.rank - 1] *= dims[a];
+                l.strides[l.rank - 1] = strides[a];
+            } else {
+                l.dims[l.rank] = dims[a];
+                l.strides[l.rank] = strides[a];
+                ++l.rank;
+            }
+        }
+        launch(grid_1d(n_out), {256}, [&] { K<T>::broadcast_strided(x.data(), y.data(), n_out, l); });
+        expect(c, index, std::string("permute via broadcast_strided_") + K<T>::name, y, 0);
     } else if (auto g = K<T>::binary(c.name)) {
         auto b = as<T>(c.inputs[1]);
         launch(vec_grid, {256}, [&] { g(x.data(), b.data(), y.data(), n_in); });
@@ -421,7 +451,7 @@ int main(int argc, char** argv) {
         in >> c.name >> c.dtype;
         for (double v : read_values(in, "ints", c.name)) c.ints.push_back((long long)v);
         c.floats = read_values(in, "floats", c.name);
-        const int arity = c.name == "matmul" || K<float>::binary(c.name) ? 2 : 1;
+        const int arity = c.name == "where" ? 3 : c.name == "matmul" || K<float>::binary(c.name) ? 2 : 1;
         for (int i = 0; i < arity; ++i) c.inputs.push_back(read_values(in, "in", c.name));
         c.output = read_values(in, "out", c.name);
         if (c.dtype == "f32") replay<float>(c, cases);

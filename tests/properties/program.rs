@@ -11,20 +11,27 @@
 //!
 //! Smoothness, so that finite differences are valid: `log` and `sqrt` see
 //! `softplus(x) + 0.1`, division is by `1 + b²`, negative powers are of
-//! `1 + x²`. relu, max and masks have kinks, but only on sets that random
-//! inputs miss (or where both sides agree: ties among copies of one entry).
+//! `1 + x²`. relu, step, clamp, max, maximum/minimum, masks and `where` have
+//! kinks or jumps, but only on sets that random inputs miss (or where both
+//! sides agree: ties among copies of one entry); clamp's bounds avoid the
+//! round values that constant entries take, and maximum/minimum compare `a`
+//! with `b ± 0.37`, so that a value is never tied with its own copy.
+//! Axes of size 0 are drawn too; where an op on them is undefined by design
+//! (the max, logsumexp or log-softmax over an empty axis panic, as PyTorch's
+//! `amax`; a mean over nothing is NaN), the reader sums instead.
 //! Magnitudes stay below [`BOUND`]: each value carries a bound on `|v|`, and
 //! an op that would exceed it gets its large operands squashed by `tanh` first.
 
 use std::fmt;
 
+use gradgrad::autodiff::backend::{Binary, Unary};
 use gradgrad::autodiff::{concat, Shape, Tensor};
 use proptest::prelude::*;
 use proptest::sample::select;
 
-/// Switched on once zero-size tensors work in every op (the "ops" work of
-/// issue #13): then axes of size 0 are drawn too, and narrows of length 0.
-pub const ZERO_SIZE_AXES: bool = false;
+/// Whether axes of size 0 are drawn, and narrows of length 0 (every op takes
+/// zero-size tensors since the "ops" work of issue #13).
+pub const ZERO_SIZE_AXES: bool = true;
 
 /// The largest `|value|` a step may produce before its operands are squashed.
 /// At 100, central differences (ε = 1e-6) keep a rounding error near 1e-8.
@@ -48,6 +55,8 @@ pub enum Kind {
     Tanh,
     Softplus,
     Relu,
+    Step,
+    Clamp,
     Powi,
     Recip,
     Sqrt,
@@ -57,6 +66,10 @@ pub enum Kind {
     Sub,
     Mul,
     Div,
+    Maximum,
+    Minimum,
+    // elementwise, three operands, broadcasting
+    Where,
     // reductions
     Sum,
     Mean,
@@ -70,6 +83,7 @@ pub enum Kind {
     BroadcastTo,
     Reshape,
     Transpose,
+    Permute,
     Narrow,
     Pad,
     Concat,
@@ -80,13 +94,46 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 32] = [
-        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Relu, Kind::Powi,
-        Kind::Recip, Kind::Sqrt, Kind::Affine, Kind::Add, Kind::Sub, Kind::Mul, Kind::Div, Kind::Sum, Kind::Mean,
-        Kind::SumAxis, Kind::MeanAxis, Kind::MaxAxis, Kind::LogSumExp, Kind::LogSoftmax, Kind::SumTo,
-        Kind::BroadcastTo, Kind::Reshape, Kind::Transpose, Kind::Narrow, Kind::Pad, Kind::Concat, Kind::Gather,
-        Kind::Mask, Kind::MatMul,
+    pub const ALL: [Kind; 38] = [
+        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Relu, Kind::Step,
+        Kind::Clamp, Kind::Powi, Kind::Recip, Kind::Sqrt, Kind::Affine, Kind::Add, Kind::Sub, Kind::Mul, Kind::Div,
+        Kind::Maximum, Kind::Minimum, Kind::Where, Kind::Sum, Kind::Mean, Kind::SumAxis, Kind::MeanAxis,
+        Kind::MaxAxis, Kind::LogSumExp, Kind::LogSoftmax, Kind::SumTo, Kind::BroadcastTo, Kind::Reshape,
+        Kind::Transpose, Kind::Permute, Kind::Narrow, Kind::Pad, Kind::Concat, Kind::Gather, Kind::Mask,
+        Kind::MatMul,
     ];
+
+    /// The kind that draws `op`. The match has no catch-all, so a new
+    /// variant of the family fails to compile until the generator draws it
+    /// (and `every_op_is_drawn` checks that it is drawn).
+    pub fn of_unary(op: Unary) -> Kind {
+        match op {
+            Unary::Neg => Kind::Neg,
+            Unary::Exp => Kind::Exp,
+            Unary::Log => Kind::Log,
+            Unary::Sigmoid => Kind::Sigmoid,
+            Unary::Tanh => Kind::Tanh,
+            Unary::Softplus => Kind::Softplus,
+            Unary::Relu => Kind::Relu,
+            Unary::Step => Kind::Step,
+            Unary::Powi(_) => Kind::Powi,
+            Unary::Sqrt => Kind::Sqrt,
+            Unary::Affine { .. } => Kind::Affine,
+            Unary::Clamp { .. } => Kind::Clamp,
+        }
+    }
+
+    /// The kind that draws `op`, as [`Kind::of_unary`].
+    pub fn of_binary(op: Binary) -> Kind {
+        match op {
+            Binary::Add => Kind::Add,
+            Binary::Sub => Kind::Sub,
+            Binary::Mul => Kind::Mul,
+            Binary::Div => Kind::Div,
+            Binary::Maximum => Kind::Maximum,
+            Binary::Minimum => Kind::Minimum,
+        }
+    }
 
     /// How a step of this kind prints, where it is more than the op's name.
     fn spelled(self) -> Option<&'static str> {
@@ -95,6 +142,8 @@ impl Kind {
             Kind::Sqrt => Some("sqrt(softplus(·) + 0.1)"),
             Kind::Recip => Some("1 / (1 + ·²)"),
             Kind::Div => Some("a / (1 + b²)"),
+            Kind::Maximum => Some("maximum(a, b + 0.37)"),
+            Kind::Minimum => Some("minimum(a, b − 0.37)"),
             _ => None,
         }
     }
@@ -151,12 +200,15 @@ pub fn recipe(max_steps: usize) -> impl Strategy<Value = Recipe> {
 /// A concrete step: operands are value indices (inputs first, then one value per step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Relu, Recip, Sqrt.
+    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Relu, Step, Recip, Sqrt.
     Unary(Kind, usize),
+    Clamp(usize, f64, f64),
     Powi(usize, i32),
     Affine(usize, f64, f64),
-    /// Add, Sub, Mul, Div.
+    /// Add, Sub, Mul, Div, Maximum, Minimum.
     Binary(Kind, usize, usize),
+    /// `where(c, a, b)` for a fixed 0/1 condition `c` of shape `shape`, by `pattern`.
+    Where { a: usize, b: usize, shape: Vec<usize>, pattern: usize },
     Sum(usize),
     Mean(usize),
     /// SumAxis, MeanAxis, MaxAxis, LogSumExp, LogSoftmax.
@@ -165,6 +217,7 @@ pub enum Step {
     BroadcastTo(usize, Vec<usize>),
     Reshape(usize, Vec<usize>),
     Transpose(usize),
+    Permute(usize, Vec<usize>),
     Narrow { v: usize, axis: usize, start: usize, len: usize },
     Pad { v: usize, axis: usize, start: usize, total: usize },
     Concat { a: usize, b: usize, axis: usize },
@@ -176,7 +229,8 @@ pub enum Step {
 impl Step {
     fn operands_mut(&mut self) -> Vec<&mut usize> {
         match self {
-            Step::Binary(_, a, b) | Step::Concat { a, b, .. } | Step::MatMul { a, b, .. } => vec![a, b],
+            Step::Binary(_, a, b) | Step::Concat { a, b, .. } | Step::MatMul { a, b, .. } | Step::Where { a, b, .. } => vec![a, b],
+            Step::Clamp(v, ..) | Step::Permute(v, _) => vec![v],
             Step::Unary(_, v) | Step::Powi(v, _) | Step::Affine(v, ..) | Step::Sum(v) | Step::Mean(v) => vec![v],
             Step::Axis(_, v, _) | Step::SumTo(v, _) | Step::BroadcastTo(v, _) | Step::Reshape(v, _) => vec![v],
             Step::Transpose(v) | Step::Narrow { v, .. } | Step::Pad { v, .. } | Step::Gather(v, _) | Step::Mask(v, _) => vec![v],
@@ -188,6 +242,9 @@ impl Step {
         match *self {
             Step::Unary(kind, _) | Step::Binary(kind, ..) | Step::Axis(kind, ..) => kind,
             Step::Powi(..) => Kind::Powi,
+            Step::Clamp(..) => Kind::Clamp,
+            Step::Where { .. } => Kind::Where,
+            Step::Permute(..) => Kind::Permute,
             Step::Affine(..) => Kind::Affine,
             Step::Sum(_) => Kind::Sum,
             Step::Mean(_) => Kind::Mean,
@@ -241,6 +298,11 @@ impl Program {
             program.read_step(step);
         }
         program
+    }
+
+    /// Whether one of `step`'s operands has no elements.
+    pub fn reads_empty(&self, step: &Step) -> bool {
+        step.clone().operands_mut().into_iter().any(|v| self.shape(*v).contains(&0))
     }
 
     /// The latest value: the one the program's output builds on.
@@ -318,9 +380,16 @@ impl Program {
         let v = self.pick(raw.operand);
         let p = raw.param;
         match raw.kind {
-            Kind::Neg | Kind::Exp | Kind::Log | Kind::Sigmoid | Kind::Tanh | Kind::Softplus | Kind::Relu | Kind::Recip
-            | Kind::Sqrt => {
+            Kind::Neg | Kind::Exp | Kind::Log | Kind::Sigmoid | Kind::Tanh | Kind::Softplus | Kind::Relu | Kind::Step
+            | Kind::Recip | Kind::Sqrt => {
                 self.push(Step::Unary(raw.kind, v));
+            }
+            Kind::Clamp => {
+                // Bounds off the round numbers that constant entries take
+                // (0, ±1, a step's or a mask's output), so that only moving
+                // entries meet a kink, and those miss it (as relu's).
+                let (lo, hi) = [(-1.3, 0.9), (f64::NEG_INFINITY, 0.45), (-0.65, f64::INFINITY), (-2.1, 1.7)][p % 4];
+                self.push(Step::Clamp(v, lo, hi));
             }
             Kind::Powi => {
                 self.push(Step::Powi(v, [2, 3, 1, 0][p % 4]));
@@ -328,7 +397,7 @@ impl Program {
             Kind::Affine => {
                 self.push(Step::Affine(v, [2.5, -0.5, 1.0, -1.5][p % 4], [0.0, 1.0, -0.75][p / 4 % 3]));
             }
-            Kind::Add | Kind::Sub | Kind::Mul | Kind::Div => {
+            Kind::Add | Kind::Sub | Kind::Mul | Kind::Div | Kind::Maximum | Kind::Minimum => {
                 let a = Shape::new(self.shape(v).to_vec());
                 let b = self.pick_where(raw.partner, v, |b| {
                     Shape::broadcast(&a, &Shape::new(b.to_vec())).is_some_and(|s| s.numel() <= MAX_NUMEL)
@@ -336,6 +405,18 @@ impl Program {
                 // The partner comes first or second, so either operand may be the broadcast one.
                 let (a, b) = if p % 2 == 0 { (v, b) } else { (b, v) };
                 self.push(Step::Binary(raw.kind, a, b));
+            }
+            Kind::Where => {
+                let a = Shape::new(self.shape(v).to_vec());
+                let b = self.pick_where(raw.partner, v, |b| {
+                    Shape::broadcast(&a, &Shape::new(b.to_vec())).is_some_and(|s| s.numel() <= MAX_NUMEL)
+                });
+                let (a, b) = if p % 2 == 0 { (v, b) } else { (b, v) };
+                let out = Shape::broadcast(&Shape::new(self.shape(a).to_vec()), &Shape::new(self.shape(b).to_vec()))
+                    .expect("operands broadcast");
+                // The condition broadcasts too: axes whose bit is set have size 1.
+                let shape = out.dims().iter().enumerate().map(|(i, &d)| if p >> (i + 1) & 1 == 1 { 1 } else { d }).collect();
+                self.push(Step::Where { a, b, shape, pattern: p / 16 });
             }
             Kind::Sum => {
                 self.push(Step::Sum(v));
@@ -383,6 +464,17 @@ impl Program {
             Kind::Transpose => {
                 let v = self.as_matrix(v, p % 2 == 0);
                 self.push(Step::Transpose(v));
+            }
+            Kind::Permute => {
+                // The `p`-th permutation of the axes (a Lehmer code).
+                let mut left: Vec<usize> = (0..self.shape(v).len()).collect();
+                let mut code = p;
+                let mut axes = Vec::new();
+                while !left.is_empty() {
+                    axes.push(left.remove(code % left.len()));
+                    code /= left.len() + 1;
+                }
+                self.push(Step::Permute(v, axes));
             }
             Kind::Narrow => {
                 let v = self.with_axis(v);
@@ -444,9 +536,13 @@ impl Program {
     fn shape_of(&self, step: &Step) -> Vec<usize> {
         let dims = |v: usize| self.shape(v).to_vec();
         match step {
-            Step::Unary(_, v) | Step::Powi(v, _) | Step::Affine(v, ..) | Step::Mask(v, _) => dims(*v),
-            Step::Binary(_, a, b) => {
+            Step::Unary(_, v) | Step::Clamp(v, ..) | Step::Powi(v, _) | Step::Affine(v, ..) | Step::Mask(v, _) => dims(*v),
+            Step::Binary(_, a, b) | Step::Where { a, b, .. } => {
                 Shape::broadcast(&Shape::new(dims(*a)), &Shape::new(dims(*b))).expect("operands broadcast").dims().to_vec()
+            }
+            Step::Permute(v, axes) => {
+                let d = dims(*v);
+                axes.iter().map(|&a| d[a]).collect()
             }
             Step::Sum(_) | Step::Mean(_) => vec![],
             Step::Axis(kind, v, axis) => {
@@ -503,12 +599,15 @@ impl Program {
         match *step {
             Step::Unary(Kind::Exp, v) => b(v).exp(),
             Step::Unary(Kind::Log, v) => b(v) + 2.31, // log(softplus(x) + 0.1) ≥ log 0.1 = −2.30…
-            Step::Unary(Kind::Sigmoid | Kind::Tanh | Kind::Recip, _) => 1.0,
+            Step::Unary(Kind::Sigmoid | Kind::Tanh | Kind::Recip | Kind::Step, _) => 1.0,
+            Step::Clamp(v, lo, hi) => b(v).min(lo.abs().max(hi.abs())),
             Step::Unary(Kind::Softplus | Kind::Sqrt, v) => b(v) + 1.0,
             Step::Powi(v, n) => b(v).powi(n).max(1.0),
             Step::Affine(v, mul, add) => mul.abs() * b(v) + add.abs(),
             Step::Binary(Kind::Mul, x, y) => b(x) * b(y),
             Step::Binary(Kind::Div, x, _) => b(x),
+            Step::Binary(Kind::Maximum | Kind::Minimum, x, y) => b(x).max(b(y) + 0.37),
+            Step::Where { a, b: y, .. } => b(a).max(b(y)),
             Step::Binary(_, x, y) => b(x) + b(y),
             Step::Sum(v) => numel(v) * b(v),
             Step::Axis(Kind::SumAxis, v, axis) => axis_len(v, axis) * b(v),
@@ -575,10 +674,17 @@ fn eval(step: &Step, values: &[Tensor]) -> Tensor {
                 Kind::Tanh => x.tanh(),
                 Kind::Softplus => x.softplus(),
                 Kind::Relu => x.relu(),
+                Kind::Step => x.step(),
                 Kind::Recip => x.square().shift(1.0).powi(-1),
                 Kind::Sqrt => x.softplus().shift(0.1).sqrt(),
                 other => unreachable!("{other:?} is not unary"),
             }
+        }
+        Step::Clamp(x, lo, hi) => v(*x).clamp(*lo, *hi),
+        Step::Where { a, b, shape, pattern } => {
+            let numel = shape.iter().product();
+            let condition = v(*a).constant_like(&mask_values(numel, *pattern), Shape::new(shape.clone()));
+            condition.select(v(*a), v(*b))
         }
         Step::Powi(x, n) => v(*x).powi(*n),
         Step::Affine(x, mul, add) => v(*x).affine(*mul, *add),
@@ -589,6 +695,9 @@ fn eval(step: &Step, values: &[Tensor]) -> Tensor {
                 Kind::Sub => a - b,
                 Kind::Mul => a * b,
                 Kind::Div => a / &b.square().shift(1.0),
+                // Apart by 0.37, a value is never tied with its own copy.
+                Kind::Maximum => a.maximum(&b.shift(0.37)),
+                Kind::Minimum => a.minimum(&b.shift(-0.37)),
                 other => unreachable!("{other:?} is not binary"),
             }
         }
@@ -609,6 +718,7 @@ fn eval(step: &Step, values: &[Tensor]) -> Tensor {
         Step::BroadcastTo(x, s) => v(*x).broadcast_to(&Shape::new(s.clone())),
         Step::Reshape(x, s) => v(*x).reshape(s.clone()),
         Step::Transpose(x) => v(*x).t(),
+        Step::Permute(x, axes) => v(*x).permute(axes),
         Step::Narrow { v: x, axis, start, len } => v(*x).narrow(*axis, *start, *len),
         Step::Pad { v: x, axis, start, total } => v(*x).pad_axis(*axis, *start, *total),
         Step::Concat { a, b, axis } => concat(&[v(*a).clone(), v(*b).clone()], *axis),
@@ -634,6 +744,9 @@ impl fmt::Display for Step {
                 Some(spelled) => write!(f, "{spelled} of v{x}"),
                 None => write!(f, "{}(v{x})", lower(kind)),
             },
+            Step::Clamp(x, lo, hi) => write!(f, "clamp(v{x}, {lo}, {hi})"),
+            Step::Where { a, b, shape, pattern } => write!(f, "where(mask {shape:?} pattern {pattern}, v{a}, v{b})"),
+            Step::Permute(x, axes) => write!(f, "permute(v{x}, {axes:?})"),
             Step::Powi(x, n) => write!(f, "powi(v{x}, {n})"),
             Step::Affine(x, mul, add) => write!(f, "{mul}·v{x} + {add}"),
             Step::Binary(kind, a, b) => match kind.spelled() {

@@ -104,8 +104,9 @@ fn rows_only_broadcast(g: &Tensor, y: &Tensor) -> bool {
 fn stack_batch_rows(t: &Tensor, batch_axes: usize) -> Tensor {
     let split = t.rank() - 2 - batch_axes;
     let (prefix, rest) = t.dims().split_at(split);
-    let cols = rest[rest.len() - 1];
-    t.reshape([prefix, &[product(rest) / cols, cols]].concat())
+    // Rows as a product, not `numel / cols`: `cols` may be 0.
+    let (stacked, &[cols]) = rest.split_at(rest.len() - 1) else { unreachable!("a matrix has columns") };
+    t.reshape([prefix, &[product(stacked), cols]].concat())
 }
 
 /// `(batch axes, [rows, cols])` of a shape of rank ≥ 2.
