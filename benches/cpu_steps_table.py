@@ -2,7 +2,7 @@
 """The summary table of benches/cpu-steps.sh: reads the outputs it kept in one folder and prints
 step, gradgrad ms, PyTorch same-algorithm ms, their ratio (PyTorch / gradgrad: above 1, gradgrad
 is faster) and vmap(jacrev), the generic exact method, where pytorch_steps.py has it.
-    python3 benches/cpu_steps_table.py FOLDER
+    python3 benches/cpu_steps_table.py FOLDER [THREADS]
 Files: conditional-{gradgrad,torch}-{1,2} (conditional_step.rs, pytorch_trainer_step.py: lines
 `objective timing ms images/s`), mlp-gradgrad-{1,2} (trace_table.rs: `strategy D hidden batch
 ms MB`), mlp-torch-{1,2} and mlp-vmap-{1,2} (pytorch_steps.py: `objective ms images/s`); the
@@ -43,6 +43,7 @@ def lowest(*tables):
 
 def main():
     folder = Path(sys.argv[1])
+    threads = sys.argv[2] if len(sys.argv) > 2 else "2"
     rows = []  # (step, gradgrad ms, torch ms, vmap ms or None)
     ours = lowest(*(conditional(folder / f"conditional-gradgrad-{r}") for r in (1, 2)))
     theirs = lowest(*(conditional(folder / f"conditional-torch-{r}") for r in (1, 2)))
@@ -69,7 +70,7 @@ def main():
     for step, gradgrad, torch, generic in rows:
         ratio = f"{torch / gradgrad:.2f}×" if gradgrad and torch else "-"
         print(f"{step:<56} {ms(gradgrad):>12} {ms(torch):>11} {ratio:>11} {ms(generic):>16}")
-    print("PyTorch ms: the same algorithm in torch ops (torch_same_algorithm.py), f32, 2 threads; ratio above 1: gradgrad is faster.")
+    print(f"PyTorch ms: the same algorithm in torch ops (torch_same_algorithm.py); f32, {threads} thread(s) each; ratio above 1: gradgrad is faster.")
 
 
 if __name__ == "__main__":
