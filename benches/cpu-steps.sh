@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# gradgrad's training steps beside PyTorch running the same algorithm, on the CPU, the same number of threads each (2)
-# (issue #14), in one table:
+# gradgrad's training steps beside PyTorch running the same algorithm, on the CPU, with the same
+# number of threads each (THREADS, default 2; issue #14), in one table:
 #   - the trainer's default step (edm-diag 784→1024→1024→784, batch 128, f32): dsm, exact, ssm-vr,
 #     as [grad] and [trainer step]: `cargo bench --bench conditional_step` against
 #     benches/pytorch_trainer_step.py, interleaved, twice;
