@@ -210,10 +210,10 @@ def conditional_steps(dev, shapes=CONDITIONAL_SHAPES):
     for dim, hidden, layers, batch in shapes:
         arch = "→".join(map(str, [dim] + [hidden] * layers + [dim]))
         x = torch.rand(batch, dim, device=dev)  # pixels in [0, 1], as MNIST
-        for name, loss_fn in (("dsm", same.conditional_dsm_loss), ("exact", same.conditional_exact_loss)):
+        for name, loss_fn in (("dsm", same.conditional_dsm_loss), ("exact", same.conditional_exact_loss), ("ssm-vr", same.conditional_ssm_vr_loss)):
             model = same.ConditionalMlp(dim, hidden, layers, dev)
             params = model.parameters()
-            algorithm = "" if name == "dsm" else f" ({same.structured_algorithm(model.weights)} trace)"
+            algorithm = f" ({same.structured_algorithm(model.weights)} trace)" if name == "exact" else ""
             label = f"edm-diag {name}{algorithm} {arch} batch {batch}"
             adam = torch.optim.Adam(params, lr=1e-3)
             ema = [p.detach().clone() for p in params]

@@ -5,7 +5,8 @@ compares two implementations of one algorithm, not two algorithms. Read beside:
 - `crates/score/src/trace.rs` (`structured_trace_of`, `structured_diagonal_of`): the trace of an
   MLP's Jacobian with no D one-hot cotangents;
 - `crates/score/src/conditional.rs` and `conditional_loss.rs`: the trainer's default model,
-  `edm-diag`, `s(x, σ) = (μ − x)/(v + σ²) + b(σ)·F(c(σ)·x, φ(σ))`, and its dsm and exact losses.
+  `edm-diag`, `s(x, σ) = (μ − x)/(v + σ²) + b(σ)·F(c(σ)·x, φ(σ))`, and its dsm, exact and ssm-vr
+  losses.
 
 Weights are `[out, in]` as in gradgrad and `torch.nn.Linear`: layer l computes
 `h_l = a_{l−1}·W_lᵀ + b_l`, so the index comments match trace.rs line for line. `gpu_torch.py`
@@ -213,3 +214,15 @@ def conditional_exact_loss(model, x, levels, eps, score_and_trace=None):
     noisy = x + eps * levels[:, SIGMA:SIGMA + 1]
     s, tr = (score_and_trace or model.score_and_trace)(noisy, levels)
     return ((tr + 0.5 * (s**2).sum(1)) * levels[:, WEIGHT]).mean()
+
+
+def conditional_ssm_vr_loss(model, x, levels, eps, v=None):
+    """mean of `w(σ)·(vᵀ∂(vᵀs)/∂x̃ + ½‖s(x̃, σ)‖²)` with one Gaussian v per sample
+    (ConditionalObjective::SsmVr, the trainer's `projections: 1, Projection::Gaussian`): one VJP of
+    `Σ vᵀs` with respect to x̃ (rows are independent), recorded, then dotted with v per row."""
+    noisy = (x + eps * levels[:, SIGMA:SIGMA + 1]).detach().requires_grad_()
+    if v is None:
+        v = torch.randn(noisy.shape, device=noisy.device, dtype=noisy.dtype)
+    s = model.score(noisy, levels)
+    jv = torch.autograd.grad((s * v).sum(), noisy, create_graph=True)[0]
+    return (((jv * v).sum(1) + 0.5 * (s**2).sum(1)) * levels[:, WEIGHT]).mean()

@@ -8,7 +8,8 @@ method, and the Jacobian's diagonal where they apply):
 - gpu_torch.py's softplus MLP (`[in, out]` weights) and its `trace_same_algorithm`;
 - pytorch_steps.py's `nn.Sequential` model (`[out, in]`) and its `closed-form`/`rotated` losses;
 - the edm-diag conditional model of torch_same_algorithm.py: its trace and exact loss against the
-  loop through the whole score, its level rows and dsm loss against EDM's denoiser form.
+  loop through the whole score, its ssm-vr loss (one VJP) against vᵀJv from the loop's whole
+  Jacobian, its level rows and dsm loss against EDM's denoiser form.
 
 Each line prints the largest relative difference, max|a − b| / max|b|; the check fails (exit 1)
 above 1e-10. Then gpu_torch.py's timed steps run once each at tiny shapes on the CPU (its CUDA
@@ -92,6 +93,16 @@ def loop_score_and_trace(model):
     return method
 
 
+def loop_ssm_vr_loss(model, x, levels, eps, v):
+    """The ssm-vr loss the generic way: the whole Jacobian ∂s/∂x̃ by D backward passes, then
+    `vᵀJv + ½‖s‖²` per sample, weighted by w(σ) (ConditionalObjective::SsmVr with v given)."""
+    noisy = (x + eps * levels[:, same.SIGMA:same.SIGMA + 1]).detach().requires_grad_()
+    s = model.score(noisy, levels)
+    jacobian = torch.stack([torch.autograd.grad(s[:, d].sum(), noisy, create_graph=True)[0] for d in range(noisy.shape[1])], 1)  # [B, D, D]
+    vjv = torch.einsum("bd,bde,be->b", v, jacobian, v)
+    return ((vjv + 0.5 * (s**2).sum(1)) * levels[:, same.WEIGHT]).mean()
+
+
 def check_conditional():
     """The edm-diag model: trace and exact-loss gradients against the loop; EDM's identities."""
     table = same.level_table(CPU, torch.float64)
@@ -111,6 +122,11 @@ def check_conditional():
         want = grads_of(same.conditional_exact_loss(model, x, levels, eps, loop_score_and_trace(model)), params)
         got = grads_of(same.conditional_exact_loss(model, x, levels, eps), params)
         report(f"edm-diag {arch}: exact loss, gradients of all {len(params)} parameters vs loop", got, want)
+        v = torch.randn(x.shape, generator=g, dtype=torch.float64)
+        want = loop_ssm_vr_loss(model, x, levels, eps, v)
+        got = same.conditional_ssm_vr_loss(model, x, levels, eps, v)
+        report(f"edm-diag {arch}: ssm-vr loss vs vᵀJv from the loop's whole Jacobian", got, want)
+        report(f"edm-diag {arch}: ssm-vr loss, gradients of all {len(params)} parameters vs loop", grads_of(got, params), grads_of(want, params))
 
     # The rows are EDM's denoiser coefficients rewritten (conditional.rs's test, σ_d = 0.3347).
     sd, sigma = same.SIGMA_DATA, 0.3

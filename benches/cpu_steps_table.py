@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""The summary table of benches/cpu-steps.sh: reads the outputs it kept in one folder and prints
+step, gradgrad ms, PyTorch same-algorithm ms, their ratio (PyTorch / gradgrad: above 1, gradgrad
+is faster) and vmap(jacrev), the generic exact method, where pytorch_steps.py has it.
+    python3 benches/cpu_steps_table.py FOLDER [THREADS]
+Files: conditional-{gradgrad,torch}-{1,2} (conditional_step.rs, pytorch_trainer_step.py: lines
+`objective timing ms images/s`), mlp-gradgrad-{1,2} (trace_table.rs: `strategy D hidden batch
+ms MB`), mlp-torch-{1,2} and mlp-vmap-{1,2} (pytorch_steps.py: `objective ms images/s`); the
+suffix after mlp-… is the number of hidden layers."""
+import re
+import sys
+from pathlib import Path
+
+CONDITIONAL = re.compile(r"^(dsm|exact|ssm-vr)\s+(grad|trainer step)\s+([\d.]+)\s")
+NUMBER = re.compile(r"^[\d.]+$")
+
+
+def conditional(path):
+    """{(objective, timing): ms} from conditional_step.rs's or pytorch_trainer_step.py's table."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        if m := CONDITIONAL.match(line):
+            rows[(m[1], m[2])] = float(m[3])
+    return rows
+
+
+def named_ms(path, column):
+    """{name: ms} from a table whose rows are a name then numbers, ms in `column` (0-based,
+    the name being column 0)."""
+    rows = {}
+    for line in path.read_text().splitlines():
+        words = line.split()
+        if len(words) > column and all(NUMBER.match(w) for w in words[1:]):
+            rows[words[0]] = float(words[column])
+    return rows
+
+
+def lowest(*tables):
+    """Each key's lowest value over the tables that have it."""
+    keys = {k for t in tables for k in t}
+    return {k: min(t[k] for t in tables if k in t) for k in keys}
+
+
+def main():
+    folder = Path(sys.argv[1])
+    threads = sys.argv[2] if len(sys.argv) > 2 else "2"
+    rows = []  # (step, gradgrad ms, torch ms, vmap ms or None)
+    ours = lowest(*(conditional(folder / f"conditional-gradgrad-{r}") for r in (1, 2)))
+    theirs = lowest(*(conditional(folder / f"conditional-torch-{r}") for r in (1, 2)))
+    for objective in ("dsm", "exact", "ssm-vr"):
+        for timing in ("grad", "trainer step"):
+            key = (objective, timing)
+            rows.append((f"trainer 784→1024→1024→784 b128 {objective} [{timing}]", ours.get(key), theirs.get(key), None))
+    for layers, same in ((1, "closed-form"), (2, "rotated")):
+        arch = "→".join(["784"] + ["512"] * layers + ["784"])
+        ours = named_ms(folder / f"mlp-gradgrad-{layers}", 4)
+        theirs = named_ms(folder / f"mlp-torch-{layers}", 1)
+        vmap = named_ms(folder / f"mlp-vmap-{layers}", 1).get("vmap-jacrev")
+        for label, gradgrad, torch, generic in (
+            (f"exact ({same} trace)", "structure-aware", same, vmap),
+            ("ssm-vr", "ssm_vr", "ssm_vr", None),
+            ("dsm", "dsm", "dsm", None),
+        ):
+            rows.append((f"softplus {arch} b64 {label}", ours.get(gradgrad), theirs.get(torch), generic))
+
+    def ms(v):
+        return f"{v:.2f}" if v is not None else "-"
+
+    print(f"{'step':<56} {'gradgrad ms':>12} {'PyTorch ms':>11} {'PyTorch/gg':>11} {'vmap(jacrev) ms':>16}")
+    for step, gradgrad, torch, generic in rows:
+        ratio = f"{torch / gradgrad:.2f}×" if gradgrad and torch else "-"
+        print(f"{step:<56} {ms(gradgrad):>12} {ms(torch):>11} {ratio:>11} {ms(generic):>16}")
+    print(f"PyTorch ms: the same algorithm in torch ops (torch_same_algorithm.py); f32, {threads} thread(s) each; ratio above 1: gradgrad is faster.")
+
+
+if __name__ == "__main__":
+    main()
