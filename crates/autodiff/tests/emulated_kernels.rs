@@ -57,11 +57,14 @@ fn emulated_library() -> Option<libloading::Library> {
     }
     let out = std::env::temp_dir().join(format!("gradgrad-emulated-elementwise-{:016x}", hasher.finish()));
     let lib = out.join("libemulated.so");
+    // The tests of this file run on threads of one process: one builds, the others wait for it.
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _built_once = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     if !lib.exists() {
         std::fs::create_dir_all(&out).unwrap();
         let shim = out.join("shim.cpp");
         std::fs::write(&shim, SHIM).unwrap();
-        // Built under a name of its own, then renamed: a test running at the same time sees all or nothing.
+        // Built under a name of its own, then renamed: another test process sees all or nothing.
         let partial = out.join(format!("libemulated.{}.so", std::process::id()));
         let status = Command::new("g++")
             .args(["-std=c++20", "-O1", "-ffp-contract=off", "-pthread", "-shared", "-fPIC", "-Wno-unknown-pragmas"])

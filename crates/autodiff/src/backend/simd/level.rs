@@ -12,6 +12,7 @@ pub const LEVEL_ENV: &str = "GRADGRAD_SIMD";
 /// every CPU of the target has: SSE2 on x86-64, NEON on aarch64.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Level {
+    /// SSE2 on x86-64, NEON on aarch64: every CPU of the target has it.
     Baseline,
     /// AVX2 and FMA (x86-64-v3): 8 f32 lanes.
     Avx2,

@@ -16,15 +16,19 @@ pub const SUM_LANES: usize = 32;
 /// The constants of one Adam step, in the element type.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamConstants<T> {
+    /// β₁, the first moment's decay.
     pub beta1: T,
+    /// β₂, the second moment's decay.
     pub beta2: T,
-    /// `1 − β₁` and `1 − β₂`.
+    /// `1 − β₁`.
     pub one_minus_beta1: T,
+    /// `1 − β₂`.
     pub one_minus_beta2: T,
     /// `lr / (1 − β₁ᵗ)`.
     pub step: T,
     /// `1 / (1 − β₂ᵗ)`.
     pub inv_correction2: T,
+    /// ε, added to the root of the second moment.
     pub eps: T,
 }
 
