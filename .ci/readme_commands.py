@@ -89,6 +89,8 @@ def short_form(command, mnist_ok):
         return None, "covered: .ci/run runs cargo test --workspace"
     if words[0] == "bash" and words[1].startswith("benches/gpu-check"):
         return ["bash", "-n", words[1]], "needs a GPU: syntax only"
+    if words == ["bash", "benches/cpu-steps.sh"]:
+        return ["bash", "-n", words[1]], "needs PyTorch and a quiet machine: syntax only"
     if words[0].endswith("python") or words[0].startswith("python"):
         script = next(w for w in words if w.endswith(".py"))
         parse = "import ast, sys; ast.parse(open(sys.argv[1], encoding='utf-8').read(), sys.argv[1])"
