@@ -43,6 +43,15 @@ fn kernels_dir() -> PathBuf {
 
 /// The emulated elementwise kernels as a shared library, built once per
 /// version of the sources; `None` without g++.
+/// The emulation runs one launch at a time (its launch dimensions and
+/// `__shared__` arrays are process-wide), and the library is built once: each
+/// test holds this for its whole run, so the tests' threads take turns.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn emulated_library() -> Option<libloading::Library> {
     if Command::new("g++").arg("--version").output().map(|o| !o.status.success()).unwrap_or(true) {
         let _ = writeln!(std::io::stderr(), "emulated kernels: skipped: g++ not found (kernels/emu/run.sh needs it too)");
@@ -57,9 +66,6 @@ fn emulated_library() -> Option<libloading::Library> {
     }
     let out = std::env::temp_dir().join(format!("gradgrad-emulated-elementwise-{:016x}", hasher.finish()));
     let lib = out.join("libemulated.so");
-    // The tests of this file run on threads of one process: one builds, the others wait for it.
-    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _built_once = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
     if !lib.exists() {
         std::fs::create_dir_all(&out).unwrap();
         let shim = out.join("shim.cpp");
@@ -151,6 +157,7 @@ const SIZES: [usize; 4] = [1, 7, 33, 1001];
 
 #[test]
 fn every_unary_kernel_matches_the_cpu_backend() {
+    let _turn = one_at_a_time();
     let Some(lib) = emulated_library() else { return };
     // SAFETY: the shim's signature, declared above.
     let launch = unsafe { lib.get::<UnaryLaunch>(b"emu_launch_unary") }.unwrap();
@@ -172,6 +179,7 @@ fn every_unary_kernel_matches_the_cpu_backend() {
 
 #[test]
 fn every_binary_kernel_matches_the_cpu_backend() {
+    let _turn = one_at_a_time();
     let Some(lib) = emulated_library() else { return };
     // SAFETY: the shim's signature, declared above.
     let launch = unsafe { lib.get::<BinaryLaunch>(b"emu_launch_binary") }.unwrap();
