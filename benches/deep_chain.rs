@@ -13,27 +13,14 @@ use std::time::Instant;
 
 use autodiff::{grad1, tape, DType, Tensor};
 
-/// Resident memory in MB (Linux: `/proc/self/statm`'s second field, in pages).
+#[path = "../tests/common/memory.rs"]
+mod memory;
+
+use memory::return_free_memory;
+
+/// Resident memory in MB (NaN where `/proc` is not there).
 fn resident_mb() -> f64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: f64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(f64::NAN);
-    pages * 4096.0 / (1 << 20) as f64
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-extern "C" {
-    fn malloc_trim(pad: usize) -> i32;
-}
-
-/// Hands the allocator's free pages back to the system (glibc keeps freed
-/// small blocks for reuse), so that resident memory shows what is still
-/// allocated rather than the peak.
-fn return_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases memory that malloc holds as free.
-    unsafe {
-        malloc_trim(0);
-    }
+    memory::resident_bytes().map_or(f64::NAN, |b| b as f64 / (1 << 20) as f64)
 }
 
 /// CPU time of this process in seconds (Linux: `/proc/self/stat`'s utime and

@@ -212,29 +212,9 @@ def conditional_steps(dev, shapes=CONDITIONAL_SHAPES):
         x = torch.rand(batch, dim, device=dev)  # pixels in [0, 1], as MNIST
         for name, loss_fn in (("dsm", same.conditional_dsm_loss), ("exact", same.conditional_exact_loss), ("ssm-vr", same.conditional_ssm_vr_loss)):
             model = same.ConditionalMlp(dim, hidden, layers, dev)
-            params = model.parameters()
             algorithm = f" ({same.structured_algorithm(model.weights)} trace)" if name == "exact" else ""
             label = f"edm-diag {name}{algorithm} {arch} batch {batch}"
-            adam = torch.optim.Adam(params, lr=1e-3)
-            ema = [p.detach().clone() for p in params]
-
-            def grad_only():
-                loss = loss_fn(model, x, *same.draw_levels(table, x))
-                torch.autograd.grad(loss, params)
-                return loss.item()
-
-            def trainer_step():
-                loss = loss_fn(model, x, *same.draw_levels(table, x))
-                for p, g in zip(params, torch.autograd.grad(loss, params)):
-                    p.grad = g
-                norm = torch.nn.utils.clip_grad_norm_(params, 100.0)  # a device scalar, no sync
-                torch.stack([loss.detach(), norm]).tolist()  # the step's one read-back
-                adam.step()
-                with torch.no_grad():
-                    for e, p in zip(ema, params):
-                        e.lerp_(p, 1 - 0.999)
-
-            for what, fn in (("grad", grad_only), ("trainer step", trainer_step)):
+            for what, fn in same.trainer_steps(loss_fn, model, x, table):
                 try:
                     ms = time_ms(fn, warmup=2, reps=10)
                 except Exception as e:  # out of memory, say: report and go on

@@ -43,32 +43,6 @@ def median_ms(fn):
     return times[len(times) // 2]
 
 
-def steps(loss_fn, model, x, table):
-    """The two timed steps for one objective on one model: `grad` and `trainer step`."""
-    params = model.parameters()
-    adam = torch.optim.Adam(params, lr=1e-3)
-    ema = [p.detach().clone() for p in params]
-
-    def grad_only():
-        loss = loss_fn(model, x, *same.draw_levels(table, x))
-        torch.autograd.grad(loss, params)
-        return loss.item()
-
-    def trainer_step():
-        loss = loss_fn(model, x, *same.draw_levels(table, x))
-        for p, g in zip(params, torch.autograd.grad(loss, params)):
-            p.grad = g
-        norm = torch.nn.utils.clip_grad_norm_(params, 100.0)
-        value, _ = torch.stack([loss.detach(), norm]).tolist()  # the step's one read-back
-        adam.step()
-        with torch.no_grad():
-            for e, p in zip(ema, params):
-                e.lerp_(p, 1 - 0.999)
-        return value
-
-    return (("grad", grad_only), ("trainer step", trainer_step))
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dim", type=int, default=784)
@@ -89,7 +63,7 @@ def main():
     for name in args.objectives.split(","):
         # A fresh model per objective, so each row starts from the same weights.
         model = same.ConditionalMlp(args.dim, args.hidden, args.layers, cpu)
-        for timing, fn in steps(OBJECTIVES[name], model, x, table):
+        for timing, fn in same.trainer_steps(OBJECTIVES[name], model, x, table):
             ms = median_ms(fn)
             print(f"{name:<8} {timing:<14} {ms:>10.2f} {args.batch / ms * 1e3:>10.0f}")
 

@@ -226,3 +226,32 @@ def conditional_ssm_vr_loss(model, x, levels, eps, v=None):
     s = model.score(noisy, levels)
     jv = torch.autograd.grad((s * v).sum(), noisy, create_graph=True)[0]
     return (((jv * v).sum(1) + 0.5 * (s**2).sum(1)) * levels[:, WEIGHT]).mean()
+
+
+def trainer_steps(loss_fn, model, x, table):
+    """The two timed steps for one objective on one model, as named in the benches' tables:
+    `grad` (loss and gradients, the loss read back) and `trainer step` (what
+    crates/trainer/src/train.rs does per step: that, clipping to norm 100, loss and norm
+    read back together, Adam lr 1e-3, EMA 0.999)."""
+    params = model.parameters()
+    adam = torch.optim.Adam(params, lr=1e-3)
+    ema = [p.detach().clone() for p in params]
+
+    def grad_only():
+        loss = loss_fn(model, x, *draw_levels(table, x))
+        torch.autograd.grad(loss, params)
+        return loss.item()
+
+    def trainer_step():
+        loss = loss_fn(model, x, *draw_levels(table, x))
+        for p, g in zip(params, torch.autograd.grad(loss, params)):
+            p.grad = g
+        norm = torch.nn.utils.clip_grad_norm_(params, 100.0)  # a device scalar, no sync
+        value, _ = torch.stack([loss.detach(), norm]).tolist()  # the step's one read-back
+        adam.step()
+        with torch.no_grad():
+            for e, p in zip(ema, params):
+                e.lerp_(p, 1 - 0.999)
+        return value
+
+    return (("grad", grad_only), ("trainer step", trainer_step))

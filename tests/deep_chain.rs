@@ -15,6 +15,7 @@
 mod common;
 
 use common::assert_close;
+use common::memory::{resident_bytes, return_free_memory};
 use gradgrad::autodiff::{grad1, tape, DType, Device, Tensor};
 
 /// `steps` steps of `y ← 4·σ(y) − 2`: `3·steps` recorded nodes.
@@ -101,29 +102,6 @@ fn dropping_a_deep_chain_keeps_the_nodes_others_hold() {
     assert_close(&[middle.item(), grad1(&middle, &x, false).item()], &[value, first], 1e-6, "the surviving half");
     drop(middle);
     assert_eq!(tape::live_nodes(), start);
-}
-
-/// Resident memory in bytes (Linux: `/proc/self/statm`'s second field, pages).
-fn resident_bytes() -> Option<usize> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
-}
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-extern "C" {
-    fn malloc_trim(pad: usize) -> i32;
-}
-
-/// Hands the allocator's free pages back to the system: glibc keeps freed
-/// small blocks for reuse, so without this resident memory would show the
-/// peak, not what is still allocated.
-fn return_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases memory that malloc holds as free.
-    unsafe {
-        malloc_trim(0);
-    }
 }
 
 /// 10⁷ nodes (several GB, minutes); run alone so that the resident memory is

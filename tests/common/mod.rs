@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod memory;
+
 use gradgrad::autodiff::Tensor;
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
