@@ -7,36 +7,14 @@
 //! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784,
 //! `--only D,H,B` for one configuration.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use autodiff::{grad, DType, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 use score::{noise, structured_diagonal, Activation, Mlp, MlpConfig, Objective, Projection, ScoreModel, TraceStrategy};
 
-/// Counts live heap bytes so each step's peak can be reported.
-struct PeakAlloc;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        System.dealloc(p, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static GLOBAL: PeakAlloc = PeakAlloc;
+#[path = "common/peak_alloc.rs"]
+mod peak_alloc;
 
 /// A row's loss on a batch, recorded for the gradient to the parameters.
 type Loss = Box<dyn Fn(&Mlp, &Tensor, &mut StdRng) -> Tensor>;
@@ -82,12 +60,10 @@ fn measure(loss: &Loss, model: &Mlp, x: &Tensor) -> (f64, f64) {
     let mut times = Vec::with_capacity(reps);
     let mut peak = 0usize;
     for _ in 0..reps {
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
         let t = Instant::now();
-        step(loss, model, x, &mut rng);
+        let (_, held) = peak_alloc::peak_during(|| step(loss, model, x, &mut rng));
         times.push(t.elapsed().as_secs_f64() * 1e3);
-        peak = peak.max(PEAK.load(Ordering::Relaxed) - baseline);
+        peak = peak.max(held);
     }
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     (times[times.len() / 2], peak as f64 / 1e6)

@@ -12,9 +12,7 @@
 //! gradient to every parameter, f32, softplus; time is the median of up to 5
 //! steps after one warm-up, memory the peak heap above what was live before.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use autodiff::{grad, DType};
@@ -22,28 +20,8 @@ use plot::{line_chart, Series, PALETTE};
 use rand::{rngs::StdRng, SeedableRng};
 use score::{noise, Activation, Mlp, MlpConfig, Objective, ScoreModel, TraceStrategy};
 
-/// Counts live heap bytes and their peak, so a step's memory can be read.
-struct PeakAlloc;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for PeakAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
-        if !p.is_null() {
-            let now = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
-            PEAK.fetch_max(now, Ordering::Relaxed);
-        }
-        p
-    }
-    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
-        System.dealloc(p, layout);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-    }
-}
-
-#[global_allocator]
-static GLOBAL: PeakAlloc = PeakAlloc;
+#[path = "../../../benches/common/peak_alloc.rs"]
+mod peak_alloc;
 
 const STRATEGIES: [TraceStrategy; 3] = [TraceStrategy::Loop, TraceStrategy::Batched, TraceStrategy::StructureAware];
 
@@ -73,12 +51,10 @@ fn measure(shape: Shape, strategy: TraceStrategy) -> (f64, f64) {
     let mut peak = 0;
     let budget = Instant::now();
     while times.len() < 5 && (times.is_empty() || budget.elapsed().as_secs_f64() < 1.0) {
-        let baseline = LIVE.load(Ordering::Relaxed);
-        PEAK.store(baseline, Ordering::Relaxed);
         let t = Instant::now();
-        step();
+        let (_, held) = peak_alloc::peak_during(&mut step);
         times.push(t.elapsed().as_secs_f64() * 1e3);
-        peak = peak.max(PEAK.load(Ordering::Relaxed) - baseline);
+        peak = peak.max(held);
     }
     times.sort_by(f64::total_cmp);
     (times[times.len() / 2], peak as f64 / 1e6)
