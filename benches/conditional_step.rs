@@ -13,7 +13,7 @@
 //!
 //! Each row is the median of up to 15 repetitions after one warm-up step.
 //! `cargo bench --bench conditional_step` (2 rayon threads); `-- --threads N`, and
-//! `--dim --hidden --layers --batch` for other shapes.
+//! `--dim --hidden --layers --batch` for other shapes, `--objectives dsm,ssm-vr` for some rows.
 
 use std::time::Instant;
 
@@ -154,7 +154,11 @@ fn main() {
         shape.batch
     );
     println!("{:<8} {:<14} {:>10} {:>10}", "step", "timing", "ms", "images/s");
+    let only = args.iter().position(|a| a == "--objectives").map(|i| args.get(i + 1).expect("--objectives needs a list").clone());
     for objective in objectives() {
+        if only.as_ref().is_some_and(|list| !list.split(',').any(|name| name == objective.name())) {
+            continue;
+        }
         // A fresh model per objective, so each row starts from the same weights.
         let mut bench = Bench::new(&shape);
         let rows: [(&str, f64); 2] = [
