@@ -5,13 +5,14 @@
 //! without recording. State tensors are named for checkpointing.
 
 use autodiff::fused::adam_update;
-use autodiff::{no_grad, AdamStep, Tensor};
+use autodiff::{no_grad, AdamStep, Device, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
 /// and the norm before clipping, as a scalar tensor where the gradients are.
-/// Nothing is read back: the factor min(1, max/‖g‖) is a device scalar,
-/// written `1 − relu(1 − max/‖g‖)`, which is exactly 1 when ‖g‖ ≤ max, so an
-/// unclipped step keeps its gradients bit for bit. Read the norm together with
+/// On a GPU nothing is read back: the factor min(1, max/‖g‖) is a device
+/// scalar, written `1 − relu(1 − max/‖g‖)`, which is exactly 1 when ‖g‖ ≤ max,
+/// so an unclipped step keeps its gradients bit for bit (on the CPU, whose
+/// norm is read at no cost, they are then returned as they are). Read the norm together with
 /// the loss ([`Tensor::items`]).
 pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, Tensor) {
     no_grad(|| {
@@ -20,6 +21,9 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, 
         };
         let norm = squares.sqrt();
         let clipped = match max_norm {
+            // On the CPU reading the norm costs nothing, and a factor of
+            // exactly 1 (the usual case) need not be multiplied through.
+            Some(max) if norm.device() == Device::Cpu && norm.item() <= max => grads.to_vec(),
             Some(max) => {
                 let factor = norm.powi(-1).scale(max).affine(-1.0, 1.0).relu().affine(-1.0, 1.0);
                 grads.iter().map(|g| g * &factor).collect()
