@@ -70,6 +70,13 @@ template <typename T> struct Tanh { __device__ T operator()(T x) const { return 
 template <typename T> struct Softplus {
     __device__ T operator()(T x) const { return d_max(x, T(0)) + d_log1p(d_exp(-d_abs(x))); }
 };
+template <typename T> struct Silu { __device__ T operator()(T x) const { return x * Sigmoid<T>()(x); } };
+template <typename T> struct SiluDerivative {
+    __device__ T operator()(T x) const {
+        const T s = Sigmoid<T>()(x);
+        return s * (T(1) + x * (T(1) - s));
+    }
+};
 // NaN in, NaN out (IEEE, PyTorch), as on the CPU: fmax(x, 0) would turn NaN into 0.
 template <typename T> struct Relu { __device__ T operator()(T x) const { return x <= T(0) ? T(0) : x; } };
 template <typename T> struct Step {
@@ -125,6 +132,8 @@ UNARY(log, Log<T>())
 UNARY(sigmoid, Sigmoid<T>())
 UNARY(tanh, Tanh<T>())
 UNARY(softplus, Softplus<T>())
+UNARY(silu, Silu<T>())
+UNARY(silu_derivative, SiluDerivative<T>())
 UNARY(relu, Relu<T>())
 UNARY(step, Step<T>())
 UNARY(powi, Powi<T>{(int)a})

@@ -28,10 +28,16 @@ unsafe impl GlobalAlloc for PeakAlloc {
 static GLOBAL: PeakAlloc = PeakAlloc;
 
 /// Runs `f` and returns its result with the most bytes it held at once above
-/// what was live when it started.
+/// what was live when it started. The engine's buffer cache is off meanwhile:
+/// buffers it kept would count as held.
 pub fn peak_during<R>(f: impl FnOnce() -> R) -> (R, usize) {
+    use autodiff::backend::buffer_pool;
+    let limit = buffer_pool::limit();
+    buffer_pool::set_limit(0);
     let baseline = LIVE.load(Ordering::Relaxed);
     PEAK.store(baseline, Ordering::Relaxed);
     let r = f();
-    (r, PEAK.load(Ordering::Relaxed) - baseline)
+    let held = PEAK.load(Ordering::Relaxed) - baseline;
+    buffer_pool::set_limit(limit);
+    (r, held)
 }

@@ -54,6 +54,8 @@ pub enum Kind {
     Sigmoid,
     Tanh,
     Softplus,
+    Silu,
+    SiluDerivative,
     Relu,
     Step,
     Clamp,
@@ -94,8 +96,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 38] = [
-        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Relu, Kind::Step,
+    pub const ALL: [Kind; 40] = [
+        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Silu, Kind::SiluDerivative, Kind::Relu, Kind::Step,
         Kind::Clamp, Kind::Powi, Kind::Recip, Kind::Sqrt, Kind::Affine, Kind::Add, Kind::Sub, Kind::Mul, Kind::Div,
         Kind::Maximum, Kind::Minimum, Kind::Where, Kind::Sum, Kind::Mean, Kind::SumAxis, Kind::MeanAxis,
         Kind::MaxAxis, Kind::LogSumExp, Kind::LogSoftmax, Kind::SumTo, Kind::BroadcastTo, Kind::Reshape,
@@ -114,6 +116,8 @@ impl Kind {
             Unary::Sigmoid => Kind::Sigmoid,
             Unary::Tanh => Kind::Tanh,
             Unary::Softplus => Kind::Softplus,
+            Unary::Silu => Kind::Silu,
+            Unary::SiluDerivative => Kind::SiluDerivative,
             Unary::Relu => Kind::Relu,
             Unary::Step => Kind::Step,
             Unary::Powi(_) => Kind::Powi,
@@ -200,7 +204,7 @@ pub fn recipe(max_steps: usize) -> impl Strategy<Value = Recipe> {
 /// A concrete step: operands are value indices (inputs first, then one value per step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Relu, Step, Recip, Sqrt.
+    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Silu, SiluDerivative, Relu, Step, Recip, Sqrt.
     Unary(Kind, usize),
     Clamp(usize, f64, f64),
     Powi(usize, i32),
@@ -380,8 +384,8 @@ impl Program {
         let v = self.pick(raw.operand);
         let p = raw.param;
         match raw.kind {
-            Kind::Neg | Kind::Exp | Kind::Log | Kind::Sigmoid | Kind::Tanh | Kind::Softplus | Kind::Relu | Kind::Step
-            | Kind::Recip | Kind::Sqrt => {
+            Kind::Neg | Kind::Exp | Kind::Log | Kind::Sigmoid | Kind::Tanh | Kind::Softplus | Kind::Silu | Kind::SiluDerivative
+            | Kind::Relu | Kind::Step | Kind::Recip | Kind::Sqrt => {
                 self.push(Step::Unary(raw.kind, v));
             }
             Kind::Clamp => {
@@ -600,6 +604,8 @@ impl Program {
             Step::Unary(Kind::Exp, v) => b(v).exp(),
             Step::Unary(Kind::Log, v) => b(v) + 2.31, // log(softplus(x) + 0.1) ≥ log 0.1 = −2.30…
             Step::Unary(Kind::Sigmoid | Kind::Tanh | Kind::Recip | Kind::Step, _) => 1.0,
+            Step::Unary(Kind::Silu, v) => b(v),
+            Step::Unary(Kind::SiluDerivative, _) => 1.1, // in [−0.1, 1.1]
             Step::Clamp(v, lo, hi) => b(v).min(lo.abs().max(hi.abs())),
             Step::Unary(Kind::Softplus | Kind::Sqrt, v) => b(v) + 1.0,
             Step::Powi(v, n) => b(v).powi(n).max(1.0),
@@ -673,6 +679,8 @@ fn eval(step: &Step, values: &[Tensor]) -> Tensor {
                 Kind::Sigmoid => x.sigmoid(),
                 Kind::Tanh => x.tanh(),
                 Kind::Softplus => x.softplus(),
+                Kind::Silu => x.silu(),
+                Kind::SiluDerivative => x.silu_derivative(),
                 Kind::Relu => x.relu(),
                 Kind::Step => x.step(),
                 Kind::Recip => x.square().shift(1.0).powi(-1),

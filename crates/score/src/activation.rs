@@ -34,7 +34,7 @@ impl Activation {
             Activation::Softplus => h.softplus(),
             Activation::Sigmoid => h.sigmoid(),
             Activation::Tanh => h.tanh(),
-            Activation::Silu => h * &h.sigmoid(),
+            Activation::Silu => h.silu(),
             Activation::Relu => h.relu(),
         }
     }
@@ -45,11 +45,7 @@ impl Activation {
             Activation::Softplus => h.sigmoid(),
             Activation::Sigmoid => a * &(1.0 - a),
             Activation::Tanh => 1.0 - &a.square(),
-            // (x·σ)' = σ + x·σ(1 − σ) = σ + a·(1 − σ).
-            Activation::Silu => {
-                let s = h.sigmoid();
-                &s + &(a * &(1.0 - &s))
-            }
+            Activation::Silu => h.silu_derivative(),
             Activation::Relu => h.step(),
         }
     }

@@ -5,6 +5,7 @@
 use ndarray::Array1;
 use rayon::prelude::*;
 
+use super::buffer_pool::{self, Pooled};
 use super::gemm::{batched_matmul as batched_matmul_fn, matmul as matmul_fn};
 use super::{counter_rng, fast_math, simd, AdamStep, BackendStorage, BatchedMatmul, Binary, Device, Unary};
 use crate::dtype::{DType, Element};
@@ -14,8 +15,9 @@ use crate::shape::Shape;
 const PAR_THRESHOLD: usize = 1 << 15;
 const CHUNK: usize = 1 << 13;
 
-/// A contiguous row-major buffer in host memory.
-#[derive(Clone, Debug)]
+/// A contiguous row-major buffer in host memory. Large buffers come from, and
+/// go back to, the backend's cache ([`buffer_pool`]).
+#[derive(Debug)]
 pub enum CpuStorage {
     /// An `f32` buffer.
     F32(Array1<f32>),
@@ -34,8 +36,26 @@ impl CpuStorage {
     }
 }
 
+impl Clone for CpuStorage {
+    fn clone(&self) -> CpuStorage {
+        match self {
+            CpuStorage::F32(a) => CpuStorage::from_vec(buffer_pool::copy_of(a.as_slice().expect("cpu buffers are contiguous"))),
+            CpuStorage::F64(a) => CpuStorage::from_vec(buffer_pool::copy_of(a.as_slice().expect("cpu buffers are contiguous"))),
+        }
+    }
+}
+
+impl Drop for CpuStorage {
+    fn drop(&mut self) {
+        match self {
+            CpuStorage::F32(a) => buffer_pool::give(std::mem::take(a).into_raw_vec_and_offset().0),
+            CpuStorage::F64(a) => buffer_pool::give(std::mem::take(a).into_raw_vec_and_offset().0),
+        }
+    }
+}
+
 /// Converts between `CpuStorage` variants and typed arrays.
-pub trait CpuElement: Element {
+pub trait CpuElement: Pooled {
     /// The storage variant of `Self` holding `a`.
     fn wrap(a: Array1<Self>) -> CpuStorage;
     /// The array, if `s` holds `Self` values.
@@ -97,8 +117,8 @@ macro_rules! map2 {
 }
 
 /// `out[i] = f(x[i])`, in parallel for large buffers, at the process's SIMD level.
-fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync + Copy) -> Vec<T> {
-    let (level, mut out) = (simd::active(), vec![T::zero(); x.len()]);
+fn map<T: Pooled>(x: &[T], f: impl Fn(T) -> T + Sync + Copy) -> Vec<T> {
+    let (level, mut out) = (simd::active(), buffer_pool::take(x.len()));
     if x.len() >= PAR_THRESHOLD {
         out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| level.map(x, o, f));
     } else {
@@ -107,9 +127,9 @@ fn map<T: Element>(x: &[T], f: impl Fn(T) -> T + Sync + Copy) -> Vec<T> {
     out
 }
 
-fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync + Copy) -> Vec<T> {
+fn zip_map<T: Pooled>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync + Copy) -> Vec<T> {
     assert_eq!(x.len(), y.len(), "binary kernel: buffer lengths differ");
-    let (level, mut out) = (simd::active(), vec![T::zero(); x.len()]);
+    let (level, mut out) = (simd::active(), buffer_pool::take(x.len()));
     if x.len() >= PAR_THRESHOLD {
         out.par_chunks_mut(CHUNK)
             .zip(x.par_chunks(CHUNK).zip(y.par_chunks(CHUNK)))
@@ -122,7 +142,7 @@ fn zip_map<T: Element>(x: &[T], y: &[T], f: impl Fn(T, T) -> T + Sync + Copy) ->
 
 /// The transcendental activations, per element type: f32 takes the
 /// vectorisable `fast_math` forms, f64 the standard library's.
-pub trait Activations: Element {
+pub trait Activations: Pooled {
     /// `eˣ`.
     fn exp_(self) -> Self;
     /// `log(1 + e)` for `e` in [0, 1].
@@ -177,6 +197,17 @@ fn softplus<T: Activations>(x: T) -> T {
 }
 
 #[inline(always)]
+fn silu<T: Activations>(x: T) -> T {
+    x * sigmoid(x)
+}
+
+#[inline(always)]
+fn silu_derivative<T: Activations>(x: T) -> T {
+    let s = sigmoid(x);
+    s * (T::one() + x * (T::one() - s))
+}
+
+#[inline(always)]
 fn tanh_via_exp<T: Activations>(x: T) -> T {
     // tanh|x| = (1 − e)/(1 + e) with e = e^(−2|x|) ≤ 1; near 0 that form
     // cancels, so small |x| takes the odd series instead.
@@ -206,6 +237,8 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Sigmoid => map(x, sigmoid),
         Unary::Tanh => map(x, T::tanh_),
         Unary::Softplus => map(x, softplus),
+        Unary::Silu => map(x, silu),
+        Unary::SiluDerivative => map(x, silu_derivative),
         // NaN in, NaN out (IEEE, PyTorch): `v.max(0)` would turn NaN into 0.
         Unary::Relu => map(x, |v| if v <= T::zero() { T::zero() } else { v }),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else if v <= T::zero() { T::zero() } else { v }),
@@ -225,7 +258,7 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
     }
 }
 
-fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
+fn binary_fn<T: Pooled>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
     match op {
         Binary::Add => zip_map(x, y, |a, b| a + b),
         Binary::Sub => zip_map(x, y, |a, b| a - b),
@@ -238,19 +271,23 @@ fn binary_fn<T: Element>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
 }
 
 /// `c ≠ 0 ? a : b`, elementwise (a NaN condition is nonzero).
-fn select_fn<T: Element>(c: &[T], a: &[T], b: &[T]) -> Vec<T> {
+fn select_fn<T: Pooled>(c: &[T], a: &[T], b: &[T]) -> Vec<T> {
     assert!(c.len() == a.len() && a.len() == b.len(), "where kernel: buffer lengths differ");
-    c.iter().zip(a.iter().zip(b)).map(|(&c, (&a, &b))| if c != T::zero() { a } else { b }).collect()
+    let mut out = buffer_pool::take(c.len());
+    for (o, (&c, (&a, &b))) in out.iter_mut().zip(c.iter().zip(a.iter().zip(b))) {
+        *o = if c != T::zero() { a } else { b };
+    }
+    out
 }
 
 /// Transposes of `batch` stacked matrices: one after the other, each split
 /// across the threads, or side by side when there are many small ones.
-fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: usize) -> Vec<T> {
+fn batched_transpose_fn<T: Pooled>(x: &[T], batch: usize, rows: usize, cols: usize) -> Vec<T> {
     let size = rows * cols;
     if batch == 1 || size == 0 {
         return transpose_fn(x, rows, cols);
     }
-    let mut out = vec![T::zero(); batch * size];
+    let mut out = buffer_pool::take(batch * size);
     let each = |(o, m): (&mut [T], &[T])| transpose_into(m, rows, cols, o);
     if size >= PAR_THRESHOLD {
         out.chunks_mut(size).zip(x.chunks(size)).for_each(each);
@@ -260,8 +297,8 @@ fn batched_transpose_fn<T: Element>(x: &[T], batch: usize, rows: usize, cols: us
     out
 }
 
-fn transpose_fn<T: Element>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); rows * cols];
+fn transpose_fn<T: Pooled>(x: &[T], rows: usize, cols: usize) -> Vec<T> {
+    let mut out = buffer_pool::take(rows * cols);
     transpose_into(x, rows, cols, &mut out);
     out
 }
@@ -354,17 +391,19 @@ fn row_offset(row: usize, to: &Shape, strides: &[usize]) -> usize {
     offset
 }
 
-fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
+fn broadcast_fn<T: Pooled>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     // A zero-size target has no rows to fill (and a zero-length row would not chunk).
     if n == 0 {
         return Vec::new();
     }
     if x.len() == n {
-        return x.to_vec();
+        return buffer_pool::copy_of(x);
     }
     if x.len() == 1 {
-        return vec![x[0]; n];
+        let mut out = buffer_pool::take(n);
+        out.fill(x[0]);
+        return out;
     }
     // Row by row along the last axis: each row is a copy of a source row, or
     // one source value repeated.
@@ -379,7 +418,7 @@ fn broadcast_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
             dst.copy_from_slice(&x[off..off + last]);
         }
     };
-    let mut out = vec![T::zero(); n];
+    let mut out = buffer_pool::take(n);
     if n >= PAR_THRESHOLD {
         out.par_chunks_mut(last).enumerate().for_each(fill);
     } else {
@@ -394,14 +433,14 @@ fn sum_slice<T: Element>(x: &[T]) -> T {
     simd::active().sum(x)
 }
 
-fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
+fn sum_to_fn<T: Pooled>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     if n == x.len() {
-        return x.to_vec();
+        return buffer_pool::copy_of(x);
     }
     // The sum over an empty axis is 0, as in NumPy and PyTorch.
     if x.is_empty() {
-        return vec![T::zero(); n];
+        return buffer_pool::zeroed(n);
     }
     let add = |a: T, b: &T| a + *b;
     // Parallel sums add in an order fixed by the shapes alone (fixed chunks,
@@ -433,7 +472,7 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
         acc
     };
     if x.len() < PAR_THRESHOLD {
-        return x.chunks(last).enumerate().fold(vec![T::zero(); n], accumulate);
+        return x.chunks(last).enumerate().fold(buffer_pool::zeroed(n), accumulate);
     }
     let rows = x.len() / last;
     let rows_per_block = rows.div_ceil((x.len() / PAR_THRESHOLD).clamp(1, 32));
@@ -442,7 +481,7 @@ fn sum_to_fn<T: Element>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
         .enumerate()
         .map(|(b, block)| {
             let first = b * rows_per_block;
-            block.chunks(last).enumerate().map(|(i, src)| (first + i, src)).fold(vec![T::zero(); n], accumulate)
+            block.chunks(last).enumerate().map(|(i, src)| (first + i, src)).fold(buffer_pool::zeroed(n), accumulate)
         })
         .collect();
     blocks.into_iter().reduce(|mut a, b| {
@@ -474,17 +513,19 @@ fn max_axis_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize) -> Vec
     out
 }
 
-fn slice_fn<T: Element>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
-    let mut out = Vec::with_capacity(outer * len * inner);
-    for o in 0..outer {
-        let base = (o * n + start) * inner;
-        out.extend_from_slice(&x[base..base + len * inner]);
+fn slice_fn<T: Pooled>(x: &[T], outer: usize, n: usize, inner: usize, start: usize, len: usize) -> Vec<T> {
+    let mut out = buffer_pool::take(outer * len * inner);
+    if len * inner > 0 {
+        for (o, dst) in out.chunks_exact_mut(len * inner).enumerate() {
+            let base = (o * n + start) * inner;
+            dst.copy_from_slice(&x[base..base + len * inner]);
+        }
     }
     out
 }
 
-fn pad_fn<T: Element>(x: &[T], outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); outer * n * inner];
+fn pad_fn<T: Pooled>(x: &[T], outer: usize, len: usize, inner: usize, start: usize, n: usize) -> Vec<T> {
+    let mut out = buffer_pool::zeroed(outer * n * inner);
     for o in 0..outer {
         let dst = (o * n + start) * inner;
         out[dst..dst + len * inner].copy_from_slice(&x[o * len * inner..(o + 1) * len * inner]);
@@ -492,16 +533,18 @@ fn pad_fn<T: Element>(x: &[T], outer: usize, len: usize, inner: usize, start: us
     out
 }
 
-fn gather_fn<T: Element>(x: &[T], inner: usize, indices: &[usize]) -> Vec<T> {
-    let mut out = Vec::with_capacity(indices.len() * inner);
-    for &i in indices {
-        out.extend_from_slice(&x[i * inner..(i + 1) * inner]);
+fn gather_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize]) -> Vec<T> {
+    let mut out = buffer_pool::take(indices.len() * inner);
+    if inner > 0 {
+        for (dst, &i) in out.chunks_exact_mut(inner).zip(indices) {
+            dst.copy_from_slice(&x[i * inner..(i + 1) * inner]);
+        }
     }
     out
 }
 
-fn scatter_add_fn<T: Element>(x: &[T], inner: usize, indices: &[usize], rows: usize) -> Vec<T> {
-    let mut out = vec![T::zero(); rows * inner];
+fn scatter_add_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize], rows: usize) -> Vec<T> {
+    let mut out = buffer_pool::zeroed(rows * inner);
     for (r, &i) in indices.iter().enumerate() {
         let dst = &mut out[i * inner..(i + 1) * inner];
         dst.iter_mut().zip(&x[r * inner..(r + 1) * inner]).for_each(|(d, &s)| *d = *d + s);
@@ -511,7 +554,7 @@ fn scatter_add_fn<T: Element>(x: &[T], inner: usize, indices: &[usize], rows: us
 
 /// Adam in one pass: each element of p, g, m and v is read once and p, m, v
 /// written once, instead of a dozen separate elementwise passes.
-fn adam_fn<T: Element>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T>, Vec<T>, Vec<T>) {
+fn adam_fn<T: Pooled>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T>, Vec<T>, Vec<T>) {
     let c = |x: f64| T::from_f64(x);
     let constants = simd::AdamConstants {
         beta1: c(h.beta1),
@@ -522,7 +565,7 @@ fn adam_fn<T: Element>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<
         inv_correction2: c(1.0 / h.correction2),
         eps: c(h.eps),
     };
-    let (mut po, mut mo, mut vo) = (vec![T::zero(); p.len()], vec![T::zero(); p.len()], vec![T::zero(); p.len()]);
+    let (mut po, mut mo, mut vo) = (buffer_pool::take(p.len()), buffer_pool::take(p.len()), buffer_pool::take(p.len()));
     let level = simd::active();
     let update = |i0: usize, po: &mut [T], mo: &mut [T], vo: &mut [T]| {
         let i = i0..i0 + po.len();
@@ -534,6 +577,13 @@ fn adam_fn<T: Element>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<
         .enumerate()
         .for_each(|(k, ((po, mo), vo))| update(k * CHUNK, po, mo, vo));
     (po, mo, vo)
+}
+
+/// `len` copies of `value`.
+fn filled<T: Pooled>(len: usize, value: T) -> Vec<T> {
+    let mut out = buffer_pool::take(len);
+    out.fill(value);
+    out
 }
 
 impl BackendStorage for CpuStorage {
@@ -567,8 +617,8 @@ impl BackendStorage for CpuStorage {
     }
     fn full(&self, len: usize, value: f64, dtype: DType) -> Self {
         match dtype {
-            DType::F32 => CpuStorage::F32(Array1::from_elem(len, value as f32)),
-            DType::F64 => CpuStorage::F64(Array1::from_elem(len, value)),
+            DType::F32 => CpuStorage::from_vec(filled(len, value as f32)),
+            DType::F64 => CpuStorage::from_vec(filled(len, value)),
         }
     }
     fn constant(&self, values: &[f64], dtype: DType) -> Self {
@@ -578,8 +628,8 @@ impl BackendStorage for CpuStorage {
         }
     }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
-        fn draw<T: Element>(len: usize, seed: u64) -> Vec<T> {
-            let mut out = vec![T::zero(); len];
+        fn draw<T: Pooled>(len: usize, seed: u64) -> Vec<T> {
+            let mut out = buffer_pool::take(len);
             counter_rng::fill(&mut out, counter_rng::mix(seed));
             out
         }
@@ -589,8 +639,8 @@ impl BackendStorage for CpuStorage {
         }
     }
     fn one_hot(&self, rows: usize, cols: usize, hot: &[usize], dtype: DType) -> Self {
-        fn build<T: Element>(rows: usize, cols: usize, hot: &[usize]) -> Vec<T> {
-            let mut data = vec![T::zero(); rows * cols];
+        fn build<T: Pooled>(rows: usize, cols: usize, hot: &[usize]) -> Vec<T> {
+            let mut data = buffer_pool::zeroed(rows * cols);
             for (r, &c) in hot.iter().enumerate().take(rows) {
                 data[r * cols + c] = T::one();
             }

@@ -11,6 +11,7 @@
 //! program and panics, naming the op and both devices; a GPU that is missing
 //! at run time is an error value ([`cuda::CudaUnavailable`], from [`Device::cuda`]).
 
+pub mod buffer_pool;
 pub mod cpu;
 pub mod gemm;
 pub mod counter_rng;
@@ -43,6 +44,11 @@ family::op_family! {
         Tanh => kernel "tanh", example Unary::Tanh, inputs -3.0..3.0;
         /// `log(1 + e^x)`, as `max(x, 0) + log1p(e^-|x|)`.
         Softplus => kernel "softplus", example Unary::Softplus, inputs -8.0..8.0;
+        /// `x·σ(x)` (SiLU, swish).
+        Silu => kernel "silu", example Unary::Silu, inputs -6.0..6.0;
+        /// SiLU's derivative, `σ(x)·(1 + x·(1 − σ(x)))`: one pass, where the
+        /// chain rule through `x·σ(x)` takes five.
+        SiluDerivative => kernel "silu_derivative", example Unary::SiluDerivative, inputs -6.0..6.0;
         /// `max(x, 0)`, NaN for NaN.
         Relu => kernel "relu", example Unary::Relu, inputs -3.0..3.0;
         /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN:
@@ -77,7 +83,7 @@ impl Unary {
             Unary::Powi(n) => [f64::from(n), 0.0],
             Unary::Affine { mul, add } => [mul, add],
             Unary::Clamp { lo, hi } => [lo, hi],
-            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
+            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Silu | Unary::SiluDerivative | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
         }
     }
 }

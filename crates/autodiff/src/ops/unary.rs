@@ -33,6 +33,14 @@ impl Op for UnaryOp {
             Unary::Sigmoid => gy * &(y * &(1.0 - y)),
             Unary::Tanh => gy * &(1.0 - &y.square()),
             Unary::Softplus => gy * &x.sigmoid(),
+            Unary::Silu => gy * &x.silu_derivative(),
+            // (σ(1 + x(1 − σ)))' = σ(1 − σ)·(2 + x(1 − 2σ)), in recorded ops:
+            // every further order follows from sigmoid's rule.
+            Unary::SiluDerivative => {
+                let s = x.sigmoid();
+                let slope = &s * &(1.0 - &s);
+                gy * &(&slope * &(x * &s.affine(-2.0, 1.0)).shift(2.0))
+            }
             Unary::Relu => gy * &x.step(),
             // The step is flat wherever it has a derivative.
             Unary::Step => return vec![None],
@@ -83,6 +91,14 @@ impl Tensor {
     /// `log(1 + e^x)`; its derivative is `sigmoid`, so it is smooth to every order.
     pub fn softplus(&self) -> Tensor {
         unary(self, Unary::Softplus)
+    }
+    /// `x·σ(x)` (SiLU, swish) in one pass, its derivative in one more.
+    pub fn silu(&self) -> Tensor {
+        unary(self, Unary::Silu)
+    }
+    /// SiLU's derivative `σ(x)·(1 + x·(1 − σ(x)))`, itself differentiable to every order.
+    pub fn silu_derivative(&self) -> Tensor {
+        unary(self, Unary::SiluDerivative)
     }
     /// `max(x, 0)`. Its second derivative is zero almost everywhere, so a relu
     /// network's Jacobian trace carries no gradient to the weights through the

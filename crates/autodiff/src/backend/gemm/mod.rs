@@ -32,8 +32,8 @@ use std::sync::OnceLock;
 use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
+use super::buffer_pool::{self, Pooled};
 use super::BatchedMatmul;
-use crate::dtype::Element;
 
 /// The instruction sets the microkernels are written for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,7 +113,7 @@ pub struct Tile<T> {
 const MAX_TILE: usize = 8 * 48;
 
 /// An element type with microkernels, and its per-thread packing buffers.
-pub trait GemmElement: Element {
+pub trait GemmElement: Pooled {
     /// The kernel for `isa`, which the CPU must support.
     fn tile(isa: Isa) -> Tile<Self>;
     /// Runs `f` on this thread's packing buffers for `A` and `B`.
@@ -171,10 +171,11 @@ pub fn matmul<T: GemmElement>(a: &[T], b: &[T], m: usize, k: usize, n: usize, ta
 #[allow(clippy::too_many_arguments)]
 pub fn matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Vec<T> {
     let tile = T::tile(isa);
-    let mut out = vec![T::zero(); m * n];
-    if out.is_empty() || k == 0 {
-        return out; // an empty sum is zero
+    if m * n == 0 || k == 0 {
+        return buffer_pool::zeroed(m * n); // an empty sum is zero
     }
+    // Every element is written (the first step block stores, see gemm_serial).
+    let mut out = buffer_pool::take(m * n);
     let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
     let pieces = rayon::current_num_threads().next_power_of_two();
     gemm_split(&tile, matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), cv, pieces);
@@ -196,10 +197,10 @@ pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: Batch
     if let Some(rows) = dims.stacked_rows() {
         return matmul_on(isa, a, b, rows, k, n, trans_a, trans_b);
     }
-    let mut out = vec![T::zero(); batch * m * n];
-    if out.is_empty() || k == 0 {
-        return out;
+    if batch * m * n == 0 || k == 0 {
+        return buffer_pool::zeroed(batch * m * n);
     }
+    let mut out = buffer_pool::take(batch * m * n);
     let tile = T::tile(isa);
     let threads = rayon::current_num_threads();
     let product = |pieces: usize| {

@@ -2,6 +2,7 @@
 //! shapes that end mid-tile, mid-block and at zero, against an f64 loop.
 
 use super::*;
+use crate::dtype::Element;
 
 /// Values in (-1, 1) that are not short binary fractions.
 fn values<T: Element>(len: usize, seed: u64) -> Vec<T> {
