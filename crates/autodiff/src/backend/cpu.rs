@@ -244,6 +244,8 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else if v <= T::zero() { T::zero() } else { v }),
         // Squares are the common case (every loss): a multiply, not a powi call.
         Unary::Powi(2) => map(x, |v| v * v),
+        // A reciprocal (every 1/σ² of the objectives): a divide, not a powi call.
+        Unary::Powi(-1) => map(x, |v| T::one() / v),
         Unary::Powi(n) => map(x, |v| v.powi(n)),
         Unary::Sqrt => map(x, |v| v.sqrt()),
         Unary::Affine { mul, add } => {
@@ -744,6 +746,15 @@ mod tests {
         }
         let exact: f64 = x.iter().map(|&v| f64::from(v)).sum();
         assert!((f64::from(f32::from_bits(one[0][0])) - exact).abs() < 1e-5 * exact.abs().max(1.0));
+    }
+
+    #[test]
+    fn the_reciprocal_shortcut_is_powi_minus_one_to_the_bit() {
+        let x: Vec<f32> = (1..5000).map(|i| (i as f32 * 0.37).sin() * 1e3 + 0.5).chain([0.0, -0.0, f32::INFINITY, f32::NAN]).collect();
+        let y = unary_fn(&x, Unary::Powi(-1));
+        for (v, r) in x.iter().zip(&y) {
+            assert!(r.to_bits() == v.powi(-1).to_bits(), "1/{v}: {r} vs powi's {}", v.powi(-1));
+        }
     }
 
     #[test]
