@@ -205,6 +205,12 @@ pub fn structured_trace_of(mlp: &Mlp, forward: &ForwardTrace) -> Tensor {
         // tr = Σ_j σ'(h)_j (W₁W₂)_jj: only the diagonal of W₁W₂, an H-vector.
         let shared_diagonal = (w_first * &w_last.t()).sum_axis(1);
         slopes[0].matmul(&shared_diagonal.reshape([h1, 1])).reshape([b])
+    } else if hidden == 2 {
+        // tr(S₁ W₁W₃ S₂ W₂) = Σ_jk σ'(h₁)_j (W₁W₃)_jk (W₂)_kj σ'(h₂)_k. The coupling
+        // (W₁W₃)ᵀ ⊙ W₂ = (W₃ᵀW₁ᵀ) ⊙ W₂ is [H₂, H₁], W₂'s own layout, so no
+        // weight is copied transposed (nor its gradient transposed back).
+        let coupling = &w_last.matmul_t(w_first, true, true) * &layers[1].weight;
+        slopes[1].matmul(&coupling).row_dot(&slopes[0])
     } else {
         // R = W₁W_L S_{L−1} W_{L−1} ⋯ S₃ W₃, [H₁, H₂]: shared until the first S.
         let mut rows = w_first.matmul(w_last).reshape([1, h1, w_last.dims()[1]]);
@@ -217,10 +223,6 @@ pub fn structured_trace_of(mlp: &Mlp, forward: &ForwardTrace) -> Tensor {
         // tr(S₁ R S₂ W₂) = Σ_jk σ'(h₁)_j (R ⊙ W₂ᵀ)_jk σ'(h₂)_k.
         let h2 = slopes[1].dims()[1];
         let coupling = &rows * &layers[1].weight.t().reshape([1, h1, h2]);
-        if hidden == 2 {
-            slopes[0].matmul(&coupling.reshape([h1, h2])).row_dot(&slopes[1])
-        } else {
-            (&coupling * &slopes[1].reshape([b, 1, h2])).sum_axis(2).row_dot(&slopes[0])
-        }
+        (&coupling * &slopes[1].reshape([b, 1, h2])).sum_axis(2).row_dot(&slopes[0])
     }
 }
