@@ -24,6 +24,8 @@
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]
+mod transpose;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 use std::cell::RefCell;

@@ -14,7 +14,10 @@
 /// whichever order keeps its cache lines in use: a whole step at a time when
 /// lanes are adjacent (a row-major `B`, a transposed `A`), else a step of every
 /// lane of one panel at a time (`width` short streams, each line of which
-/// serves the next few steps too), so no layout costs much more to pack.
+/// serves the next few steps too), so no layout costs much more to pack. Where
+/// a lane's steps are contiguous (a row-major `A`, a transposed `B`) and the CPU
+/// has AVX-512, whole blocks of steps go through register transposes instead
+/// (`transpose.rs`), the same values in the same places.
 ///
 /// # Safety
 /// `src[l·lane_stride + p·depth_stride]` must be readable for every
@@ -53,21 +56,22 @@ unsafe fn pack_fixed<T: Copy + num_traits::Zero, const W: usize>(
         let first = q * W;
         let width = W.min(lanes - first);
         let base = src.add(first * lane_stride);
-        let steps = panel.chunks_exact_mut(W).enumerate();
         if width < W {
             // The last, partial panel: zeros past the matrix's edge.
-            for (p, step) in steps {
+            for (p, step) in panel.chunks_exact_mut(W).enumerate() {
                 let at = base.add(p * depth_stride);
                 for (l, v) in step.iter_mut().enumerate() {
                     *v = if l < width { *at.add(l * lane_stride) } else { T::zero() };
                 }
             }
         } else if lane_stride == 1 {
-            for (p, step) in steps {
+            for (p, step) in panel.chunks_exact_mut(W).enumerate() {
                 step.copy_from_slice(std::slice::from_raw_parts(base.add(p * depth_stride), W));
             }
         } else {
-            for (p, step) in steps {
+            // Contiguous steps: whole blocks of them through register transposes.
+            let transposed = if depth_stride == 1 { transposed_steps::<T, W>(base, lane_stride, depth, panel) } else { 0 };
+            for (p, step) in panel.chunks_exact_mut(W).enumerate().skip(transposed) {
                 let at = base.add(p * depth_stride);
                 for (l, v) in step.iter_mut().enumerate() {
                     *v = *at.add(l * lane_stride);
@@ -75,4 +79,27 @@ unsafe fn pack_fixed<T: Copy + num_traits::Zero, const W: usize>(
             }
         }
     }
+}
+
+/// Packs the first steps of a full panel whose steps are contiguous with
+/// register transposes, where the CPU and the element size allow; returns how
+/// many steps it packed (a multiple of the transpose's block, or 0).
+#[allow(unused_variables)]
+unsafe fn transposed_steps<T: Copy, const W: usize>(src: *const T, lane_stride: usize, depth: usize, panel: &mut [T]) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if W % 8 == 0 && super::transpose::available() {
+        let out = panel.as_mut_ptr();
+        match std::mem::size_of::<T>() {
+            4 => {
+                super::transpose::panel_4byte(src.cast(), lane_stride, W, depth, out.cast());
+                return depth / 16 * 16;
+            }
+            8 => {
+                super::transpose::panel_8byte(src.cast(), lane_stride, W, depth, out.cast());
+                return depth / 8 * 8;
+            }
+            _ => {}
+        }
+    }
+    0
 }
