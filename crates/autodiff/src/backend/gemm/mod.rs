@@ -225,32 +225,48 @@ pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: Batch
 const PAR_MATMUL_FLOPS: usize = 1 << 21;
 
 /// `c = a·b`, split into `pieces` blocks that rayon runs in parallel: each
-/// split halves the side whose halves hold the most even number of tiles.
-/// Parallelism comes from rayon alone, so the matmul never competes with a
-/// second thread pool for the cores.
+/// split halves the rows or the columns, whichever leaves the cheaper larger
+/// half (see [`serial_cost`]). Parallelism comes from rayon alone, so the
+/// matmul never competes with a second thread pool for the cores.
 fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, pieces: usize) {
-    let (m, n) = c.dim();
+    let ((m, k), n) = (a.dim(), b.dim().1);
     let (row_tiles, col_tiles) = (m.div_ceil(tile.mr), n.div_ceil(tile.nr));
-    if pieces <= 1 || m * n * a.dim().1 < PAR_MATMUL_FLOPS || row_tiles.max(col_tiles) < 2 {
+    if pieces <= 1 || m * n * k < PAR_MATMUL_FLOPS || row_tiles.max(col_tiles) < 2 {
         gemm_serial(tile, a, b, c);
         return;
     }
-    // Tiles in the larger half of each split; ties go to the longer side,
-    // whose halves repack the smaller operand.
-    let by_rows_work = row_tiles.div_ceil(2) * col_tiles;
-    let by_cols_work = row_tiles * col_tiles.div_ceil(2);
-    let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_work, n) <= (by_cols_work, m));
+    let row_mid = row_tiles.div_ceil(2) * tile.mr;
+    let col_mid = col_tiles.div_ceil(2) * tile.nr;
+    let b_row_major = strides(&b).1 == 1;
+    let by_rows_cost = serial_cost(tile, row_mid, k, n, b_row_major);
+    let by_cols_cost = serial_cost(tile, m, k, col_mid, b_row_major);
+    // Ties go to the longer side, whose halves repack the smaller operand.
+    let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_cost, n) <= (by_cols_cost, m));
     if by_rows {
-        let mid = row_tiles.div_ceil(2) * tile.mr;
-        let (a0, a1) = a.split_at(Axis(0), mid);
-        let (c0, c1) = c.view_mut().split_at(Axis(0), mid);
+        let (a0, a1) = a.split_at(Axis(0), row_mid);
+        let (c0, c1) = c.view_mut().split_at(Axis(0), row_mid);
         rayon::join(|| gemm_split(tile, a0, b, c0, pieces / 2), || gemm_split(tile, a1, b, c1, pieces / 2));
     } else {
-        let mid = col_tiles.div_ceil(2) * tile.nr;
-        let (b0, b1) = b.split_at(Axis(1), mid);
-        let (c0, c1) = c.view_mut().split_at(Axis(1), mid);
+        let (b0, b1) = b.split_at(Axis(1), col_mid);
+        let (c0, c1) = c.view_mut().split_at(Axis(1), col_mid);
         rayon::join(|| gemm_split(tile, a, b0, c0, pieces / 2), || gemm_split(tile, a, b1, c1, pieces / 2));
     }
+}
+
+/// Multiply-adds that packing one element costs about as much time as
+/// (AVX-512: half a cycle a value against 32 multiply-adds a cycle).
+const PACK_COST: usize = 16;
+
+/// What [`gemm_serial`] spends on an `m×k·k×n` block, in multiply-adds: its
+/// tiles (edge tiles cost whole ones), and packing `A` once per column block
+/// and `B` once, unless `B` is read in place. Each half of a row split packs
+/// all of `B`, each half of a column split all of `A`, so this is what tells a
+/// split that shares the packing of the larger operand from one that doubles it.
+fn serial_cost<T>(tile: &Tile<T>, m: usize, k: usize, n: usize, b_row_major: bool) -> usize {
+    let tiles = m.div_ceil(tile.mr) * n.div_ceil(tile.nr) * tile.mr * tile.nr * k;
+    let a_packed = m * k * n.div_ceil(tile.nc);
+    let b_packed = if b_row_major && m <= DIRECT_B_MAX_ROWS { 0 } else { k * n };
+    tiles + PACK_COST * (a_packed + b_packed)
 }
 
 /// Up to this many rows of `A`, a row-major `B` is read in place rather than
