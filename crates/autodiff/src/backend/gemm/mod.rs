@@ -24,7 +24,7 @@
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]
-mod transpose;
+mod pack_avx512;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

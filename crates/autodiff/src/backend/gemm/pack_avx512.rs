@@ -1,18 +1,40 @@
-//! AVX-512 register transposes for packing a panel whose steps along `k` are
-//! contiguous and whose lanes are far apart: a row-major `A`, a transposed `B`.
-//! Read one vector of steps from each of 8 lanes, transpose in registers, store
-//! each step's 8 lanes: a few vector instructions per 8×16 (f32) or 8×8 (f64)
-//! block instead of one scalar load and store per value from `width` strided
-//! streams (which cost half the time of a small-`m` `a·bᵀ`).
+//! AVX-512 paths of packing (`pack.rs`), pure data movement on 4- or 8-byte
+//! elements: the packed bits are those of the scalar loops, so no result
+//! depends on which one packed.
 //!
-//! Pure data movement on 4- or 8-byte elements: the packed bits are those of
-//! the scalar loop in `pack.rs`, so no result depends on which one packed.
+//! - Lanes contiguous (a row-major `B`): 64-byte vector copies, a row of the
+//!   block at a time, instead of a `memcpy` call per panel step.
+//! - Steps contiguous, lanes far apart (a row-major `A`, a transposed `B`):
+//!   read one vector of steps from each of 8 lanes, transpose in registers,
+//!   store each step's 8 lanes: a few vector instructions per 8×16 (f32) or
+//!   8×8 (f64) block instead of one scalar load and store per value from
+//!   `width` strided streams (which cost half the time of a small-`m` `a·bᵀ`).
 
 use std::arch::x86_64::*;
 
 /// Whether this CPU runs these transposes.
 pub fn available() -> bool {
     is_x86_feature_detected!("avx512f")
+}
+
+/// `out[(q·depth + p)·width + l] = src[p·row_stride + q·width + l]`, in bytes,
+/// for `q < panels`, `p < depth`, `l < width`: `panels` full panels of a block
+/// whose rows are contiguous, read a row at a time.
+///
+/// # Safety
+/// The CPU must support AVX-512F; `width` is a multiple of 64; `src` and `out`
+/// hold those bytes.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn panels_from_rows(src: *const u8, row_stride: usize, width: usize, panels: usize, depth: usize, out: *mut u8) {
+    for p in 0..depth {
+        let row = src.add(p * row_stride);
+        for q in 0..panels {
+            let (from, to) = (row.add(q * width), out.add((q * depth + p) * width));
+            for v in (0..width).step_by(64) {
+                _mm512_storeu_si512(to.add(v).cast(), _mm512_loadu_si512(from.add(v).cast()));
+            }
+        }
+    }
 }
 
 /// Stores 128-bit lane `$q` of `$v` at `$at`.
