@@ -13,6 +13,10 @@
 //!         for each NR-wide panel of B: microkernel  (MR × NR tile in registers)
 //! ```
 //!
+//! A block's last, partial panel of `B` runs a kernel only as many vectors
+//! wide as it needs; an edge tile goes through a scratch tile. The output
+//! starts uninitialised: the first step block stores every value of it.
+//!
 //! Determinism: every element of `C` is the sum of the same products in the
 //! same order (KC blocks in turn, each summed from zero by the microkernel,
 //! the first stored, the others added to `C`) however the work is split
@@ -97,7 +101,7 @@ impl Isa {
 }
 
 /// A microkernel with its tile and cache-block sizes.
-pub struct Tile<T> {
+pub struct Tile<T: 'static> {
     /// Rows of `C` per tile (lanes of a packed `A` panel).
     mr: usize,
     /// Columns of `C` per tile (lanes of a packed `B` panel).
@@ -108,15 +112,25 @@ pub struct Tile<T> {
     mc: usize,
     /// Largest column block of `B` packed at once.
     nc: usize,
-    /// `(kc, a, b, b_step, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
-    kernel: unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool),
+    /// The microkernel, `C[MR×NR] += A·B`.
+    kernel: Kernel<T>,
+    /// Kernels for the last, narrower panel of a block: `narrow[v]` computes
+    /// only the first `v + 1` vectors of `lanes` columns of a tile, the same
+    /// sums as `kernel` there, instead of a whole tile of which most is zeros
+    /// past the edge (a sixth of a 256-wide product on AVX-512's 48 columns).
+    narrow: &'static [Kernel<T>],
+    /// Columns per vector register.
+    lanes: usize,
 }
+
+/// `(kc, a, b, b_step, c, ldc, overwrite)`: see `x86.rs`.
+type Kernel<T> = unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool);
 
 /// Largest `mr·nr` of any tile: the scratch tile for edges.
 const MAX_TILE: usize = 8 * 48;
 
 /// An element type with microkernels, and its per-thread packing buffers.
-pub trait GemmElement: Element {
+pub trait GemmElement: Element + 'static {
     /// The kernel for `isa`, which the CPU must support.
     fn tile(isa: Isa) -> Tile<Self>;
     /// Runs `f` on this thread's packing buffers for `A` and `B`.
@@ -124,7 +138,7 @@ pub trait GemmElement: Element {
 }
 
 macro_rules! gemm_element {
-    ($t:ty, $buffers:ident, avx512 = $avx512:ident, avx2 = $avx2:ident, f32_blocks = $f32:expr) => {
+    ($t:ty, $buffers:ident, avx512 = [$($avx512:ident),+], avx2 = [$($avx2:ident),+], f32_blocks = $f32:expr) => {
         thread_local! {
             static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
         }
@@ -133,12 +147,18 @@ macro_rules! gemm_element {
                 assert!(isa.is_supported(), "matmul: this CPU cannot run the {} kernels", isa.name());
                 // Block sizes in elements; f64 blocks hold as many bytes as f32's.
                 let (kc, mc, nc) = if $f32 { (384, 96, 512) } else { (384, 48, 256) };
+                let size = std::mem::size_of::<$t>();
+                // The widest kernel last, the narrower ones before it.
+                let tile = |mr, lanes, kernels: &'static [Kernel<$t>], (kc, mc, nc)| {
+                    let (narrow, kernel) = kernels.split_at(kernels.len() - 1);
+                    Tile { mr, nr: kernels.len() * lanes, kc, mc, nc, kernel: kernel[0], narrow, lanes }
+                };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => Tile { mr: 8, nr: 3 * 64 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx512 },
+                    Isa::Avx512 => tile(8, 64 / size, &[$(x86::$avx512),+], (kc, mc, nc)),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => Tile { mr: 6, nr: 2 * 32 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx2 },
-                    _ => Tile { mr: portable::MR, nr: portable::NR, kc: 256, mc: 64, nc: 512, kernel: portable::tile::<$t> },
+                    Isa::Avx2 => tile(6, 32 / size, &[$(x86::$avx2),+], (kc, mc, nc)),
+                    _ => tile(portable::MR, portable::NR, &[portable::tile::<$t>], (256, 64, 512)),
                 }
             }
             fn with_pack_buffers<R>(f: impl FnOnce(&mut Vec<$t>, &mut Vec<$t>) -> R) -> R {
@@ -150,8 +170,8 @@ macro_rules! gemm_element {
         }
     };
 }
-gemm_element!(f32, PACK_F32, avx512 = avx512_f32, avx2 = avx2_f32, f32_blocks = true);
-gemm_element!(f64, PACK_F64, avx512 = avx512_f64, avx2 = avx2_f64, f32_blocks = false);
+gemm_element!(f32, PACK_F32, avx512 = [avx512_f32_1, avx512_f32_2, avx512_f32], avx2 = [avx2_f32_1, avx2_f32], f32_blocks = true);
+gemm_element!(f64, PACK_F64, avx512 = [avx512_f64_1, avx512_f64_2, avx512_f64], avx2 = [avx2_f64_1, avx2_f64], f32_blocks = false);
 
 /// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
 /// view of its `cols×rows` storage, not a copy (packing reads any strides).
@@ -297,7 +317,7 @@ const PACK_COST: usize = 16;
 /// and `B` once, unless `B` is read in place. Each half of a row split packs
 /// all of `B`, each half of a column split all of `A`, so this is what tells a
 /// split that shares the packing of the larger operand from one that doubles it.
-fn serial_cost<T>(tile: &Tile<T>, m: usize, k: usize, n: usize, b_row_major: bool) -> usize {
+fn serial_cost<T: 'static>(tile: &Tile<T>, m: usize, k: usize, n: usize, b_row_major: bool) -> usize {
     let tiles = m.div_ceil(tile.mr) * n.div_ceil(tile.nr) * tile.mr * tile.nr * k;
     let a_packed = m * k * n.div_ceil(tile.nc);
     let b_packed = if b_row_major && m <= DIRECT_B_MAX_ROWS { 0 } else { k * n };
@@ -375,6 +395,7 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
                                     kernel(depth, a_panel, b_panel, b_step, c_tile, ldc, overwrite);
                                 } else {
                                     let mut scratch = [T::zero(); MAX_TILE];
+                                    let kernel = tile.narrow.get(tile_cols.div_ceil(tile.lanes) - 1).unwrap_or(&kernel);
                                     kernel(depth, a_panel, b_panel, b_step, scratch.as_mut_ptr(), nr, true);
                                     for r in 0..tile_rows {
                                         for l in 0..tile_cols {
