@@ -93,7 +93,7 @@ unsafe fn pack_fixed<T: Copy + num_traits::Zero, const W: usize>(
 unsafe fn rows_avx512<T: Copy, const W: usize>(src: *const T, depth_stride: usize, full: usize, depth: usize, out: &mut [T]) -> bool {
     let size = std::mem::size_of::<T>();
     #[cfg(target_arch = "x86_64")]
-    if (W * size) % 64 == 0 && super::pack_avx512::available() {
+    if (W * size).is_multiple_of(64) && super::pack_avx512::available() {
         super::pack_avx512::panels_from_rows(src.cast(), depth_stride * size, W * size, full, depth, out.as_mut_ptr().cast());
         return true;
     }
@@ -106,7 +106,7 @@ unsafe fn rows_avx512<T: Copy, const W: usize>(src: *const T, depth_stride: usiz
 #[allow(unused_variables)]
 unsafe fn transposed_steps<T: Copy, const W: usize>(src: *const T, lane_stride: usize, depth: usize, panel: &mut [T]) -> usize {
     #[cfg(target_arch = "x86_64")]
-    if W % 8 == 0 && super::pack_avx512::available() {
+    if W.is_multiple_of(8) && super::pack_avx512::available() {
         let out = panel.as_mut_ptr();
         match std::mem::size_of::<T>() {
             4 => {
