@@ -1,5 +1,6 @@
 //! Matmul throughput in GFLOP/s through `Tensor::matmul_t`: square sizes, all
-//! four transposes, and the MNIST MLP's shapes (784→512, batch 64), f32 and f64.
+//! four transposes, and the MNIST MLP's shapes (784→512 at batch 64, 784→1024→1024→784
+//! at batch 128), f32 and f64.
 //!
 //! `cargo bench --bench matmul` prints one line per shape:
 //! `<dtype> <m>x<k>·<k>x<n> <nn|tn|nt|tt> <GFLOP/s>`, the best of several
@@ -25,7 +26,15 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("f32", 64, 512, 784, false, true),
     ("f32", 784, 64, 512, true, false),
     ("f32", 50176, 784, 512, false, false),
+    // Batch 128 through 784→1024→1024→784: the weight gradients xᵀ·gy (k =
+    // 128, tn) and the input gradient gy·Wᵀ (nt).
+    ("f32", 1024, 128, 1024, true, false),
+    ("f32", 784, 128, 1024, true, false),
+    ("f32", 128, 1024, 1024, false, true),
     ("f64", 1024, 1024, 1024, false, false),
+    ("f64", 1024, 1024, 1024, true, false),
+    ("f64", 1024, 1024, 1024, false, true),
+    ("f64", 1024, 1024, 1024, true, true),
     ("f64", 64, 784, 512, false, false),
 ];
 

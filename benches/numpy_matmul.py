@@ -28,7 +28,13 @@ SHAPES = [
     ("f32", 64, 512, 784, False, True),
     ("f32", 784, 64, 512, True, False),
     ("f32", 50176, 784, 512, False, False),
+    ("f32", 1024, 128, 1024, True, False),
+    ("f32", 784, 128, 1024, True, False),
+    ("f32", 128, 1024, 1024, False, True),
     ("f64", 1024, 1024, 1024, False, False),
+    ("f64", 1024, 1024, 1024, True, False),
+    ("f64", 1024, 1024, 1024, False, True),
+    ("f64", 1024, 1024, 1024, True, True),
     ("f64", 64, 784, 512, False, False),
 ]
 

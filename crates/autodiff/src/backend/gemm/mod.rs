@@ -13,6 +13,11 @@
 //!         for each NR-wide panel of B: microkernel  (MR × NR tile in registers)
 //! ```
 //!
+//! A block's last, partial panel of `B` runs a kernel only as many vectors
+//! wide as it needs; an edge tile goes through a scratch tile. The output is
+//! a recycled buffer (`buffer_pool`), not zeroed: the first step block stores
+//! every value of it.
+//!
 //! Determinism: every element of `C` is the sum of the same products in the
 //! same order (KC blocks in turn, each summed from zero by the microkernel,
 //! the first stored, the others added to `C`) however the work is split
@@ -24,12 +29,14 @@
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]
+mod pack_avx512;
+#[cfg(target_arch = "x86_64")]
 mod x86;
 
 use std::cell::RefCell;
 use std::sync::OnceLock;
 
-use ndarray::{ArrayView2, ArrayViewMut2, Axis, ShapeBuilder};
+use ndarray::{ArrayView2, Axis, ShapeBuilder};
 use rayon::prelude::*;
 
 use super::buffer_pool::{self, Pooled};
@@ -94,7 +101,7 @@ impl Isa {
 }
 
 /// A microkernel with its tile and cache-block sizes.
-pub struct Tile<T> {
+pub struct Tile<T: 'static> {
     /// Rows of `C` per tile (lanes of a packed `A` panel).
     mr: usize,
     /// Columns of `C` per tile (lanes of a packed `B` panel).
@@ -105,15 +112,25 @@ pub struct Tile<T> {
     mc: usize,
     /// Largest column block of `B` packed at once.
     nc: usize,
-    /// `(kc, a, b, b_step, c, ldc, overwrite)`: `C[MR×NR] += A·B`, see `x86.rs`.
-    kernel: unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool),
+    /// The microkernel, `C[MR×NR] += A·B`.
+    kernel: Kernel<T>,
+    /// Kernels for the last, narrower panel of a block: `narrow[v]` computes
+    /// only the first `v + 1` vectors of `lanes` columns of a tile, the same
+    /// sums as `kernel` there, instead of a whole tile of which most is zeros
+    /// past the edge (a sixth of a 256-wide product on AVX-512's 48 columns).
+    narrow: &'static [Kernel<T>],
+    /// Columns per vector register.
+    lanes: usize,
 }
+
+/// `(kc, a, b, b_step, c, ldc, overwrite)`: see `x86.rs`.
+type Kernel<T> = unsafe fn(usize, *const T, *const T, usize, *mut T, usize, bool);
 
 /// Largest `mr·nr` of any tile: the scratch tile for edges.
 const MAX_TILE: usize = 8 * 48;
 
 /// An element type with microkernels, and its per-thread packing buffers.
-pub trait GemmElement: Pooled {
+pub trait GemmElement: Pooled + 'static {
     /// The kernel for `isa`, which the CPU must support.
     fn tile(isa: Isa) -> Tile<Self>;
     /// Runs `f` on this thread's packing buffers for `A` and `B`.
@@ -121,7 +138,7 @@ pub trait GemmElement: Pooled {
 }
 
 macro_rules! gemm_element {
-    ($t:ty, $buffers:ident, avx512 = $avx512:ident, avx2 = $avx2:ident, f32_blocks = $f32:expr) => {
+    ($t:ty, $buffers:ident, avx512 = [$($avx512:ident),+], avx2 = [$($avx2:ident),+], f32_blocks = $f32:expr) => {
         thread_local! {
             static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
         }
@@ -130,12 +147,18 @@ macro_rules! gemm_element {
                 assert!(isa.is_supported(), "matmul: this CPU cannot run the {} kernels", isa.name());
                 // Block sizes in elements; f64 blocks hold as many bytes as f32's.
                 let (kc, mc, nc) = if $f32 { (384, 96, 512) } else { (384, 48, 256) };
+                let size = std::mem::size_of::<$t>();
+                // The widest kernel last, the narrower ones before it.
+                let tile = |mr, lanes, kernels: &'static [Kernel<$t>], (kc, mc, nc)| {
+                    let (narrow, kernel) = kernels.split_at(kernels.len() - 1);
+                    Tile { mr, nr: kernels.len() * lanes, kc, mc, nc, kernel: kernel[0], narrow, lanes }
+                };
                 match isa {
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx512 => Tile { mr: 8, nr: 3 * 64 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx512 },
+                    Isa::Avx512 => tile(8, 64 / size, &[$(x86::$avx512),+], (kc, mc, nc)),
                     #[cfg(target_arch = "x86_64")]
-                    Isa::Avx2 => Tile { mr: 6, nr: 2 * 32 / std::mem::size_of::<$t>(), kc, mc, nc, kernel: x86::$avx2 },
-                    _ => Tile { mr: portable::MR, nr: portable::NR, kc: 256, mc: 64, nc: 512, kernel: portable::tile::<$t> },
+                    Isa::Avx2 => tile(6, 32 / size, &[$(x86::$avx2),+], (kc, mc, nc)),
+                    _ => tile(portable::MR, portable::NR, &[portable::tile::<$t>], (256, 64, 512)),
                 }
             }
             fn with_pack_buffers<R>(f: impl FnOnce(&mut Vec<$t>, &mut Vec<$t>) -> R) -> R {
@@ -147,8 +170,8 @@ macro_rules! gemm_element {
         }
     };
 }
-gemm_element!(f32, PACK_F32, avx512 = avx512_f32, avx2 = avx2_f32, f32_blocks = true);
-gemm_element!(f64, PACK_F64, avx512 = avx512_f64, avx2 = avx2_f64, f32_blocks = false);
+gemm_element!(f32, PACK_F32, avx512 = [avx512_f32_1, avx512_f32_2, avx512_f32], avx2 = [avx2_f32_1, avx2_f32], f32_blocks = true);
+gemm_element!(f64, PACK_F64, avx512 = [avx512_f64_1, avx512_f64_2, avx512_f64], avx2 = [avx2_f64_1, avx2_f64], f32_blocks = false);
 
 /// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
 /// view of its `cols×rows` storage, not a copy (packing reads any strides).
@@ -174,11 +197,11 @@ pub fn matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], m: usize, k: usize,
     if m * n == 0 || k == 0 {
         return buffer_pool::zeroed(m * n); // an empty sum is zero
     }
-    // Every element is written (the first step block stores, see gemm_serial).
+    // A recycled buffer with stale values: the first step block stores every value.
     let mut out = buffer_pool::take(m * n);
-    let cv = ArrayViewMut2::from_shape((m, n), &mut out).unwrap();
+    let c = OutBlock { ptr: out.as_mut_ptr(), rows: m, cols: n, ld: n };
     let pieces = rayon::current_num_threads().next_power_of_two();
-    gemm_split(&tile, matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), cv, pieces);
+    gemm_split(&tile, matrix_view(a, m, k, ta), matrix_view(b, k, n, tb), c, pieces);
     out
 }
 
@@ -208,8 +231,8 @@ pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: Batch
         move |(p, c): (usize, &mut [T])| {
             let ap = &a[(p % a_count) * m * k..][..m * k];
             let bp = &b[(p % b_count) * k * n..][..k * n];
-            let cv = ArrayViewMut2::from_shape((m, n), c).unwrap();
-            gemm_split(tile, matrix_view(ap, m, k, trans_a), matrix_view(bp, k, n, trans_b), cv, pieces);
+            let c = OutBlock { ptr: c.as_mut_ptr(), rows: m, cols: n, ld: n };
+            gemm_split(tile, matrix_view(ap, m, k, trans_a), matrix_view(bp, k, n, trans_b), c, pieces);
         }
     };
     if batch >= threads {
@@ -220,36 +243,81 @@ pub fn batched_matmul_on<T: GemmElement>(isa: Isa, a: &[T], b: &[T], dims: Batch
     out
 }
 
+/// The block of the output one task writes: `rows×cols` values, row `i` from
+/// `ptr + i·ld`. A raw pointer, not a view, so that split blocks can go to
+/// rayon's tasks. The output is never zeroed first (zeroing it cost 7% of a
+/// 128-deep product): the first step block stores every value.
+#[derive(Clone, Copy)]
+struct OutBlock<T> {
+    ptr: *mut T,
+    rows: usize,
+    cols: usize,
+    ld: usize,
+}
+
+// SAFETY: the tasks that share one output get disjoint blocks of it.
+unsafe impl<T: Send> Send for OutBlock<T> {}
+
+impl<T> OutBlock<T> {
+    /// Rows `..mid` and `mid..`.
+    fn split_rows(self, mid: usize) -> (Self, Self) {
+        let rest = Self { ptr: self.ptr.wrapping_add(mid * self.ld), rows: self.rows - mid, ..self };
+        (Self { rows: mid, ..self }, rest)
+    }
+
+    /// Columns `..mid` and `mid..`.
+    fn split_cols(self, mid: usize) -> (Self, Self) {
+        let rest = Self { ptr: self.ptr.wrapping_add(mid), cols: self.cols - mid, ..self };
+        (Self { cols: mid, ..self }, rest)
+    }
+}
+
 /// Products smaller than this run on one thread: splitting costs more.
 const PAR_MATMUL_FLOPS: usize = 1 << 21;
 
 /// `c = a·b`, split into `pieces` blocks that rayon runs in parallel: each
-/// split halves the side whose halves hold the most even number of tiles.
-/// Parallelism comes from rayon alone, so the matmul never competes with a
-/// second thread pool for the cores.
-fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>, pieces: usize) {
-    let (m, n) = c.dim();
+/// split halves the rows or the columns, whichever leaves the cheaper larger
+/// half (see [`serial_cost`]). Parallelism comes from rayon alone, so the
+/// matmul never competes with a second thread pool for the cores.
+fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, c: OutBlock<T>, pieces: usize) {
+    let ((m, k), n) = (a.dim(), b.dim().1);
     let (row_tiles, col_tiles) = (m.div_ceil(tile.mr), n.div_ceil(tile.nr));
-    if pieces <= 1 || m * n * a.dim().1 < PAR_MATMUL_FLOPS || row_tiles.max(col_tiles) < 2 {
+    if pieces <= 1 || m * n * k < PAR_MATMUL_FLOPS || row_tiles.max(col_tiles) < 2 {
         gemm_serial(tile, a, b, c);
         return;
     }
-    // Tiles in the larger half of each split; ties go to the longer side,
-    // whose halves repack the smaller operand.
-    let by_rows_work = row_tiles.div_ceil(2) * col_tiles;
-    let by_cols_work = row_tiles * col_tiles.div_ceil(2);
-    let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_work, n) <= (by_cols_work, m));
+    let row_mid = row_tiles.div_ceil(2) * tile.mr;
+    let col_mid = col_tiles.div_ceil(2) * tile.nr;
+    let b_row_major = strides(&b).1 == 1;
+    let by_rows_cost = serial_cost(tile, row_mid, k, n, b_row_major);
+    let by_cols_cost = serial_cost(tile, m, k, col_mid, b_row_major);
+    // Ties go to the longer side, whose halves repack the smaller operand.
+    let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_cost, n) <= (by_cols_cost, m));
     if by_rows {
-        let mid = row_tiles.div_ceil(2) * tile.mr;
-        let (a0, a1) = a.split_at(Axis(0), mid);
-        let (c0, c1) = c.view_mut().split_at(Axis(0), mid);
-        rayon::join(|| gemm_split(tile, a0, b, c0, pieces / 2), || gemm_split(tile, a1, b, c1, pieces / 2));
+        let (a0, a1) = a.split_at(Axis(0), row_mid);
+        let (c0, c1) = c.split_rows(row_mid);
+        rayon::join(move || gemm_split(tile, a0, b, c0, pieces / 2), move || gemm_split(tile, a1, b, c1, pieces / 2));
     } else {
-        let mid = col_tiles.div_ceil(2) * tile.nr;
-        let (b0, b1) = b.split_at(Axis(1), mid);
-        let (c0, c1) = c.view_mut().split_at(Axis(1), mid);
-        rayon::join(|| gemm_split(tile, a, b0, c0, pieces / 2), || gemm_split(tile, a, b1, c1, pieces / 2));
+        let (b0, b1) = b.split_at(Axis(1), col_mid);
+        let (c0, c1) = c.split_cols(col_mid);
+        rayon::join(move || gemm_split(tile, a, b0, c0, pieces / 2), move || gemm_split(tile, a, b1, c1, pieces / 2));
     }
+}
+
+/// Multiply-adds that packing one element costs about as much time as
+/// (AVX-512: half a cycle a value against 32 multiply-adds a cycle).
+const PACK_COST: usize = 16;
+
+/// What [`gemm_serial`] spends on an `m×k·k×n` block, in multiply-adds: its
+/// tiles (edge tiles cost whole ones), and packing `A` once per column block
+/// and `B` once, unless `B` is read in place. Each half of a row split packs
+/// all of `B`, each half of a column split all of `A`, so this is what tells a
+/// split that shares the packing of the larger operand from one that doubles it.
+fn serial_cost<T: 'static>(tile: &Tile<T>, m: usize, k: usize, n: usize, b_row_major: bool) -> usize {
+    let tiles = m.div_ceil(tile.mr) * n.div_ceil(tile.nr) * tile.mr * tile.nr * k;
+    let a_packed = m * k * n.div_ceil(tile.nc);
+    let b_packed = if b_row_major && m <= DIRECT_B_MAX_ROWS { 0 } else { k * n };
+    tiles + PACK_COST * (a_packed + b_packed)
 }
 
 /// Up to this many rows of `A`, a row-major `B` is read in place rather than
@@ -267,17 +335,16 @@ fn strides<T>(v: &ArrayView2<T>) -> (usize, usize) {
 }
 
 /// `c = a·b` on this thread (see the module doc for the loop nest).
-fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, mut c: ArrayViewMut2<T>) {
+fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>, c: OutBlock<T>) {
     let ((m, k), n) = (a.dim(), b.dim().1);
+    debug_assert!((c.rows, c.cols) == (m, n));
     if m == 0 || n == 0 || k == 0 {
         return;
     }
     let Tile { mr, nr, kernel, .. } = *tile;
     let (kc, mc, nc) = (block_size(k, tile.kc, 1), block_size(m, tile.mc, mr), block_size(n, tile.nc, nr));
     let ((a_rs, a_cs), (b_rs, b_cs)) = (strides(&a), strides(&b));
-    let ldc = c.strides()[0] as usize;
-    assert!(c.strides()[1] == 1 || n == 1, "matmul: output rows must be contiguous");
-    let (a_ptr, b_ptr, c_ptr) = (a.as_ptr(), b.as_ptr(), c.as_mut_ptr());
+    let (a_ptr, b_ptr, c_ptr, ldc) = (a.as_ptr(), b.as_ptr(), c.ptr, c.ld);
     let direct_b = b_cs == 1 && m <= DIRECT_B_MAX_ROWS;
     T::with_pack_buffers(|a_pack, b_pack| {
         a_pack.resize(kc * mc, T::zero());
@@ -324,6 +391,7 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
                                     kernel(depth, a_panel, b_panel, b_step, c_tile, ldc, overwrite);
                                 } else {
                                     let mut scratch = [T::zero(); MAX_TILE];
+                                    let kernel = tile.narrow.get(tile_cols.div_ceil(tile.lanes) - 1).unwrap_or(&kernel);
                                     kernel(depth, a_panel, b_panel, b_step, scratch.as_mut_ptr(), nr, true);
                                     for r in 0..tile_rows {
                                         for l in 0..tile_cols {

@@ -116,3 +116,29 @@ fn batched_products_match_one_product_each_on_every_kernel() {
         }
     }
 }
+
+#[test]
+fn packing_puts_every_value_where_the_kernels_read_it() {
+    // Every width, both element sizes, steps contiguous (the register
+    // transposes' case, whole blocks and a rest) or not, lanes ending mid-panel.
+    fn check<T: Element>() {
+        for width in [4, 6, 8, 16, 24, 48] {
+            for (lanes, depth) in [(width, 16), (2 * width, 37), (width + 3, 9), (1, 1)] {
+                for contiguous_steps in [true, false] {
+                    let src = values::<T>(lanes * depth, 7);
+                    let (lane_stride, depth_stride) = if contiguous_steps { (depth, 1) } else { (1, lanes) };
+                    let mut out = vec![T::zero(); lanes.div_ceil(width) * width * depth];
+                    unsafe { pack::pack_block(src.as_ptr(), lane_stride, depth_stride, lanes, width, depth, &mut out) };
+                    for (i, &v) in out.iter().enumerate() {
+                        let (panel, p, l) = (i / (width * depth), i / width % depth, i % width);
+                        let lane = panel * width + l;
+                        let want = if lane < lanes { src[lane * lane_stride + p * depth_stride] } else { T::zero() };
+                        assert!(v == want, "width {width}, {lanes}×{depth}, contiguous steps {contiguous_steps}: out[{i}]");
+                    }
+                }
+            }
+        }
+    }
+    check::<f32>();
+    check::<f64>();
+}

@@ -77,3 +77,24 @@ tile_kernel!(avx2_f32, "avx2,fma", f32, mr = 6, vectors = 2, lanes = 8,
 tile_kernel!(avx2_f64, "avx2,fma", f64, mr = 6, vectors = 2, lanes = 4,
     zero = _mm256_setzero_pd, load = _mm256_loadu_pd, store = _mm256_storeu_pd,
     splat = _mm256_set1_pd, fma = _mm256_fmadd_pd, add = _mm256_add_pd);
+
+// The same kernels on the first 1 or 2 vectors of a panel's steps (`b_step`
+// stays the panel's width): for its last, narrower panel.
+tile_kernel!(avx512_f32_1, "avx512f", f32, mr = 8, vectors = 1, lanes = 16,
+    zero = _mm512_setzero_ps, load = _mm512_loadu_ps, store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps, fma = _mm512_fmadd_ps, add = _mm512_add_ps);
+tile_kernel!(avx512_f32_2, "avx512f", f32, mr = 8, vectors = 2, lanes = 16,
+    zero = _mm512_setzero_ps, load = _mm512_loadu_ps, store = _mm512_storeu_ps,
+    splat = _mm512_set1_ps, fma = _mm512_fmadd_ps, add = _mm512_add_ps);
+tile_kernel!(avx512_f64_1, "avx512f", f64, mr = 8, vectors = 1, lanes = 8,
+    zero = _mm512_setzero_pd, load = _mm512_loadu_pd, store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd, fma = _mm512_fmadd_pd, add = _mm512_add_pd);
+tile_kernel!(avx512_f64_2, "avx512f", f64, mr = 8, vectors = 2, lanes = 8,
+    zero = _mm512_setzero_pd, load = _mm512_loadu_pd, store = _mm512_storeu_pd,
+    splat = _mm512_set1_pd, fma = _mm512_fmadd_pd, add = _mm512_add_pd);
+tile_kernel!(avx2_f32_1, "avx2,fma", f32, mr = 6, vectors = 1, lanes = 8,
+    zero = _mm256_setzero_ps, load = _mm256_loadu_ps, store = _mm256_storeu_ps,
+    splat = _mm256_set1_ps, fma = _mm256_fmadd_ps, add = _mm256_add_ps);
+tile_kernel!(avx2_f64_1, "avx2,fma", f64, mr = 6, vectors = 1, lanes = 4,
+    zero = _mm256_setzero_pd, load = _mm256_loadu_pd, store = _mm256_storeu_pd,
+    splat = _mm256_set1_pd, fma = _mm256_fmadd_pd, add = _mm256_add_pd);
