@@ -26,11 +26,14 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("f32", 64, 512, 784, false, true),
     ("f32", 784, 64, 512, true, false),
     ("f32", 50176, 784, 512, false, false),
-    // Batch 128 through 784→1024→1024→784: the weight gradients xᵀ·gy (k =
-    // 128, tn) and the input gradient gy·Wᵀ (nt).
+    // Batch 128 through 784→1024→1024→784 (weights stored [out, in]): the
+    // forward x·Wᵀ (nt), the input gradient gy·W (nn) and the weight
+    // gradients gyᵀ·x (k = 128, tn).
     ("f32", 1024, 128, 1024, true, false),
     ("f32", 784, 128, 1024, true, false),
     ("f32", 128, 1024, 1024, false, true),
+    ("f32", 128, 1024, 1024, false, false),
+    ("f32", 128, 1024, 784, false, false),
     ("f64", 1024, 1024, 1024, false, false),
     ("f64", 1024, 1024, 1024, true, false),
     ("f64", 1024, 1024, 1024, false, true),

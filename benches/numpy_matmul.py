@@ -31,6 +31,8 @@ SHAPES = [
     ("f32", 1024, 128, 1024, True, False),
     ("f32", 784, 128, 1024, True, False),
     ("f32", 128, 1024, 1024, False, True),
+    ("f32", 128, 1024, 1024, False, False),
+    ("f32", 128, 1024, 784, False, False),
     ("f64", 1024, 1024, 1024, False, False),
     ("f64", 1024, 1024, 1024, True, False),
     ("f64", 1024, 1024, 1024, False, True),

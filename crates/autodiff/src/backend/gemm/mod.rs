@@ -288,9 +288,8 @@ fn gemm_split<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T>
     }
     let row_mid = row_tiles.div_ceil(2) * tile.mr;
     let col_mid = col_tiles.div_ceil(2) * tile.nr;
-    let b_row_major = strides(&b).1 == 1;
-    let by_rows_cost = serial_cost(tile, row_mid, k, n, b_row_major);
-    let by_cols_cost = serial_cost(tile, m, k, col_mid, b_row_major);
+    let by_rows_cost = serial_cost(tile, row_mid, k, n);
+    let by_cols_cost = serial_cost(tile, m, k, col_mid);
     // Ties go to the longer side, whose halves repack the smaller operand.
     let by_rows = col_tiles < 2 || (row_tiles >= 2 && (by_rows_cost, n) <= (by_cols_cost, m));
     if by_rows {
@@ -310,19 +309,15 @@ const PACK_COST: usize = 16;
 
 /// What [`gemm_serial`] spends on an `m×k·k×n` block, in multiply-adds: its
 /// tiles (edge tiles cost whole ones), and packing `A` once per column block
-/// and `B` once, unless `B` is read in place. Each half of a row split packs
-/// all of `B`, each half of a column split all of `A`, so this is what tells a
-/// split that shares the packing of the larger operand from one that doubles it.
-fn serial_cost<T: 'static>(tile: &Tile<T>, m: usize, k: usize, n: usize, b_row_major: bool) -> usize {
+/// and `B` once. Each half of a row split packs all of `B`, each half of a
+/// column split all of `A`, so this is what tells a split that shares the
+/// packing of the larger operand from one that doubles it.
+fn serial_cost<T: 'static>(tile: &Tile<T>, m: usize, k: usize, n: usize) -> usize {
     let tiles = m.div_ceil(tile.mr) * n.div_ceil(tile.nr) * tile.mr * tile.nr * k;
     let a_packed = m * k * n.div_ceil(tile.nc);
-    let b_packed = if b_row_major && m <= DIRECT_B_MAX_ROWS { 0 } else { k * n };
+    let b_packed = k * n;
     tiles + PACK_COST * (a_packed + b_packed)
 }
-
-/// Up to this many rows of `A`, a row-major `B` is read in place rather than
-/// packed: copying it would cost more than the few passes over it save.
-const DIRECT_B_MAX_ROWS: usize = 128;
 
 /// `len` cut into equal blocks of at most about `max`, each a multiple of `unit`.
 fn block_size(len: usize, max: usize, unit: usize) -> usize {
@@ -345,7 +340,6 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
     let (kc, mc, nc) = (block_size(k, tile.kc, 1), block_size(m, tile.mc, mr), block_size(n, tile.nc, nr));
     let ((a_rs, a_cs), (b_rs, b_cs)) = (strides(&a), strides(&b));
     let (a_ptr, b_ptr, c_ptr, ldc) = (a.as_ptr(), b.as_ptr(), c.ptr, c.ld);
-    let direct_b = b_cs == 1 && m <= DIRECT_B_MAX_ROWS;
     T::with_pack_buffers(|a_pack, b_pack| {
         a_pack.resize(kc * mc, T::zero());
         b_pack.resize(kc * nc, T::zero());
@@ -354,26 +348,13 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
             for p0 in (0..k).step_by(kc) {
                 let depth = kc.min(k - p0);
                 let overwrite = p0 == 0;
-                // A row-major B that few rows of A reuse is read in place (its
-                // rows are the kernel's steps); only its partial last panel is packed.
-                let in_place = direct_b && cols >= nr;
-                let packed_from = if in_place { cols / nr * nr } else { 0 };
-                if packed_from < cols {
-                    // SAFETY: steps p0..p0+depth and columns j0+packed_from..j0+cols are inside `b`.
-                    unsafe {
-                        let src = b_ptr.add(p0 * b_rs + (j0 + packed_from) * b_cs);
-                        pack::pack_block(src, b_cs, b_rs, cols - packed_from, nr, depth, &mut b_pack[packed_from * depth..]);
-                    }
-                }
-                // Step `p` of the panel starting at column jr.
-                let b_panel = |jr: usize| -> (*const T, usize) {
-                    if jr < packed_from {
-                        // SAFETY: column j0 + jr and step p0 are inside `b`.
-                        (unsafe { b_ptr.add(p0 * b_rs + j0 + jr) }, b_rs)
-                    } else {
-                        (b_pack[jr * depth..].as_ptr(), nr)
-                    }
-                };
+                // B is always packed, even for a few rows of A: reading a
+                // row-major B in place was at best even with packing it since
+                // packing went to register transposes and block-row copies, and
+                // 0.7–0.8× its speed where B's rows lie a multiple of 4 KiB
+                // apart (they then share a few cache sets).
+                // SAFETY: steps p0..p0+depth and columns j0..j0+cols are inside `b`.
+                unsafe { pack::pack_block(b_ptr.add(p0 * b_rs + j0 * b_cs), b_cs, b_rs, cols, nr, depth, b_pack) };
                 for i0 in (0..m).step_by(mc) {
                     let rows = mc.min(m - i0);
                     // SAFETY: rows i0..i0+rows and steps p0..p0+depth are inside `a`.
@@ -381,7 +362,7 @@ fn gemm_serial<T: GemmElement>(tile: &Tile<T>, a: ArrayView2<T>, b: ArrayView2<T
                     for ir in (0..rows).step_by(mr) {
                         let a_panel = a_pack[ir * depth..].as_ptr();
                         for jr in (0..cols).step_by(nr) {
-                            let (b_panel, b_step) = b_panel(jr);
+                            let (b_panel, b_step) = (b_pack[jr * depth..].as_ptr(), nr);
                             let (tile_rows, tile_cols) = (mr.min(rows - ir), nr.min(cols - jr));
                             // SAFETY: the packed panels hold depth·mr and depth·nr values; a
                             // full tile lies inside `c`, an edge tile goes through scratch.

@@ -20,9 +20,9 @@ const B_AHEAD: usize = 8;
 
 /// `$name(kc, a, b, b_step, c, ldc, overwrite)`: `C[0..MR][0..NR] += A·B`
 /// over `kc` steps, or `C = A·B` when `overwrite` (the first step block: `C`'s
-/// fresh zero pages are then written without being read first). Step `p` of
-/// `B` is the `NR` values at `b + p·b_step`: a packed panel, or the rows of a
-/// row-major `B` read in place.
+/// recycled buffer is then written without being read first). Step `p` of
+/// `B` is the `NR` values at `b + p·b_step` of a packed panel (`b_step` is the
+/// panel's width, which the narrow edge kernels below read only part of).
 ///
 /// # Safety
 /// The CPU must support `$feature`; `a` holds `kc·MR` values, `b` `kc` steps, and
