@@ -5,6 +5,14 @@
 use crate::backend::AdamStep;
 use crate::tensor::Tensor;
 
+/// An exponential moving average's step: `decay·average + (1 − decay)·value`,
+/// as a constant, in one pass on the CPU.
+pub fn ema_update(average: &Tensor, value: &Tensor, decay: f64) -> Tensor {
+    assert_eq!(value.shape(), average.shape(), "ema_update: the value has shape {}, the average {}", value.shape(), average.shape());
+    assert_eq!(value.dtype(), average.dtype(), "ema_update: the value is {}, the average {}", value.dtype(), average.dtype());
+    Tensor::from_storage(average.storage().ema_update(value.storage(), decay), average.shape().clone())
+}
+
 /// One Adam step: returns the new `(param, m, v)`, as constants.
 pub fn adam_update(param: &Tensor, grad: &Tensor, m: &Tensor, v: &Tensor, step: AdamStep) -> (Tensor, Tensor, Tensor) {
     for (name, t) in [("grad", grad), ("m", m), ("v", v)] {

@@ -4,7 +4,7 @@
 //! constants); the caller makes them the next step's leaves. Updates run
 //! without recording. State tensors are named for checkpointing.
 
-use autodiff::fused::adam_update;
+use autodiff::fused::{adam_update, ema_update};
 use autodiff::{no_grad, AdamStep, Device, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
@@ -201,7 +201,7 @@ impl Ema {
             } else {
                 let n = self.updates as f64;
                 let beta = self.decay.min((1.0 + n) / (10.0 + n));
-                self.weights = self.weights.iter().zip(params).map(|(e, p)| (&e.scale(beta) + &p.scale(1.0 - beta)).detach()).collect();
+                self.weights = self.weights.iter().zip(params).map(|(e, p)| ema_update(e, p, beta)).collect();
             }
             self.updates += 1;
         })

@@ -566,6 +566,13 @@ fn scatter_add_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize], rows: usi
     out
 }
 
+/// `decay·a + (1 − decay)·v` in one pass: the same products and sum as the
+/// default composition (two affine maps, then an add).
+fn ema_fn<T: Pooled>(a: &[T], v: &[T], decay: f64) -> Vec<T> {
+    let (keep, take) = (T::from_f64(decay), T::from_f64(1.0 - decay));
+    zip_map(a, v, move |a, v| a * keep + v * take)
+}
+
 /// Adam in one pass: each element of p, g, m and v is read once and p, m, v
 /// written once, instead of a dozen separate elementwise passes.
 fn adam_fn<T: Pooled>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T>, Vec<T>, Vec<T>) {
@@ -714,6 +721,9 @@ impl BackendStorage for CpuStorage {
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
         map1!(self, x => scatter_add_fn(x, inner, indices, rows))
     }
+    fn ema_update(&self, value: &Self, decay: f64) -> Self {
+        map2!(self, value, (a, v) => ema_fn(a, v, decay))
+    }
     fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
         use CpuStorage::{F32, F64};
         fn s<T>(a: &Array1<T>) -> &[T] {
@@ -758,6 +768,20 @@ mod tests {
         }
         let exact: f64 = x.iter().map(|&v| f64::from(v)).sum();
         assert!((f64::from(f32::from_bits(one[0][0])) - exact).abs() < 1e-5 * exact.abs().max(1.0));
+    }
+
+    #[test]
+    fn the_fused_ema_equals_the_composed_kernels() {
+        let avg: Vec<f32> = (0..100_000).map(|i| (i as f32 * 0.013).sin()).collect();
+        let value: Vec<f32> = (0..100_000).map(|i| (i as f32 * 0.007).cos() * 3.0).collect();
+        let (a, v) = (CpuStorage::from_vec(avg), CpuStorage::from_vec(value));
+        let decay = 0.999;
+        let fused = a.ema_update(&v, decay);
+        let affine = |x: &CpuStorage, mul: f64| x.unary(Unary::Affine { mul, add: 0.0 });
+        let composed = affine(&a, decay).binary(&affine(&v, 1.0 - decay), Binary::Add);
+        assert!(fused.as_slice::<f32>() == composed.as_slice::<f32>());
+        let (a0, v0) = (a.as_slice::<f32>().unwrap()[7], v.as_slice::<f32>().unwrap()[7]);
+        assert_eq!(fused.as_slice::<f32>().unwrap()[7], a0 * 0.999 + v0 * (1.0 - 0.999f64) as f32);
     }
 
     #[test]

@@ -243,6 +243,14 @@ pub trait BackendStorage: Sized + Clone {
         self.gather_rows(inner, &counter_rng::uniform_indices(seed, count, rows))
     }
 
+    /// An exponential moving average's step, `decay·self + (1 − decay)·value`
+    /// (values only, never recorded). The default composes the elementwise
+    /// kernels, three passes; a backend may fuse it into one.
+    fn ema_update(&self, value: &Self, decay: f64) -> Self {
+        let affine = |x: &Self, mul: f64| x.unary(Unary::Affine { mul, add: 0.0 });
+        affine(self, decay).binary(&affine(value, 1.0 - decay), Binary::Add)
+    }
+
     /// One Adam step on a parameter buffer (values only, never recorded):
     /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m/c₁)/(√(v/c₂) + ε)`;
     /// returns `(p, m, v)`. The default composes the elementwise kernels, a
@@ -498,6 +506,14 @@ impl Storage {
     /// See [`BackendStorage::sample_rows`].
     pub fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Storage {
         dispatch!(self, s => s.sample_rows(inner, rows, count, seed))
+    }
+    /// See [`BackendStorage::ema_update`]; both on one device.
+    pub fn ema_update(&self, value: &Storage, decay: f64) -> Storage {
+        match (self, value) {
+            (Storage::Cpu(a), Storage::Cpu(v)) => Storage::Cpu(a.ema_update(v, decay)),
+            (Storage::Cuda(a), Storage::Cuda(v)) => Storage::Cuda(a.ema_update(v, decay)),
+            _ => panic!("ema_update: the average and the value on different devices"),
+        }
     }
     /// See [`BackendStorage::adam_update`]; all four on one device.
     pub fn adam_update(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamStep) -> (Storage, Storage, Storage) {
