@@ -3,18 +3,18 @@
 # number of threads each (THREADS, default 2; issue #14), in one table:
 #   - the trainer's default step (edm-diag 784→1024→1024→784, batch 128, f32): dsm, exact, ssm-vr,
 #     as [grad] and [trainer step]: `cargo bench --bench conditional_step` against
-#     benches/pytorch_trainer_step.py, interleaved, twice;
+#     benches/pytorch_trainer_step.py, interleaved, ROUNDS times (default 2);
 #   - the softplus MLPs 784→512→784 and 784→512→512→784, batch 64: `cargo bench --bench
 #     trace_table -- --quick --only 784,512,64 [--layers 2]` against benches/pytorch_steps.py
 #     (exact by the same structure-aware trace, ssm_vr, dsm; vmap(jacrev) as the generic exact,
 #     one timed step after one warm-up, since it is slow).
 # Every timing is a median over repetitions after a warm-up; for the trainer's step each side
-# runs twice and the table keeps each side's lower median. `cargo bench` builds with the release
+# runs ROUNDS times and the table keeps each side's lowest median. `cargo bench` builds with the release
 # profile. Rust runs with THREADS rayon threads, PyTorch with torch.set_num_threads(THREADS)
 # (default 2). The machine (lscpu's model line, cores, load) is printed first: on a loaded
 # machine PyTorch's OpenMP fork-join waits for descheduled threads at every op, so compare
 # ratios from a quiet machine. About 4 minutes on 2 cores after the build.
-#     bash benches/cpu-steps.sh     (THREADS=1 …; TORCH_PYTHON=… to choose the Python with torch)
+#     bash benches/cpu-steps.sh     (THREADS=1 …, ROUNDS=4 …; TORCH_PYTHON=… to choose the Python with torch)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,7 +45,7 @@ run() { # name, command…: runs the command, keeps its output in $out/name, sho
     echo "── $name: $*"
     "$@" | tee "$out/$name"
 }
-for round in 1 2; do
+for round in $(seq "${ROUNDS:-2}"); do
     run "conditional-gradgrad-$round" cargo bench -q --bench conditional_step -- --threads "$threads"
     run "conditional-torch-$round" "$python" benches/pytorch_trainer_step.py --threads "$threads"
 done

@@ -3,7 +3,7 @@
 step, gradgrad ms, PyTorch same-algorithm ms, their ratio (PyTorch / gradgrad: above 1, gradgrad
 is faster) and vmap(jacrev), the generic exact method, where pytorch_steps.py has it.
     python3 benches/cpu_steps_table.py FOLDER [THREADS]
-Files: conditional-{gradgrad,torch}-{1,2} (conditional_step.rs, pytorch_trainer_step.py: lines
+Files: conditional-{gradgrad,torch}-{1,2,…} (conditional_step.rs, pytorch_trainer_step.py: lines
 `objective timing ms images/s`), mlp-gradgrad-{1,2} (trace_table.rs: `strategy D hidden batch
 ms MB`), mlp-torch-{1,2} and mlp-vmap-{1,2} (pytorch_steps.py: `objective ms images/s`); the
 suffix after mlp-… is the number of hidden layers."""
@@ -45,8 +45,8 @@ def main():
     folder = Path(sys.argv[1])
     threads = sys.argv[2] if len(sys.argv) > 2 else "2"
     rows = []  # (step, gradgrad ms, torch ms, vmap ms or None)
-    ours = lowest(*(conditional(folder / f"conditional-gradgrad-{r}") for r in (1, 2)))
-    theirs = lowest(*(conditional(folder / f"conditional-torch-{r}") for r in (1, 2)))
+    ours = lowest(*(conditional(path) for path in sorted(folder.glob("conditional-gradgrad-*"))))
+    theirs = lowest(*(conditional(path) for path in sorted(folder.glob("conditional-torch-*"))))
     for objective in ("dsm", "exact", "ssm-vr"):
         for timing in ("grad", "trainer step"):
             key = (objective, timing)
