@@ -65,36 +65,26 @@ macro_rules! tile_kernel {
     };
 }
 
-tile_kernel!(avx512_f32, "avx512f", f32, mr = 8, vectors = 3, lanes = 16,
-    zero = _mm512_setzero_ps, load = _mm512_loadu_ps, store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps, fma = _mm512_fmadd_ps, add = _mm512_add_ps);
-tile_kernel!(avx512_f64, "avx512f", f64, mr = 8, vectors = 3, lanes = 8,
-    zero = _mm512_setzero_pd, load = _mm512_loadu_pd, store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd, fma = _mm512_fmadd_pd, add = _mm512_add_pd);
-tile_kernel!(avx2_f32, "avx2,fma", f32, mr = 6, vectors = 2, lanes = 8,
-    zero = _mm256_setzero_ps, load = _mm256_loadu_ps, store = _mm256_storeu_ps,
-    splat = _mm256_set1_ps, fma = _mm256_fmadd_ps, add = _mm256_add_ps);
-tile_kernel!(avx2_f64, "avx2,fma", f64, mr = 6, vectors = 2, lanes = 4,
-    zero = _mm256_setzero_pd, load = _mm256_loadu_pd, store = _mm256_storeu_pd,
-    splat = _mm256_set1_pd, fma = _mm256_fmadd_pd, add = _mm256_add_pd);
+/// One instruction set and element type: its intrinsics once, and a kernel for
+/// each `name = vectors` width (the full tile, and the narrower ones that a
+/// block's last panel runs, with `b_step` still the full panel's width).
+macro_rules! kernels {
+    ($feature:literal, $t:ty, mr = $mr:literal, lanes = $lanes:literal,
+     [$zero:ident, $load:ident, $store:ident, $splat:ident, $fma:ident, $add:ident], $($name:ident = $nv:literal),+) => {
+        $(tile_kernel!($name, $feature, $t, mr = $mr, vectors = $nv, lanes = $lanes,
+            zero = $zero, load = $load, store = $store, splat = $splat, fma = $fma, add = $add);)+
+    };
+}
 
-// The same kernels on the first 1 or 2 vectors of a panel's steps (`b_step`
-// stays the panel's width): for its last, narrower panel.
-tile_kernel!(avx512_f32_1, "avx512f", f32, mr = 8, vectors = 1, lanes = 16,
-    zero = _mm512_setzero_ps, load = _mm512_loadu_ps, store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps, fma = _mm512_fmadd_ps, add = _mm512_add_ps);
-tile_kernel!(avx512_f32_2, "avx512f", f32, mr = 8, vectors = 2, lanes = 16,
-    zero = _mm512_setzero_ps, load = _mm512_loadu_ps, store = _mm512_storeu_ps,
-    splat = _mm512_set1_ps, fma = _mm512_fmadd_ps, add = _mm512_add_ps);
-tile_kernel!(avx512_f64_1, "avx512f", f64, mr = 8, vectors = 1, lanes = 8,
-    zero = _mm512_setzero_pd, load = _mm512_loadu_pd, store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd, fma = _mm512_fmadd_pd, add = _mm512_add_pd);
-tile_kernel!(avx512_f64_2, "avx512f", f64, mr = 8, vectors = 2, lanes = 8,
-    zero = _mm512_setzero_pd, load = _mm512_loadu_pd, store = _mm512_storeu_pd,
-    splat = _mm512_set1_pd, fma = _mm512_fmadd_pd, add = _mm512_add_pd);
-tile_kernel!(avx2_f32_1, "avx2,fma", f32, mr = 6, vectors = 1, lanes = 8,
-    zero = _mm256_setzero_ps, load = _mm256_loadu_ps, store = _mm256_storeu_ps,
-    splat = _mm256_set1_ps, fma = _mm256_fmadd_ps, add = _mm256_add_ps);
-tile_kernel!(avx2_f64_1, "avx2,fma", f64, mr = 6, vectors = 1, lanes = 4,
-    zero = _mm256_setzero_pd, load = _mm256_loadu_pd, store = _mm256_storeu_pd,
-    splat = _mm256_set1_pd, fma = _mm256_fmadd_pd, add = _mm256_add_pd);
+kernels!("avx512f", f32, mr = 8, lanes = 16,
+    [_mm512_setzero_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_add_ps],
+    avx512_f32 = 3, avx512_f32_1 = 1, avx512_f32_2 = 2);
+kernels!("avx512f", f64, mr = 8, lanes = 8,
+    [_mm512_setzero_pd, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_fmadd_pd, _mm512_add_pd],
+    avx512_f64 = 3, avx512_f64_1 = 1, avx512_f64_2 = 2);
+kernels!("avx2,fma", f32, mr = 6, lanes = 8,
+    [_mm256_setzero_ps, _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_add_ps],
+    avx2_f32 = 2, avx2_f32_1 = 1);
+kernels!("avx2,fma", f64, mr = 6, lanes = 4,
+    [_mm256_setzero_pd, _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_fmadd_pd, _mm256_add_pd],
+    avx2_f64 = 2, avx2_f64_1 = 1);
