@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// Training objective [default: dsm; see docs/trainer.md]
     #[arg(long, value_enum)]
     pub objective: Option<ObjectiveKind>,
-    /// Total optimisation steps [default: 6000 for a conditional model's dsm (about six minutes on 2 cores), 2500 for its exact, 4000 for its ssm-vr; unconditional: 6000 for dsm and anneal-dsm, 4000 for the others]
+    /// Total optimisation steps [default: 6000 for a conditional model's dsm (about two minutes on 2 cores), 2500 for its exact, 4000 for its ssm-vr; unconditional: 6000 for dsm and anneal-dsm, 4000 for the others]
     #[arg(long)]
     pub steps: Option<u64>,
     /// Images per minibatch [default: 128]
