@@ -12,55 +12,11 @@
 #include <vector>
 
 #include "cuda_emu.h"
+#include "kernels.h"
 
-typedef unsigned long long u64;
-#define MAX_RANK 8
-struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
-
-#define DECL_T(T, S)                                                                                        \
-    extern "C" void matmul_small_nn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
-    extern "C" void matmul_small_nt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
-    extern "C" void matmul_small_tn_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
-    extern "C" void matmul_small_tt_##S(const T*, const T*, T*, int, int, int, int, int, int, int);        \
-    extern "C" void splitk_reduce_##S(const T*, T*, u64, int);                                              \
-    extern "C" void broadcast_scalar_##S(const T*, T*, u64);                                                \
-    extern "C" void broadcast_rows_##S(const T*, T*, u64, u64);                                             \
-    extern "C" void broadcast_cols_##S(const T*, T*, u64, u64);                                             \
-    extern "C" void broadcast_strided_##S(const T*, T*, u64, Layout);                                       \
-    extern "C" void sum_all_##S(const T*, T*, u64);                                                         \
-    extern "C" void sum_cols_##S(const T*, T*, u64, u64, u64);                                              \
-    extern "C" void sum_rows_##S(const T*, T*, u64, u64);                                                   \
-    extern "C" void sum_strided_##S(const T*, T*, u64, Layout, Layout, u64);                                \
-    extern "C" void max_axis_##S(const T*, T*, u64, u64, u64);                                              \
-    extern "C" void transpose_##S(const T*, T*, u64, u64);                                                  \
-    extern "C" void slice_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                  \
-    extern "C" void pad_axis_##S(const T*, T*, u64, u64, u64, u64, u64);                                    \
-    extern "C" void gather_rows_##S(const T*, T*, const unsigned*, u64, u64);                               \
-    extern "C" void scatter_add_rows_##S(const T*, T*, const unsigned*, u64, u64);                          \
-    extern "C" void one_hot_##S(T*, const unsigned*, u64, u64);                                             \
-    extern "C" void fill_##S(T*, u64, T);                                                                  \
-    extern "C" void where_##S(const T*, const T*, const T*, T*, u64);
-DECL_T(float, f32)
-DECL_T(double, f64)
-#define DECL_BIG(v)                                                                                      \
-    extern "C" void matmul_##v##_nn_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
-    extern "C" void matmul_##v##_nt_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
-    extern "C" void matmul_##v##_tn_f32(const float*, const float*, float*, int, int, int, int, int, int, int); \
-    extern "C" void matmul_##v##_tt_f32(const float*, const float*, float*, int, int, int, int, int, int, int);
-DECL_BIG(big)
-DECL_BIG(biggrid)
 // The tilings: 0 small (64×64), then the big (128×128) kernel and its variant.
 static const char* const TILINGS[] = {"small", "big", "biggrid"};
 const int TILING_COUNT = 3;
-extern "C" void cast_f32_to_f64(const float*, double*, u64);
-extern "C" void normal_f32(float*, u64, u64);
-extern "C" void normal_f64(double*, u64, u64);
-extern "C" void sample_rows_f32(const float*, float*, u64, u64, u64, u64);
-extern "C" void sample_rows_f64(const double*, double*, u64, u64, u64, u64);
-extern "C" void adam_f32(const float*, const float*, const float*, const float*, float*, float*, float*, u64, float, float, float, float, float, float, float);
-extern "C" void adam_f64(const double*, const double*, const double*, const double*, double*, double*, double*, u64, double, double, double, double, double, double, double);
-
-extern "C" void cast_f64_to_f32(const double*, float*, u64);
 
 static int failures = 0, checks = 0;
 static std::mt19937_64 rng(42);
