@@ -130,15 +130,23 @@ pub fn cached_bytes() -> usize {
 /// A buffer of `len` values, which the caller must overwrite: a cached one
 /// (holding whatever its last user wrote), or a new one.
 pub fn take<T: Pooled>(len: usize) -> Vec<T> {
-    let cached = if len * size_of::<T>() >= MIN_BYTES { cache().take(len) } else { None };
-    cached.unwrap_or_else(|| vec![T::zero(); len])
+    cached(len).unwrap_or_else(|| vec![T::zero(); len])
 }
 
-/// A buffer of `len` zeros.
+/// A buffer of `len` zeros (a new one is zeroed once, by the allocation).
 pub fn zeroed<T: Pooled>(len: usize) -> Vec<T> {
-    let mut buffer = take(len);
-    buffer.fill(T::zero());
-    buffer
+    match cached(len) {
+        Some(mut buffer) => {
+            buffer.fill(T::zero());
+            buffer
+        }
+        None => vec![T::zero(); len],
+    }
+}
+
+/// A cached buffer of `len` values, if one is kept at that length.
+fn cached<T: Pooled>(len: usize) -> Option<Vec<T>> {
+    if len * size_of::<T>() >= MIN_BYTES { cache().take(len) } else { None }
 }
 
 /// A copy of `x` in a buffer from the cache.
