@@ -12,8 +12,8 @@ use autodiff::{no_grad, AdamStep, Device, Tensor};
 /// On a GPU nothing is read back: the factor min(1, max/‖g‖) is a device
 /// scalar, written `1 − relu(1 − max/‖g‖)`, which is exactly 1 when ‖g‖ ≤ max,
 /// so an unclipped step keeps its gradients bit for bit (on the CPU, whose
-/// norm is read at no cost, they are then returned as they are). Read the norm together with
-/// the loss ([`Tensor::items`]).
+/// norm is read at no cost, they are then returned as they are). Read the
+/// norm together with the loss ([`Tensor::items`]).
 pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, Tensor) {
     no_grad(|| {
         let Some(squares) = grads.iter().map(|g| g.square().sum()).reduce(|a, b| &a + &b) else {
