@@ -94,10 +94,10 @@ impl Bench {
         let loss = objective.loss(&self.model, &self.x, &self.table, &mut self.rng).expect("loss").loss;
         let params = self.model.parameters();
         let grads = grad(std::slice::from_ref(&loss), &params, None, false);
-        let (grads, grad_norm) = clip_grad_norm(&grads, Some(CLIP_NORM));
+        let (grads, grad_norm) = clip_grad_norm(grads, Some(CLIP_NORM));
         let [loss, grad_norm] = Tensor::items([&loss, &grad_norm]);
         assert!(grad_norm.is_finite(), "the gradient norm is {grad_norm}");
-        self.model = self.model.with_parameters(&self.adam.step(&params, &grads));
+        self.model = self.model.with_parameters(&self.adam.step(&params, grads));
         self.ema.update(&self.model.parameters());
         loss
     }

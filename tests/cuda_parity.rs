@@ -461,9 +461,9 @@ gpu_test!(fused_adam_matches_the_cpu, |dev| {
         for n in [1, 7, 1000] {
             let [p, g, m] = [0, 1, 2].map(|_| uniform(&mut r, &[n], -1.0, 1.0).to_dtype(dtype));
             let v = uniform(&mut r, &[n], 0.0, 1.0).to_dtype(dtype);
-            let cpu = adam_update(&p, &g, &m, &v, h);
+            let cpu = adam_update(&p, g.clone(), m.clone(), v.clone(), h);
             let on = |t: &Tensor| t.to_device(dev);
-            let gpu = adam_update(&on(&p), &on(&g), &on(&m), &on(&v), h);
+            let gpu = adam_update(&on(&p), on(&g), on(&m), on(&v), h);
             let tol = if dtype == DType::F32 { 1e-6 } else { 1e-14 };
             for (what, c, g) in [("p", &cpu.0, &gpu.0), ("m", &cpu.1, &gpu.1), ("v", &cpu.2, &gpu.2)] {
                 assert_eq!(g.device(), dev);
@@ -497,8 +497,8 @@ gpu_test!(a_training_step_copies_only_its_loss_and_gradient_norm_in_one_read, |d
             let out = objective.loss(&model, &x, &mut rng).unwrap();
             let params = model.parameters();
             let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
-            let (grads, norm) = clip_grad_norm(&grads, Some(1e4));
-            model = model.with_parameters(&adam.step(&params, &grads));
+            let (grads, norm) = clip_grad_norm(grads, Some(1e4));
+            model = model.with_parameters(&adam.step(&params, grads));
             let read = Tensor::items([&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());
         };
@@ -546,8 +546,8 @@ gpu_test!(a_conditional_training_step_with_an_ema_copies_only_its_loss_and_gradi
             let out = objective.loss(&model, &x, &table, &mut rng).unwrap();
             let params = model.parameters();
             let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
-            let (grads, norm) = clip_grad_norm(&grads, Some(100.0));
-            model = model.with_parameters(&adam.step(&params, &grads));
+            let (grads, norm) = clip_grad_norm(grads, Some(100.0));
+            model = model.with_parameters(&adam.step(&params, grads));
             ema.update(&model.parameters());
             let read = Tensor::items([&out.loss, &norm]);
             assert!(read.iter().all(|v| v.is_finite()), "{}: {read:?}", objective.name());

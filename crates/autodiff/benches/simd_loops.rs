@@ -65,7 +65,7 @@ struct Buffers {
     out: std::cell::RefCell<[Vec<f32>; 3]>,
 }
 
-const LOOPS: [Loop; 14] = [
+const LOOPS: [Loop; 15] = [
     ("affine", |l, b| map(l, b, |v| v * 0.5 + 1.0)),
     ("square", |l, b| map(l, b, |v| v * v)),
     ("relu", |l, b| map(l, b, |v| if v > 0.0 || v.is_nan() { v } else { 0.0 })),
@@ -86,6 +86,7 @@ const LOOPS: [Loop; 14] = [
         out[0][0]
     }),
     ("sum", |l, b| l.sum(&b.x)),
+    ("sum_of_squares", |l, b| l.sum_of_squares(&b.x)),
     ("add_assign (column sums)", |l, b| {
         let mut out = b.out.borrow_mut();
         l.add_assign(&mut out[0], &b.x);
@@ -94,9 +95,10 @@ const LOOPS: [Loop; 14] = [
     ("adam", |l, b| {
         let c = AdamConstants { beta1: 0.9, beta2: 0.999, one_minus_beta1: 0.1, one_minus_beta2: 0.001, step: 2e-3, inv_correction2: 3.0, eps: 1e-8 };
         let mut out = b.out.borrow_mut();
-        let [p, m, v] = &mut *out;
-        l.adam(&b.x, &b.y, &b.x, &b.y, p, m, v, c);
-        p[0]
+        // In place, as the CPU backend runs it: the gradient buffer becomes the new parameters.
+        let [grad_to_p, m, v] = &mut *out;
+        l.adam(&b.x, grad_to_p, m, v, c);
+        grad_to_p[0]
     }),
 ];
 

@@ -242,6 +242,13 @@ impl Tensor {
     pub(crate) fn storage_rc(&self) -> Rc<Storage> {
         self.0.value.clone()
     }
+    /// The value, to write over: this tensor's own buffer when this handle was
+    /// its last holder (no other handle, view or graph shares it), else a copy.
+    pub(crate) fn into_storage(self) -> Storage {
+        let value = self.storage_rc();
+        drop(self);
+        Rc::try_unwrap(value).unwrap_or_else(|shared| (*shared).clone())
+    }
     /// Whether gradients can flow to this tensor (a leaf or a recorded node).
     pub fn requires_grad_flag(&self) -> bool {
         self.0.requires_grad

@@ -151,7 +151,7 @@ fn train_step(layers: &mut [Linear], adam: &mut Adam, x: &Tensor, labels: &Tenso
     let (logits, _) = Classifier::forward(&leaves, x);
     let loss = -(&logits.log_softmax(1) * labels).sum().scale(1.0 / x.dims()[0] as f64);
     let grads = grad(std::slice::from_ref(&loss), &params, None, false);
-    let updated = adam.step(&params, &grads);
+    let updated = adam.step(&params, grads);
     for (layer, p) in layers.iter_mut().zip(updated.chunks_exact(2)) {
         layer.weight = p[0].clone();
         layer.bias = p[1].clone();

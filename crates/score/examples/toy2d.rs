@@ -110,8 +110,8 @@ fn train(mixture: &GaussianMixture, objective: &Objective) -> (Mlp, f64, Option<
         trace_variance.extend(out.trace_variance.as_ref().map(Tensor::item));
         let params = model.parameters();
         let grads = grad(&[out.loss], &params, None, false);
-        let (grads, _) = clip_grad_norm(&grads, Some(10.0));
-        model = model.with_parameters(&optimizer.step(&params, &grads));
+        let (grads, _) = clip_grad_norm(grads, Some(10.0));
+        model = model.with_parameters(&optimizer.step(&params, grads));
     }
     let mean_variance = (!trace_variance.is_empty()).then(|| trace_variance.iter().sum::<f64>() / trace_variance.len() as f64);
     (model, start.elapsed().as_secs_f64(), mean_variance)

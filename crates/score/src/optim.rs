@@ -4,7 +4,7 @@
 //! constants); the caller makes them the next step's leaves. Updates run
 //! without recording. State tensors are named for checkpointing.
 
-use autodiff::fused::{adam_update, ema_update};
+use autodiff::fused::{adam_update, ema_update, sum_of_squares};
 use autodiff::{no_grad, AdamStep, Device, Tensor};
 
 /// Scales `grads` so their global L2 norm is at most `max_norm`; returns them
@@ -12,23 +12,31 @@ use autodiff::{no_grad, AdamStep, Device, Tensor};
 /// On a GPU nothing is read back: the factor min(1, max/‖g‖) is a device
 /// scalar, written `1 − relu(1 − max/‖g‖)`, which is exactly 1 when ‖g‖ ≤ max,
 /// so an unclipped step keeps its gradients bit for bit (on the CPU, whose
-/// norm is read at no cost, they are then returned as they are). Read the
+/// factor is read at no cost, they are then returned as they are). The norm's
+/// square is summed in one pass per tensor ([`sum_of_squares`]). Read the
 /// norm together with the loss ([`Tensor::items`]).
-pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, Tensor) {
+pub fn clip_grad_norm(grads: Vec<Tensor>, max_norm: Option<f64>) -> (Vec<Tensor>, Tensor) {
     no_grad(|| {
-        let Some(squares) = grads.iter().map(|g| g.square().sum()).reduce(|a, b| &a + &b) else {
+        let Some(squares) = grads.iter().map(sum_of_squares).reduce(|a, b| &a + &b) else {
             return (Vec::new(), Tensor::scalar(0.0, autodiff::DType::F64));
         };
         let norm = squares.sqrt();
-        let clipped = match max_norm {
-            // On the CPU reading the norm costs nothing, and a factor of
-            // exactly 1 (the usual case) need not be multiplied through.
-            Some(max) if norm.device() == Device::Cpu && norm.item() <= max => grads.to_vec(),
-            Some(max) => {
-                let factor = norm.powi(-1).scale(max).affine(-1.0, 1.0).relu().affine(-1.0, 1.0);
-                grads.iter().map(|g| g * &factor).collect()
+        let Some(max) = max_norm else {
+            return (grads, norm);
+        };
+        let factor = norm.powi(-1).scale(max).affine(-1.0, 1.0).relu().affine(-1.0, 1.0);
+        let clipped = if factor.device() == Device::Cpu {
+            // On the CPU reading the factor costs nothing: a factor of exactly
+            // 1 (the usual case) need not be multiplied through, and another
+            // is one scaling pass with no broadcast buffer.
+            let factor = factor.item();
+            if factor == 1.0 {
+                grads
+            } else {
+                grads.iter().map(|g| g.scale(factor)).collect()
             }
-            None => grads.to_vec(),
+        } else {
+            grads.iter().map(|g| g * &factor).collect()
         };
         (clipped, norm)
     })
@@ -36,8 +44,9 @@ pub fn clip_grad_norm(grads: &[Tensor], max_norm: Option<f64>) -> (Vec<Tensor>, 
 
 /// A first-order optimiser: new parameters from the old ones and their gradients.
 pub trait Optimizer {
-    /// New parameter values after one step with `grads` (same order).
-    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor>;
+    /// New parameter values after one step with `grads` (same order). The
+    /// gradients are spent: an optimiser may write over their buffers.
+    fn step(&mut self, params: &[Tensor], grads: Vec<Tensor>) -> Vec<Tensor>;
     /// The learning rate used by the last (or next) step.
     fn learning_rate(&self) -> f64;
     /// Sets the learning rate of the next steps (a schedule calls it before each step).
@@ -65,12 +74,13 @@ impl Sgd {
 }
 
 impl Optimizer for Sgd {
-    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor> {
+    fn step(&mut self, params: &[Tensor], grads: Vec<Tensor>) -> Vec<Tensor> {
+        assert_eq!(grads.len(), params.len(), "Sgd::step: {} gradients for {} parameters", grads.len(), params.len());
         no_grad(|| {
             if self.velocity.is_empty() {
                 self.velocity = params.iter().map(Tensor::zeros_like).collect();
             }
-            self.velocity = self.velocity.iter().zip(grads).map(|(v, g)| &v.scale(self.momentum) + g).collect();
+            self.velocity = self.velocity.iter().zip(grads).map(|(v, g)| &v.scale(self.momentum) + &g).collect();
             params.iter().zip(&self.velocity).map(|(p, v)| (p - &v.scale(self.lr)).detach()).collect()
         })
     }
@@ -90,6 +100,7 @@ impl Optimizer for Sgd {
 }
 
 /// Adam (Kingma & Ba), with bias correction.
+#[derive(Clone)]
 pub struct Adam {
     /// The learning rate.
     pub lr: f64,
@@ -116,12 +127,14 @@ impl Adam {
 }
 
 impl Optimizer for Adam {
-    fn step(&mut self, params: &[Tensor], grads: &[Tensor]) -> Vec<Tensor> {
+    fn step(&mut self, params: &[Tensor], grads: Vec<Tensor>) -> Vec<Tensor> {
+        assert_eq!(grads.len(), params.len(), "Adam::step: {} gradients for {} parameters", grads.len(), params.len());
         no_grad(|| {
             if self.m.is_empty() {
                 self.m = params.iter().map(Tensor::zeros_like).collect();
                 self.v = params.iter().map(Tensor::zeros_like).collect();
             }
+            assert_eq!(self.m.len(), params.len(), "Adam::step: moments for {} parameters, given {}", self.m.len(), params.len());
             self.step += 1;
             let step = AdamStep {
                 lr: self.lr,
@@ -131,12 +144,14 @@ impl Optimizer for Adam {
                 correction1: 1.0 - self.beta1.powi(self.step as i32),
                 correction2: 1.0 - self.beta2.powi(self.step as i32),
             };
+            let (moments, squares) = (std::mem::take(&mut self.m), std::mem::take(&mut self.v));
             let mut out = Vec::with_capacity(params.len());
-            for i in 0..params.len() {
-                // One fused pass per tensor: a dozen elementwise ops cost more than the step itself.
-                let (p, m, v) = adam_update(&params[i], &grads[i], &self.m[i], &self.v[i], step);
-                self.m[i] = m;
-                self.v[i] = v;
+            for (((param, grad), m), v) in params.iter().zip(grads).zip(moments).zip(squares) {
+                // One fused pass per tensor, over the spent gradient and the
+                // moments' own buffers: a dozen elementwise ops cost more than the step itself.
+                let (p, m, v) = adam_update(param, grad, m, v, step);
+                self.m.push(m);
+                self.v.push(v);
                 out.push(p);
             }
             out
@@ -201,7 +216,7 @@ impl Ema {
             } else {
                 let n = self.updates as f64;
                 let beta = self.decay.min((1.0 + n) / (10.0 + n));
-                self.weights = self.weights.iter().zip(params).map(|(e, p)| ema_update(e, p, beta)).collect();
+                self.weights = std::mem::take(&mut self.weights).into_iter().zip(params).map(|(e, p)| ema_update(e, p, beta)).collect();
             }
             self.updates += 1;
         })

@@ -35,8 +35,8 @@ fn train(mixture: &GaussianMixture, objective: &Objective, steps: usize) -> (Mlp
         let (x, _) = mixture.sample(128, &mut rng);
         let loss = objective.loss(&model, &x, &mut rng).unwrap_or_else(|e| panic!("{objective} step {step}: {e}")).loss;
         let params = model.parameters();
-        let (grads, _) = clip_grad_norm(&grad(&[loss], &params, None, false), Some(10.0));
-        model = model.with_parameters(&optimizer.step(&params, &grads));
+        let (grads, _) = clip_grad_norm(grad(&[loss], &params, None, false), Some(10.0));
+        model = model.with_parameters(&optimizer.step(&params, grads));
     }
     (initial, model)
 }

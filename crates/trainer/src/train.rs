@@ -217,7 +217,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         let out = model.loss(&config, &x, levels.as_ref(), &mut rng)?;
         let params = model.parameters();
         let grads = grad(std::slice::from_ref(&out.loss), &params, None, false);
-        let (grads, grad_norm) = clip_grad_norm(&grads, Some(config.clip_grad_norm));
+        let (grads, grad_norm) = clip_grad_norm(grads, Some(config.clip_grad_norm));
         // The step's one copy from the device: the loss and the gradient norm together.
         let [loss, grad_norm] = Tensor::items([&out.loss, &grad_norm]);
         for (what, value) in [("loss", loss), ("gradient norm", grad_norm)] {
@@ -228,7 +228,7 @@ pub fn train(run: Run) -> Result<Outcome, TrainError> {
         }
         adam.set_learning_rate(warmed_up(config.lr, config.warmup, step));
         let lr = adam.learning_rate();
-        model = model.with_parameters(&adam.step(&params, &grads));
+        model = model.with_parameters(&adam.step(&params, grads));
         ema.update(&model.parameters());
         let took = began.elapsed().as_secs_f64();
         state = TrainingState { step, elapsed_s: state.elapsed_s + took };

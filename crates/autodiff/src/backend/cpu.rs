@@ -119,6 +119,14 @@ macro_rules! map2 {
     };
 }
 
+fn slice<T>(a: &Array1<T>) -> &[T] {
+    a.as_slice().expect("cpu buffers are contiguous")
+}
+
+fn slice_mut<T>(a: &mut Array1<T>) -> &mut [T] {
+    a.as_slice_mut().expect("cpu buffers are contiguous")
+}
+
 /// `out[i] = f(x[i])`, in parallel for large buffers, at the process's SIMD level.
 fn map<T: Pooled>(x: &[T], f: impl Fn(T) -> T + Sync + Copy) -> Vec<T> {
     let (level, mut out) = (simd::active(), buffer_pool::take(x.len()));
@@ -450,6 +458,24 @@ fn sum_slice<T: Element>(x: &[T]) -> T {
     simd::active().sum(x)
 }
 
+/// The sum of `part` over `x`'s chunks. Parallel sums add in an order fixed
+/// by the length alone (fixed chunks, combined in chunk order), never by
+/// scheduling: a sum, and so a training run, comes out the same to the last
+/// bit every time.
+fn total<T: Element>(x: &[T], part: fn(&[T]) -> T) -> T {
+    if x.len() >= PAR_THRESHOLD {
+        let partial: Vec<T> = x.par_chunks(CHUNK).map(part).collect();
+        partial.iter().fold(T::zero(), |a, &b| a + b)
+    } else {
+        part(x)
+    }
+}
+
+/// `Σ x²` as one value, in the order of [`total`].
+fn sum_of_squares_fn<T: Element>(x: &[T]) -> Vec<T> {
+    vec![total(x, |part| simd::active().sum_of_squares(part))]
+}
+
 fn sum_to_fn<T: Pooled>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     let n = to.numel();
     if n == x.len() {
@@ -459,18 +485,8 @@ fn sum_to_fn<T: Pooled>(x: &[T], from: &Shape, to: &Shape) -> Vec<T> {
     if x.is_empty() {
         return buffer_pool::zeroed(n);
     }
-    let add = |a: T, b: &T| a + *b;
-    // Parallel sums add in an order fixed by the shapes alone (fixed chunks,
-    // combined in chunk order), never by scheduling: a sum, and so a training
-    // run, comes out the same to the last bit every time.
     if n == 1 {
-        let s = if x.len() >= PAR_THRESHOLD {
-            let partial: Vec<T> = x.par_chunks(CHUNK).map(sum_slice).collect();
-            partial.iter().fold(T::zero(), add)
-        } else {
-            sum_slice(x)
-        };
-        return vec![s];
+        return vec![total(x, sum_slice)];
     }
     // Row by row of the input: a kept last axis adds the row into an output
     // row, a summed one adds its total into one output value. Up to 32 blocks
@@ -569,16 +585,23 @@ fn scatter_add_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize], rows: usi
     out
 }
 
-/// `decay·a + (1 − decay)·v` in one pass: the same products and sum as the
-/// default composition (two affine maps, then an add).
-fn ema_fn<T: Pooled>(a: &[T], v: &[T], decay: f64) -> Vec<T> {
+/// `a ← decay·a + (1 − decay)·v` in one pass over `a`'s own buffer: the same
+/// products and sum as the default composition (two affine maps, then an add).
+fn ema_fn<T: Element>(a: &mut [T], v: &[T], decay: f64) {
+    assert_eq!(a.len(), v.len(), "ema_update: buffer lengths differ");
     let (keep, take) = (T::from_f64(decay), T::from_f64(1.0 - decay));
-    zip_map(a, v, move |a, v| a * keep + v * take)
+    let (level, f) = (simd::active(), move |a: T, v: T| a * keep + v * take);
+    if a.len() >= PAR_THRESHOLD {
+        a.par_chunks_mut(CHUNK).zip(v.par_chunks(CHUNK)).for_each(|(a, v)| level.zip_assign(a, v, f));
+    } else {
+        level.zip_assign(a, v, f);
+    }
 }
 
-/// Adam in one pass: each element of p, g, m and v is read once and p, m, v
-/// written once, instead of a dozen separate elementwise passes.
-fn adam_fn<T: Pooled>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T>, Vec<T>, Vec<T>) {
+/// Adam in one pass over the buffers it updates: each element of p, g, m and v
+/// is read once, and g (as the new p), m and v written over in place, instead
+/// of a dozen separate elementwise passes.
+fn adam_fn<T: Element>(p: &[T], grad_to_p: &mut [T], m: &mut [T], v: &mut [T], h: AdamStep) {
     let c = |x: f64| T::from_f64(x);
     let constants = simd::AdamConstants {
         beta1: c(h.beta1),
@@ -589,18 +612,13 @@ fn adam_fn<T: Pooled>(p: &[T], g: &[T], m: &[T], v: &[T], h: AdamStep) -> (Vec<T
         inv_correction2: c(1.0 / h.correction2),
         eps: c(h.eps),
     };
-    let (mut po, mut mo, mut vo) = (buffer_pool::take(p.len()), buffer_pool::take(p.len()), buffer_pool::take(p.len()));
     let level = simd::active();
-    let update = |i0: usize, po: &mut [T], mo: &mut [T], vo: &mut [T]| {
-        let i = i0..i0 + po.len();
-        level.adam(&p[i.clone()], &g[i.clone()], &m[i.clone()], &v[i], po, mo, vo, constants);
-    };
-    po.par_chunks_mut(CHUNK)
-        .zip(mo.par_chunks_mut(CHUNK))
-        .zip(vo.par_chunks_mut(CHUNK))
-        .enumerate()
-        .for_each(|(k, ((po, mo), vo))| update(k * CHUNK, po, mo, vo));
-    (po, mo, vo)
+    grad_to_p
+        .par_chunks_mut(CHUNK)
+        .zip(m.par_chunks_mut(CHUNK))
+        .zip(v.par_chunks_mut(CHUNK))
+        .zip(p.par_chunks(CHUNK))
+        .for_each(|(((g, m), v), p)| level.adam(p, g, m, v, constants));
 }
 
 /// `len` copies of `value`.
@@ -724,23 +742,21 @@ impl BackendStorage for CpuStorage {
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
         map1!(self, x => scatter_add_fn(x, inner, indices, rows))
     }
-    fn ema_update(&self, value: &Self, decay: f64) -> Self {
-        map2!(self, value, (a, v) => ema_fn(a, v, decay))
+    fn sum_of_squares(&self, _shape: &Shape) -> Self {
+        map1!(self, x => sum_of_squares_fn(x))
     }
-    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
-        use CpuStorage::{F32, F64};
-        fn s<T>(a: &Array1<T>) -> &[T] {
-            a.as_slice().expect("cpu buffers are contiguous")
+    fn ema_update(&mut self, value: &Self, decay: f64) {
+        match (self, value) {
+            (CpuStorage::F32(a), CpuStorage::F32(v)) => ema_fn(slice_mut(a), slice(v), decay),
+            (CpuStorage::F64(a), CpuStorage::F64(v)) => ema_fn(slice_mut(a), slice(v), decay),
+            _ => panic!("ema_update: dtypes differ"),
         }
+    }
+    fn adam_update(&self, grad: &mut Self, m: &mut Self, v: &mut Self, h: AdamStep) {
+        use CpuStorage::{F32, F64};
         match (self, grad, m, v) {
-            (F32(p), F32(g), F32(m), F32(v)) => {
-                let (p, m, v) = adam_fn(s(p), s(g), s(m), s(v), h);
-                (F32(p.into()), F32(m.into()), F32(v.into()))
-            }
-            (F64(p), F64(g), F64(m), F64(v)) => {
-                let (p, m, v) = adam_fn(s(p), s(g), s(m), s(v), h);
-                (F64(p.into()), F64(m.into()), F64(v.into()))
-            }
+            (F32(p), F32(g), F32(m), F32(v)) => adam_fn(slice(p), slice_mut(g), slice_mut(m), slice_mut(v), h),
+            (F64(p), F64(g), F64(m), F64(v)) => adam_fn(slice(p), slice_mut(g), slice_mut(m), slice_mut(v), h),
             _ => panic!("adam_update: dtypes differ"),
         }
     }
@@ -774,12 +790,31 @@ mod tests {
     }
 
     #[test]
+    fn the_fused_sum_of_squares_equals_squaring_then_summing() {
+        // Below and above the parallel threshold, with a tail that fills no lane row.
+        for n in [0, 1, 37, 5_000, 200_003] {
+            let x: Vec<f32> = (0..n).map(|i| (i as f32 * 0.011).sin() * 4.0).collect();
+            let shape = Shape::from(vec![n]);
+            let fused = CpuStorage::from_vec(x.clone()).sum_of_squares(&shape);
+            let composed = CpuStorage::from_vec(x.clone()).unary(Unary::Powi(2)).sum_to(&shape, &Shape::scalar());
+            assert_eq!(fused.as_slice::<f32>(), composed.as_slice::<f32>(), "n = {n}");
+            let exact: f64 = x.iter().map(|&v| (v as f64).powi(2)).sum();
+            assert!((fused.as_slice::<f32>().unwrap()[0] as f64 - exact).abs() <= 1e-5 * exact.max(1.0), "n = {n}");
+            let x64: Vec<f64> = x.iter().map(|&v| v as f64).collect();
+            let fused = CpuStorage::from_vec(x64.clone()).sum_of_squares(&shape);
+            let composed = CpuStorage::from_vec(x64).unary(Unary::Powi(2)).sum_to(&shape, &Shape::scalar());
+            assert_eq!(fused.as_slice::<f64>(), composed.as_slice::<f64>(), "n = {n}");
+        }
+    }
+
+    #[test]
     fn the_fused_ema_equals_the_composed_kernels() {
         let avg: Vec<f32> = (0..100_000).map(|i| (i as f32 * 0.013).sin()).collect();
         let value: Vec<f32> = (0..100_000).map(|i| (i as f32 * 0.007).cos() * 3.0).collect();
         let (a, v) = (CpuStorage::from_vec(avg), CpuStorage::from_vec(value));
         let decay = 0.999;
-        let fused = a.ema_update(&v, decay);
+        let mut fused = a.clone();
+        fused.ema_update(&v, decay);
         let affine = |x: &CpuStorage, mul: f64| x.unary(Unary::Affine { mul, add: 0.0 });
         let composed = affine(&a, decay).binary(&affine(&v, 1.0 - decay), Binary::Add);
         assert!(fused.as_slice::<f32>() == composed.as_slice::<f32>());

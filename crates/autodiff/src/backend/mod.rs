@@ -243,25 +243,34 @@ pub trait BackendStorage: Sized + Clone {
         self.gather_rows(inner, &counter_rng::uniform_indices(seed, count, rows))
     }
 
-    /// An exponential moving average's step, `decay·self + (1 − decay)·value`
-    /// (values only, never recorded). The default composes the elementwise
-    /// kernels, three passes; a backend may fuse it into one.
-    fn ema_update(&self, value: &Self, decay: f64) -> Self {
-        let affine = |x: &Self, mul: f64| x.unary(Unary::Affine { mul, add: 0.0 });
-        affine(self, decay).binary(&affine(value, 1.0 - decay), Binary::Add)
+    /// The sum of the squares of `self`'s values (of shape `shape`), as one value
+    /// (never recorded). The default squares, then sums: two passes and a
+    /// buffer; a backend may fuse them, to the same bits.
+    fn sum_of_squares(&self, shape: &Shape) -> Self {
+        self.unary(Unary::Powi(2)).sum_to(shape, &Shape::scalar())
     }
 
-    /// One Adam step on a parameter buffer (values only, never recorded):
-    /// `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, `p ← p − lr·(m/c₁)/(√(v/c₂) + ε)`;
-    /// returns `(p, m, v)`. The default composes the elementwise kernels, a
-    /// dozen passes over memory; a backend may fuse it into one.
-    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
+    /// An exponential moving average's step in place, `self ← decay·self +
+    /// (1 − decay)·value` (values only, never recorded). The default composes
+    /// the elementwise kernels, three passes; a backend may fuse it into one
+    /// over `self`'s own buffer.
+    fn ema_update(&mut self, value: &Self, decay: f64) {
+        let affine = |x: &Self, mul: f64| x.unary(Unary::Affine { mul, add: 0.0 });
+        *self = affine(self, decay).binary(&affine(value, 1.0 - decay), Binary::Add);
+    }
+
+    /// One Adam step on a parameter buffer (values only, never recorded), in
+    /// place: `m ← β₁m + (1−β₁)g`, `v ← β₂v + (1−β₂)g²`, and `grad`, spent,
+    /// becomes the new parameters `p − lr·(m/c₁)/(√(v/c₂) + ε)`. The default
+    /// composes the elementwise kernels, a dozen passes over memory; a backend
+    /// may fuse it into one over the same buffers.
+    fn adam_update(&self, grad: &mut Self, m: &mut Self, v: &mut Self, h: AdamStep) {
         let affine = |x: &Self, mul: f64, add: f64| x.unary(Unary::Affine { mul, add });
-        let m = affine(m, h.beta1, 0.0).binary(&affine(grad, 1.0 - h.beta1, 0.0), Binary::Add);
-        let v = affine(v, h.beta2, 0.0).binary(&affine(&grad.unary(Unary::Powi(2)), 1.0 - h.beta2, 0.0), Binary::Add);
-        let denom = affine(&affine(&v, 1.0 / h.correction2, 0.0).unary(Unary::Sqrt), 1.0, h.eps);
+        *m = affine(m, h.beta1, 0.0).binary(&affine(grad, 1.0 - h.beta1, 0.0), Binary::Add);
+        *v = affine(v, h.beta2, 0.0).binary(&affine(&grad.unary(Unary::Powi(2)), 1.0 - h.beta2, 0.0), Binary::Add);
+        let denom = affine(&affine(v, 1.0 / h.correction2, 0.0).unary(Unary::Sqrt), 1.0, h.eps);
         let step = affine(&m.binary(&denom, Binary::Div), h.lr / h.correction1, 0.0);
-        (self.binary(&step, Binary::Sub), m, v)
+        *grad = self.binary(&step, Binary::Sub);
     }
 }
 
@@ -507,25 +516,23 @@ impl Storage {
     pub fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Storage {
         dispatch!(self, s => s.sample_rows(inner, rows, count, seed))
     }
+    /// See [`BackendStorage::sum_of_squares`].
+    pub fn sum_of_squares(&self, shape: &Shape) -> Storage {
+        dispatch!(self, s => s.sum_of_squares(shape))
+    }
     /// See [`BackendStorage::ema_update`]; both on one device.
-    pub fn ema_update(&self, value: &Storage, decay: f64) -> Storage {
+    pub fn ema_update(&mut self, value: &Storage, decay: f64) {
         match (self, value) {
-            (Storage::Cpu(a), Storage::Cpu(v)) => Storage::Cpu(a.ema_update(v, decay)),
-            (Storage::Cuda(a), Storage::Cuda(v)) => Storage::Cuda(a.ema_update(v, decay)),
+            (Storage::Cpu(a), Storage::Cpu(v)) => a.ema_update(v, decay),
+            (Storage::Cuda(a), Storage::Cuda(v)) => a.ema_update(v, decay),
             _ => panic!("ema_update: the average and the value on different devices"),
         }
     }
     /// See [`BackendStorage::adam_update`]; all four on one device.
-    pub fn adam_update(&self, grad: &Storage, m: &Storage, v: &Storage, h: AdamStep) -> (Storage, Storage, Storage) {
+    pub fn adam_update(&self, grad: &mut Storage, m: &mut Storage, v: &mut Storage, h: AdamStep) {
         match (self, grad, m, v) {
-            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => {
-                let (p, m, v) = p.adam_update(g, m, v, h);
-                (Storage::Cpu(p), Storage::Cpu(m), Storage::Cpu(v))
-            }
-            (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(m), Storage::Cuda(v)) => {
-                let (p, m, v) = p.adam_update(g, m, v, h);
-                (Storage::Cuda(p), Storage::Cuda(m), Storage::Cuda(v))
-            }
+            (Storage::Cpu(p), Storage::Cpu(g), Storage::Cpu(m), Storage::Cpu(v)) => p.adam_update(g, m, v, h),
+            (Storage::Cuda(p), Storage::Cuda(g), Storage::Cuda(m), Storage::Cuda(v)) => p.adam_update(g, m, v, h),
             _ => panic!("adam_update: parameter, gradient and moments on different devices"),
         }
     }

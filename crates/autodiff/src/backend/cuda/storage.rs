@@ -472,24 +472,20 @@ impl BackendStorage for CudaStorage {
     fn constant(&self, values: &[f64], dtype: DType) -> Self {
         self.with(constant(&self.dev, values, dtype), values.len())
     }
-    fn adam_update(&self, grad: &Self, m: &Self, v: &Self, h: AdamStep) -> (Self, Self, Self) {
-        for (name, other) in [("grad", grad), ("m", m), ("v", v)] {
+    fn adam_update(&self, grad: &mut Self, m: &mut Self, v: &mut Self, h: AdamStep) {
+        for (name, other) in [("grad", &*grad), ("m", &*m), ("v", &*v)] {
             self.check_same_device(other, "adam_update");
             assert_eq!(other.len, self.len, "adam_update: {name} has {} values, the parameter {}", other.len, self.len);
         }
         let n = self.len;
         let wrap = |b: Buf| self.with(b, n);
-        match (&self.buf, &grad.buf, &m.buf, &v.buf) {
-            (Buf::F32(p), Buf::F32(g), Buf::F32(m), Buf::F32(v)) => {
-                let [p, m, v] = adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F32(Arc::new(b)));
-                (wrap(p), wrap(m), wrap(v))
-            }
-            (Buf::F64(p), Buf::F64(g), Buf::F64(m), Buf::F64(v)) => {
-                let [p, m, v] = adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F64(Arc::new(b)));
-                (wrap(p), wrap(m), wrap(v))
-            }
+        // The kernel writes three new buffers; they replace the spent ones.
+        let [p_new, m_new, v_new] = match (&self.buf, &grad.buf, &m.buf, &v.buf) {
+            (Buf::F32(p), Buf::F32(g), Buf::F32(m), Buf::F32(v)) => adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F32(Arc::new(b))),
+            (Buf::F64(p), Buf::F64(g), Buf::F64(m), Buf::F64(v)) => adam(&self.dev, p, g, m, v, n, h).map(|b| Buf::F64(Arc::new(b))),
             _ => panic!("adam_update: dtypes differ"),
-        }
+        };
+        (*grad, *m, *v) = (wrap(p_new), wrap(m_new), wrap(v_new));
     }
     fn normal(&self, len: usize, seed: u64, dtype: DType) -> Self {
         let buf = match dtype {

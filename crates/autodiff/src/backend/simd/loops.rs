@@ -49,27 +49,40 @@ impl Level {
         dispatch::at(self, ZipMap { x, y, out, f })
     }
 
+    /// `acc[i] = f(acc[i], x[i])`, over `acc`'s own buffer.
+    #[inline]
+    pub fn zip_assign<T: Element, F: Fn(T, T) -> T + Copy>(self, acc: &mut [T], x: &[T], f: F) {
+        assert_eq!(acc.len(), x.len(), "zip_assign: buffer lengths differ");
+        dispatch::at(self, ZipAssign { acc, x, f })
+    }
+
     /// `acc[i] += x[i]`.
     #[inline]
     pub fn add_assign<T: Element>(self, acc: &mut [T], x: &[T]) {
-        assert_eq!(acc.len(), x.len(), "add_assign: buffer lengths differ");
-        dispatch::at(self, AddAssign { acc, x })
+        self.zip_assign(acc, x, |a, b| a + b)
     }
 
     /// The sum of `x` in an order fixed by its length alone (see `sum_in_lanes`).
     #[inline]
     pub fn sum<T: Element>(self, x: &[T]) -> T {
-        dispatch::at(self, Sum { x })
+        dispatch::at(self, Sum { x, squared: false })
     }
 
-    /// One Adam step over `p, g, m, v`, written into `p_out, m_out, v_out`:
-    /// `m = β₁m + (1−β₁)g`, `v = β₂v + (1−β₂)g²`, `p −= step·m / (√(v/c₂) + ε)`.
+    /// The sum of `x[i]²`, in the order of [`Level::sum`]: the same bits as
+    /// squaring into a buffer and summing that, without the buffer.
     #[inline]
-    #[allow(clippy::too_many_arguments)]
-    pub fn adam<T: Element>(self, p: &[T], g: &[T], m: &[T], v: &[T], p_out: &mut [T], m_out: &mut [T], v_out: &mut [T], c: AdamConstants<T>) {
-        let n = p_out.len();
-        assert!([p.len(), g.len(), m.len(), v.len(), m_out.len(), v_out.len()].iter().all(|&l| l == n), "adam: buffer lengths differ");
-        dispatch::at(self, Adam { p, g, m, v, p_out, m_out, v_out, c })
+    pub fn sum_of_squares<T: Element>(self, x: &[T]) -> T {
+        dispatch::at(self, Sum { x, squared: true })
+    }
+
+    /// One Adam step in place: `m = β₁m + (1−β₁)g`, `v = β₂v + (1−β₂)g²`, and
+    /// `grad_to_p`, read as `g`, becomes `p − step·m / (√(v/c₂) + ε)`. Writing over
+    /// buffers that were read spares each new cache line its read from memory.
+    #[inline]
+    pub fn adam<T: Element>(self, p: &[T], grad_to_p: &mut [T], m: &mut [T], v: &mut [T], c: AdamConstants<T>) {
+        let n = p.len();
+        assert!([grad_to_p.len(), m.len(), v.len()].iter().all(|&l| l == n), "adam: buffer lengths differ");
+        dispatch::at(self, Adam { p, grad_to_p, m, v, c })
     }
 }
 
@@ -104,22 +117,24 @@ impl<T: Element, F: Fn(T, T) -> T> Kernel for ZipMap<'_, T, F> {
     }
 }
 
-struct AddAssign<'a, T> {
+struct ZipAssign<'a, T, F> {
     acc: &'a mut [T],
     x: &'a [T],
+    f: F,
 }
-impl<T: Element> Kernel for AddAssign<'_, T> {
+impl<T: Element, F: Fn(T, T) -> T + Copy> Kernel for ZipAssign<'_, T, F> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
         for (a, &v) in self.acc.iter_mut().zip(self.x) {
-            *a = *a + v;
+            *a = (self.f)(*a, v);
         }
     }
 }
 
 struct Sum<'a, T> {
     x: &'a [T],
+    squared: bool,
 }
 /// The sum: [`SUM_LANES`] running sums, then the lanes added pairwise (lane `i` with
 /// lane `i + 16`, then `i + 8`, …), then the tail of fewer than 32 elements
@@ -130,18 +145,23 @@ impl<T: Element> Kernel for Sum<'_, T> {
     type Output = T;
     #[inline(always)]
     fn run(self) -> T {
-        sum_in_lanes(self.x)
+        // Two instantiations, so the square is no branch in the loop.
+        if self.squared {
+            sum_in_lanes(self.x, |v| v * v)
+        } else {
+            sum_in_lanes(self.x, |v| v)
+        }
     }
 }
 
 #[inline(always)]
-fn sum_in_lanes<T: Element>(x: &[T]) -> T {
+fn sum_in_lanes<T: Element>(x: &[T], term: impl Fn(T) -> T + Copy) -> T {
     let mut lanes = [T::zero(); SUM_LANES];
     let rows = x.chunks_exact(SUM_LANES);
-    let tail = rows.remainder().iter().fold(T::zero(), |s, &v| s + v);
+    let tail = rows.remainder().iter().fold(T::zero(), |s, &v| s + term(v));
     for row in rows {
         for (l, &v) in lanes.iter_mut().zip(row) {
-            *l = *l + v;
+            *l = *l + term(v);
         }
     }
     // Seen together with the pairwise adds below, the running sums look to
@@ -161,34 +181,31 @@ fn sum_in_lanes<T: Element>(x: &[T]) -> T {
 
 struct Adam<'a, T> {
     p: &'a [T],
-    g: &'a [T],
-    m: &'a [T],
-    v: &'a [T],
-    p_out: &'a mut [T],
-    m_out: &'a mut [T],
-    v_out: &'a mut [T],
+    grad_to_p: &'a mut [T],
+    m: &'a mut [T],
+    v: &'a mut [T],
     c: AdamConstants<T>,
 }
 impl<T: Element> Kernel for Adam<'_, T> {
     type Output = ();
     #[inline(always)]
     fn run(self) {
-        let Adam { p, g, m, v, p_out, m_out, v_out, c } = self;
-        adam_step(p, g, m, v, p_out, m_out, v_out, c)
+        let Adam { p, grad_to_p, m, v, c } = self;
+        adam_step(p, grad_to_p, m, v, c)
     }
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn adam_step<T: Element>(p: &[T], g: &[T], m: &[T], v: &[T], p_out: &mut [T], m_out: &mut [T], v_out: &mut [T], c: AdamConstants<T>) {
+fn adam_step<T: Element>(p: &[T], grad_to_p: &mut [T], m: &mut [T], v: &mut [T], c: AdamConstants<T>) {
     // Every slice cut to one length, so the loop has no bounds checks to vectorise around.
-    let n = p_out.len();
-    let (p, g, m, v, m_out, v_out) = (&p[..n], &g[..n], &m[..n], &v[..n], &mut m_out[..n], &mut v_out[..n]);
+    let n = p.len();
+    let (grad_to_p, m, v) = (&mut grad_to_p[..n], &mut m[..n], &mut v[..n]);
     for i in 0..n {
-        let mi = c.beta1 * m[i] + c.one_minus_beta1 * g[i];
-        let vi = c.beta2 * v[i] + c.one_minus_beta2 * g[i] * g[i];
-        m_out[i] = mi;
-        v_out[i] = vi;
-        p_out[i] = p[i] - c.step * mi / ((vi * c.inv_correction2).sqrt() + c.eps);
+        let g = grad_to_p[i];
+        let mi = c.beta1 * m[i] + c.one_minus_beta1 * g;
+        let vi = c.beta2 * v[i] + c.one_minus_beta2 * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        grad_to_p[i] = p[i] - c.step * mi / ((vi * c.inv_correction2).sqrt() + c.eps);
     }
 }

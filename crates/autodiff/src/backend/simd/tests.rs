@@ -1,6 +1,6 @@
 //! Every level this CPU runs, held to a reference that computes one element
 //! at a time (`black_box` keeps the compiler from vectorising it): the same
-//! bits for every map, sum and Adam step, at lengths around each register
+//! bits for every map, sum (plain and of squares) and Adam step, at lengths around each register
 //! width, on values that include the extremes, ±∞ and NaN.
 
 use std::hint::black_box;
@@ -127,6 +127,9 @@ fn sums_follow_the_lane_order<T: Element>() {
             assert!(same_bits(got, sum_in_lane_order(&x)), "{level}, n = {n}");
             let exact: f64 = x.iter().map(|&v| Element::to_f64(v)).sum();
             assert!((Element::to_f64(got) - exact).abs() <= 1e-5 * x.iter().map(|&v| Element::to_f64(v).abs()).sum::<f64>() + 1e-30, "{level}, n = {n}");
+            // Squared on the way in, in the same order: the sum of the squared values.
+            let squares: Vec<T> = x.iter().map(|&v| v * v).collect();
+            assert!(same_bits(level.sum_of_squares(&x), sum_in_lane_order(&squares)), "{level}, n = {n}");
             // Integers are exact at any order: a lost or doubled element shows.
             let ints: Vec<T> = (1..=n).map(|i| T::from_f64(i as f64)).collect();
             if n < 4000 {
@@ -162,8 +165,8 @@ fn adam_matches_one_element_at_a_time<T: Element>() {
             let (p, g) = (values::<T>(n), values::<T>(n + 3)[3..].to_vec());
             let m: Vec<T> = g.iter().map(|&v| v * t(0.5)).collect();
             let v: Vec<T> = g.iter().map(|&v| v * v * t(0.25)).collect();
-            let (mut po, mut mo, mut vo) = (vec![T::zero(); n], vec![T::zero(); n], vec![T::zero(); n]);
-            level.adam(&p, &g, &m, &v, &mut po, &mut mo, &mut vo, c);
+            let (mut po, mut mo, mut vo) = (g.clone(), m.clone(), v.clone());
+            level.adam(&p, &mut po, &mut mo, &mut vo, c);
             for i in 0..n {
                 let (gi, mi, vi) = (black_box(g[i]), black_box(m[i]), black_box(v[i]));
                 let m_new = c.beta1 * mi + c.one_minus_beta1 * gi;
