@@ -77,6 +77,12 @@ template <typename T> struct SiluDerivative {
         return s * (T(1) + x * (T(1) - s));
     }
 };
+template <typename T> struct SiluSecondDerivative {
+    __device__ T operator()(T x) const {
+        const T s = Sigmoid<T>()(x);
+        return s * (T(1) - s) * (T(2) + x * (T(1) - T(2) * s));
+    }
+};
 // NaN in, NaN out (IEEE, PyTorch), as on the CPU: fmax(x, 0) would turn NaN into 0.
 template <typename T> struct Relu { __device__ T operator()(T x) const { return x <= T(0) ? T(0) : x; } };
 template <typename T> struct Step {
@@ -134,6 +140,7 @@ UNARY(tanh, Tanh<T>())
 UNARY(softplus, Softplus<T>())
 UNARY(silu, Silu<T>())
 UNARY(silu_derivative, SiluDerivative<T>())
+UNARY(silu_second_derivative, SiluSecondDerivative<T>())
 UNARY(relu, Relu<T>())
 UNARY(step, Step<T>())
 UNARY(powi, Powi<T>{(int)a})

@@ -21,6 +21,7 @@ struct Layout { u64 rank; u64 dims[MAX_RANK]; u64 strides[MAX_RANK]; };
     extern "C" void softplus_##S(const T*, T*, u64, double, double);                                     \
     extern "C" void silu_##S(const T*, T*, u64, double, double);                                         \
     extern "C" void silu_derivative_##S(const T*, T*, u64, double, double);                              \
+    extern "C" void silu_second_derivative_##S(const T*, T*, u64, double, double);                       \
     extern "C" void relu_##S(const T*, T*, u64, double, double);                                         \
     extern "C" void step_##S(const T*, T*, u64, double, double);                                         \
     extern "C" void sqrt_##S(const T*, T*, u64, double, double);                                         \

@@ -56,6 +56,7 @@ pub enum Kind {
     Softplus,
     Silu,
     SiluDerivative,
+    SiluSecondDerivative,
     Relu,
     Step,
     Clamp,
@@ -96,9 +97,9 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 40] = [
-        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Silu, Kind::SiluDerivative, Kind::Relu, Kind::Step,
-        Kind::Clamp, Kind::Powi, Kind::Recip, Kind::Sqrt, Kind::Affine, Kind::Add, Kind::Sub, Kind::Mul, Kind::Div,
+    pub const ALL: [Kind; 41] = [
+        Kind::Neg, Kind::Exp, Kind::Log, Kind::Sigmoid, Kind::Tanh, Kind::Softplus, Kind::Silu, Kind::SiluDerivative,
+        Kind::SiluSecondDerivative, Kind::Relu, Kind::Step, Kind::Clamp, Kind::Powi, Kind::Recip, Kind::Sqrt, Kind::Affine, Kind::Add, Kind::Sub, Kind::Mul, Kind::Div,
         Kind::Maximum, Kind::Minimum, Kind::Where, Kind::Sum, Kind::Mean, Kind::SumAxis, Kind::MeanAxis,
         Kind::MaxAxis, Kind::LogSumExp, Kind::LogSoftmax, Kind::SumTo, Kind::BroadcastTo, Kind::Reshape,
         Kind::Transpose, Kind::Permute, Kind::Narrow, Kind::Pad, Kind::Concat, Kind::Gather, Kind::Mask,
@@ -118,6 +119,7 @@ impl Kind {
             Unary::Softplus => Kind::Softplus,
             Unary::Silu => Kind::Silu,
             Unary::SiluDerivative => Kind::SiluDerivative,
+            Unary::SiluSecondDerivative => Kind::SiluSecondDerivative,
             Unary::Relu => Kind::Relu,
             Unary::Step => Kind::Step,
             Unary::Powi(_) => Kind::Powi,
@@ -204,7 +206,8 @@ pub fn recipe(max_steps: usize) -> impl Strategy<Value = Recipe> {
 /// A concrete step: operands are value indices (inputs first, then one value per step).
 #[derive(Clone, Debug, PartialEq)]
 pub enum Step {
-    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Silu, SiluDerivative, Relu, Step, Recip, Sqrt.
+    /// Neg, Exp, Log, Sigmoid, Tanh, Softplus, Silu, SiluDerivative, SiluSecondDerivative, Relu, Step,
+    /// Recip, Sqrt.
     Unary(Kind, usize),
     Clamp(usize, f64, f64),
     Powi(usize, i32),
@@ -385,7 +388,7 @@ impl Program {
         let p = raw.param;
         match raw.kind {
             Kind::Neg | Kind::Exp | Kind::Log | Kind::Sigmoid | Kind::Tanh | Kind::Softplus | Kind::Silu | Kind::SiluDerivative
-            | Kind::Relu | Kind::Step | Kind::Recip | Kind::Sqrt => {
+            | Kind::SiluSecondDerivative | Kind::Relu | Kind::Step | Kind::Recip | Kind::Sqrt => {
                 self.push(Step::Unary(raw.kind, v));
             }
             Kind::Clamp => {
@@ -606,6 +609,7 @@ impl Program {
             Step::Unary(Kind::Sigmoid | Kind::Tanh | Kind::Recip | Kind::Step, _) => 1.0,
             Step::Unary(Kind::Silu, v) => b(v),
             Step::Unary(Kind::SiluDerivative, _) => 1.1, // in [−0.1, 1.1]
+            Step::Unary(Kind::SiluSecondDerivative, _) => 0.5, // in [−0.1, 0.5]
             Step::Clamp(v, lo, hi) => b(v).min(lo.abs().max(hi.abs())),
             Step::Unary(Kind::Softplus | Kind::Sqrt, v) => b(v) + 1.0,
             Step::Powi(v, n) => b(v).powi(n).max(1.0),
@@ -681,6 +685,7 @@ fn eval(step: &Step, values: &[Tensor]) -> Tensor {
                 Kind::Softplus => x.softplus(),
                 Kind::Silu => x.silu(),
                 Kind::SiluDerivative => x.silu_derivative(),
+                Kind::SiluSecondDerivative => x.silu_second_derivative(),
                 Kind::Relu => x.relu(),
                 Kind::Step => x.step(),
                 Kind::Recip => x.square().shift(1.0).powi(-1),

@@ -219,6 +219,12 @@ fn silu_derivative<T: Activations>(x: T) -> T {
 }
 
 #[inline(always)]
+fn silu_second_derivative<T: Activations>(x: T) -> T {
+    let s = sigmoid(x);
+    s * (T::one() - s) * (T::from_f64(2.0) + x * (T::one() - T::from_f64(2.0) * s))
+}
+
+#[inline(always)]
 fn tanh_via_exp<T: Activations>(x: T) -> T {
     // tanh|x| = (1 − e)/(1 + e) with e = e^(−2|x|) ≤ 1; near 0 that form
     // cancels, so small |x| takes the odd series instead.
@@ -250,6 +256,7 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
         Unary::Softplus => map(x, softplus),
         Unary::Silu => map(x, silu),
         Unary::SiluDerivative => map(x, silu_derivative),
+        Unary::SiluSecondDerivative => map(x, silu_second_derivative),
         // NaN in, NaN out (IEEE, PyTorch): `v.max(0)` would turn NaN into 0.
         Unary::Relu => map(x, |v| if v <= T::zero() { T::zero() } else { v }),
         Unary::Step => map(x, |v| if v > T::zero() { T::one() } else if v <= T::zero() { T::zero() } else { v }),

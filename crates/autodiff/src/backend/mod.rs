@@ -49,6 +49,9 @@ family::op_family! {
         /// SiLU's derivative, `σ(x)·(1 + x·(1 − σ(x)))`: one pass, where the
         /// chain rule through `x·σ(x)` takes five.
         SiluDerivative => kernel "silu_derivative", example Unary::SiluDerivative, inputs -6.0..6.0;
+        /// SiLU's second derivative, `σ(1 − σ)·(2 + x·(1 − 2σ))` with `σ = σ(x)`:
+        /// one pass, where the chain rule through the first derivative takes eight.
+        SiluSecondDerivative => kernel "silu_second_derivative", example Unary::SiluSecondDerivative, inputs -6.0..6.0;
         /// `max(x, 0)`, NaN for NaN.
         Relu => kernel "relu", example Unary::Relu, inputs -3.0..3.0;
         /// Heaviside step, `1` where `x > 0`, `0` where `x ≤ 0`, NaN for NaN:
@@ -83,7 +86,7 @@ impl Unary {
             Unary::Powi(n) => [f64::from(n), 0.0],
             Unary::Affine { mul, add } => [mul, add],
             Unary::Clamp { lo, hi } => [lo, hi],
-            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Silu | Unary::SiluDerivative | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
+            Unary::Neg | Unary::Exp | Unary::Log | Unary::Sigmoid | Unary::Tanh | Unary::Softplus | Unary::Silu | Unary::SiluDerivative | Unary::SiluSecondDerivative | Unary::Relu | Unary::Step | Unary::Sqrt => [0.0; 2],
         }
     }
 }

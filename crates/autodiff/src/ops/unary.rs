@@ -34,12 +34,14 @@ impl Op for UnaryOp {
             Unary::Tanh => gy * &(1.0 - &y.square()),
             Unary::Softplus => gy * &x.sigmoid(),
             Unary::Silu => gy * &x.silu_derivative(),
-            // (σ(1 + x(1 − σ)))' = σ(1 − σ)·(2 + x(1 − 2σ)), in recorded ops:
-            // every further order follows from sigmoid's rule.
-            Unary::SiluDerivative => {
+            Unary::SiluDerivative => gy * &x.silu_second_derivative(),
+            // With p = σ(1 − σ) and t = 1 − 2σ (so p' = pt, t' = −2p), the
+            // derivative of p·(2 + xt) is p·(t(3 + xt) − 2xp), in recorded
+            // ops: every further order follows from sigmoid's rule.
+            Unary::SiluSecondDerivative => {
                 let s = x.sigmoid();
-                let slope = &s * &(1.0 - &s);
-                gy * &(&slope * &(x * &s.affine(-2.0, 1.0)).shift(2.0))
+                let (p, t) = (&s * &(1.0 - &s), s.affine(-2.0, 1.0));
+                gy * &(&p * &(&(&t * &(x * &t).shift(3.0)) - &(x * &p).scale(2.0)))
             }
             Unary::Relu => gy * &x.step(),
             // The step is flat wherever it has a derivative.
@@ -99,6 +101,11 @@ impl Tensor {
     /// SiLU's derivative `σ(x)·(1 + x·(1 − σ(x)))`, itself differentiable to every order.
     pub fn silu_derivative(&self) -> Tensor {
         unary(self, Unary::SiluDerivative)
+    }
+    /// SiLU's second derivative `σ(1 − σ)·(2 + x·(1 − 2σ))`, in one pass: the
+    /// double backward of every score objective with a trace takes it.
+    pub fn silu_second_derivative(&self) -> Tensor {
+        unary(self, Unary::SiluSecondDerivative)
     }
     /// `max(x, 0)`. Its second derivative is zero almost everywhere, so a relu
     /// network's Jacobian trace carries no gradient to the weights through the
