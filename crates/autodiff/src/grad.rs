@@ -164,7 +164,7 @@ fn broadcasts_along(dims: &[usize], target: &[usize]) -> bool {
 /// Adds `g` into the gradient slot `id`: fan-out sums its cotangents.
 fn accumulate(grads: &mut HashMap<u64, Tensor>, id: u64, g: Tensor) {
     let total = match grads.remove(&id) {
-        Some(acc) => acc + g,
+        Some(acc) => crate::ops::binary::add_spent(acc, g),
         None => g,
     };
     grads.insert(id, total);

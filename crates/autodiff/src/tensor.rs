@@ -242,6 +242,11 @@ impl Tensor {
     pub(crate) fn storage_rc(&self) -> Rc<Storage> {
         self.0.value.clone()
     }
+    /// Whether this handle is all that holds the tensor and its buffer (no
+    /// other handle, graph node or view), so the buffer may be written over.
+    pub(crate) fn holds_its_buffer_alone(&self) -> bool {
+        Rc::strong_count(&self.0) == 1 && Rc::weak_count(&self.0) == 0 && Rc::strong_count(&self.0.value) == 1 && Rc::weak_count(&self.0.value) == 0
+    }
     /// The value, to write over: this tensor's own buffer when this handle was
     /// its last holder (no other handle, view or graph shares it), else a copy.
     pub(crate) fn into_storage(self) -> Storage {

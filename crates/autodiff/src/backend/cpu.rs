@@ -592,6 +592,17 @@ fn scatter_add_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize], rows: usi
     out
 }
 
+/// `acc += x` over `acc`'s own buffer, the same sums as the `add` kernel.
+fn add_assign_fn<T: Element>(acc: &mut [T], x: &[T]) {
+    assert_eq!(acc.len(), x.len(), "add: buffer lengths differ");
+    let level = simd::active();
+    if acc.len() >= PAR_THRESHOLD {
+        acc.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(a, x)| level.add_assign(a, x));
+    } else {
+        level.add_assign(acc, x);
+    }
+}
+
 /// `a ← decay·a + (1 − decay)·v` in one pass over `a`'s own buffer: the same
 /// products and sum as the default composition (two affine maps, then an add).
 fn ema_fn<T: Element>(a: &mut [T], v: &[T], decay: f64) {
@@ -748,6 +759,13 @@ impl BackendStorage for CpuStorage {
     }
     fn scatter_add_rows(&self, inner: usize, indices: &[usize], rows: usize) -> Self {
         map1!(self, x => scatter_add_fn(x, inner, indices, rows))
+    }
+    fn add_assign(&mut self, rhs: &Self) {
+        match (self, rhs) {
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => add_assign_fn(slice_mut(a), slice(b)),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => add_assign_fn(slice_mut(a), slice(b)),
+            _ => panic!("add: dtypes differ"),
+        }
     }
     fn sum_of_squares(&self, _shape: &Shape) -> Self {
         map1!(self, x => sum_of_squares_fn(x))

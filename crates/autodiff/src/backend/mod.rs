@@ -246,6 +246,12 @@ pub trait BackendStorage: Sized + Clone {
         self.gather_rows(inner, &counter_rng::uniform_indices(seed, count, rows))
     }
 
+    /// `self += rhs` (same length), over `self`'s own buffer where the backend
+    /// can: the backward pass's fan-in sums. The default adds into a new buffer.
+    fn add_assign(&mut self, rhs: &Self) {
+        *self = self.binary(rhs, Binary::Add);
+    }
+
     /// The sum of the squares of `self`'s values (of shape `shape`), as one value
     /// (never recorded). The default squares, then sums: two passes and a
     /// buffer; a backend may fuse them, to the same bits.
@@ -518,6 +524,14 @@ impl Storage {
     /// See [`BackendStorage::sample_rows`].
     pub fn sample_rows(&self, inner: usize, rows: usize, count: usize, seed: u64) -> Storage {
         dispatch!(self, s => s.sample_rows(inner, rows, count, seed))
+    }
+    /// See [`BackendStorage::add_assign`]; both on one device.
+    pub fn add_assign(&mut self, rhs: &Storage) {
+        match (self, rhs) {
+            (Storage::Cpu(a), Storage::Cpu(b)) => a.add_assign(b),
+            (Storage::Cuda(a), Storage::Cuda(b)) => a.add_assign(b),
+            (a, b) => panic!("add: tensors on different devices ({} and {})", a.device(), b.device()),
+        }
     }
     /// See [`BackendStorage::sum_of_squares`].
     pub fn sum_of_squares(&self, shape: &Shape) -> Storage {

@@ -71,6 +71,28 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
     Tensor::apply(BinaryOp(op), &[&a.broadcast_to(&shape), &b.broadcast_to(&shape)])
 }
 
+/// `a + b` for the backward pass's fan-in sums, both spent: written over the
+/// buffer of one of them when the sum is not recorded, the shapes match and
+/// nothing else holds that buffer (a buffer that was just read is in cache;
+/// a new one is first fetched from memory), else an ordinary `add`.
+pub(crate) fn add_spent(a: Tensor, b: Tensor) -> Tensor {
+    let recorded = crate::tape::is_grad_enabled() && (a.requires_grad_flag() || b.requires_grad_flag());
+    let same = a.shape() == b.shape() && a.dtype() == b.dtype() && a.device() == b.device();
+    if recorded || !same || crate::anomaly::is_enabled() {
+        return &a + &b;
+    }
+    // Addition commutes to the bit, so either buffer may take the sum.
+    let (into, from) = match (a.holds_its_buffer_alone(), b.holds_its_buffer_alone()) {
+        (true, _) => (a, b),
+        (false, true) => (b, a),
+        (false, false) => return &a + &b,
+    };
+    let shape = into.shape().clone();
+    let mut sum = into.into_storage();
+    sum.add_assign(from.storage());
+    Tensor::from_storage(sum, shape)
+}
+
 impl Tensor {
     /// Any elementwise map of two tensors by its [`Binary`] value, with
     /// broadcasting: what lets the checks run every entry of `Binary::ALL`.
@@ -187,5 +209,42 @@ impl ops::Neg for Tensor {
     type Output = Tensor;
     fn neg(self) -> Tensor {
         Tensor::neg(&self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buffer(t: &Tensor) -> *const f64 {
+        let Storage::Cpu(s) = t.storage() else { unreachable!("a CPU tensor") };
+        s.as_slice::<f64>().unwrap().as_ptr()
+    }
+
+    #[test]
+    fn a_spent_sum_takes_a_buffer_nothing_else_holds() {
+        let t = |c: f64| Tensor::from_vec((0..1000).map(|i| c + i as f64).collect::<Vec<f64>>(), [10, 100]);
+        let want: Vec<f64> = (0..1000).map(|i| 2.5 + 2.0 * i as f64).collect();
+        // Both held only here: the first takes the sum.
+        let (a, b) = (t(1.0), t(1.5));
+        let at = buffer(&a);
+        let sum = add_spent(a, b);
+        assert_eq!((buffer(&sum), sum.to_vec_f64()), (at, want.clone()));
+        // The first is held elsewhere: the second takes it, the first is untouched.
+        let (a, b) = (t(1.0), t(1.5));
+        let (kept, at) = (a.clone(), buffer(&b));
+        let sum = add_spent(a, b);
+        assert_eq!((buffer(&sum), sum.to_vec_f64()), (at, want.clone()));
+        assert_eq!(kept.to_vec_f64(), t(1.0).to_vec_f64());
+        // Both held elsewhere, a recorded sum, or a broadcast: a new buffer.
+        let (a, b) = (t(1.0), t(1.5));
+        let (ka, kb) = (a.clone(), b.clone());
+        assert_eq!(add_spent(a, b).to_vec_f64(), want);
+        assert_eq!((ka.to_vec_f64(), kb.to_vec_f64()), (t(1.0).to_vec_f64(), t(1.5).to_vec_f64()));
+        let (a, b) = (t(1.0).requires_grad(), t(1.5));
+        let sum = add_spent(a, b);
+        assert!(sum.requires_grad_flag() && sum.to_vec_f64() == want);
+        let row = Tensor::from_vec(vec![1.0f64; 100], [100]);
+        assert_eq!(add_spent(t(0.0), row).to_vec_f64(), (0..1000).map(|i| 1.0 + i as f64).collect::<Vec<_>>());
     }
 }

@@ -2,7 +2,7 @@
 //! vector-Jacobian product. Ops that are compositions (`concat`, `mean`,
 //! `mask`, `row_dot`, `logsumexp`, ...) are built from others and need no derivative of their own.
 
-mod binary;
+pub(crate) mod binary;
 mod cast;
 pub(crate) mod cotangent;
 mod device;
