@@ -278,16 +278,95 @@ fn unary_fn<T: Activations>(x: &[T], op: Unary) -> Vec<T> {
     }
 }
 
+/// `$body` with `$f` bound to `op`'s function of two values of type `$t`.
+macro_rules! with_binary {
+    ($op:expr, $t:ty, $f:ident => $body:expr) => {
+        match $op {
+            Binary::Add => {
+                let $f = |a: $t, b: $t| a + b;
+                $body
+            }
+            Binary::Sub => {
+                let $f = |a: $t, b: $t| a - b;
+                $body
+            }
+            Binary::Mul => {
+                let $f = |a: $t, b: $t| a * b;
+                $body
+            }
+            Binary::Div => {
+                let $f = |a: $t, b: $t| a / b;
+                $body
+            }
+            // NaN in either gives NaN (IEEE maximum, PyTorch), unlike `T::max`.
+            Binary::Maximum => {
+                let $f = |a: $t, b: $t| if a > b || a.is_nan() { a } else { b };
+                $body
+            }
+            Binary::Minimum => {
+                let $f = |a: $t, b: $t| if a < b || a.is_nan() { a } else { b };
+                $body
+            }
+        }
+    };
+}
+
 fn binary_fn<T: Pooled>(x: &[T], y: &[T], op: Binary) -> Vec<T> {
-    match op {
-        Binary::Add => zip_map(x, y, |a, b| a + b),
-        Binary::Sub => zip_map(x, y, |a, b| a - b),
-        Binary::Mul => zip_map(x, y, |a, b| a * b),
-        Binary::Div => zip_map(x, y, |a, b| a / b),
-        // NaN in either gives NaN (IEEE maximum, PyTorch), unlike `T::max`.
-        Binary::Maximum => zip_map(x, y, |a, b| if a > b || a.is_nan() { a } else { b }),
-        Binary::Minimum => zip_map(x, y, |a, b| if a < b || a.is_nan() { a } else { b }),
+    with_binary!(op, T, f => zip_map(x, y, f))
+}
+
+/// Rows shorter than this are not worth a loop each: the smaller operand is
+/// spelled out instead.
+const MIN_BROADCAST_ROW: usize = 16;
+
+/// `op` over shape `to` of `x` (shape `xs`) and `y` (shape `ys`), each read in
+/// place: row by row along the last axis, an operand's row is a slice of it
+/// or one of its values repeated (a bias row, a per-sample scale), so no
+/// operand is first copied out to `to`. The same values as spelling them out.
+fn binary_broadcast_fn<T: Pooled>(x: &[T], xs: &Shape, y: &[T], ys: &Shape, to: &Shape, op: Binary) -> Vec<T> {
+    let (n, last) = (to.numel(), to.dims().last().copied().unwrap_or(1));
+    if n == 0 {
+        return Vec::new();
     }
+    if last < MIN_BROADCAST_ROW {
+        let spelled = |v: &[T], from: &Shape| if from == to { None } else { Some(broadcast_fn(v, from, to)) };
+        let (xb, yb) = (spelled(x, xs), spelled(y, ys));
+        return binary_fn(xb.as_deref().unwrap_or(x), yb.as_deref().unwrap_or(y), op);
+    }
+    let (sx, sy) = (broadcast_strides(xs, to), broadcast_strides(ys, to));
+    let (x_repeats, y_repeats) = (sx[to.rank() - 1] == 0, sy[to.rank() - 1] == 0);
+    let level = simd::active();
+    let mut out = buffer_pool::take(n);
+    with_binary!(op, T, f => {
+        let row = |r: usize, out: &mut [T]| {
+            let (ox, oy) = (row_offset(r, to, &sx), row_offset(r, to, &sy));
+            match (x_repeats, y_repeats) {
+                (false, false) => level.zip_map(&x[ox..ox + last], &y[oy..oy + last], out, f),
+                (false, true) => {
+                    let b = y[oy];
+                    level.map(&x[ox..ox + last], out, move |a| f(a, b))
+                }
+                (true, false) => {
+                    let a = x[ox];
+                    level.map(&y[oy..oy + last], out, move |b| f(a, b))
+                }
+                (true, true) => out.fill(f(x[ox], y[oy])),
+            }
+        };
+        // Blocks of whole rows, about CHUNK values each, across the threads.
+        let rows_per_block = (CHUNK / last).max(1);
+        let block = |(k, block): (usize, &mut [T])| {
+            for (i, out) in block.chunks_mut(last).enumerate() {
+                row(k * rows_per_block + i, out);
+            }
+        };
+        if n >= PAR_THRESHOLD {
+            out.par_chunks_mut(rows_per_block * last).enumerate().for_each(block);
+        } else {
+            out.chunks_mut(rows_per_block * last).enumerate().for_each(block);
+        }
+    });
+    out
 }
 
 /// `c ≠ 0 ? a : b`, elementwise (a NaN condition is nonzero).
@@ -717,6 +796,9 @@ impl BackendStorage for CpuStorage {
     fn binary(&self, rhs: &Self, op: Binary) -> Self {
         map2!(self, rhs, (x, y) => binary_fn(x, y, op))
     }
+    fn binary_broadcast(&self, shape: &Shape, rhs: &Self, rhs_shape: &Shape, out: &Shape, op: Binary) -> Self {
+        map2!(self, rhs, (x, y) => binary_broadcast_fn(x, shape, y, rhs_shape, out, op))
+    }
     fn select(&self, on_true: &Self, on_false: &Self) -> Self {
         match (self, on_true, on_false) {
             (CpuStorage::F32(c), CpuStorage::F32(a), CpuStorage::F32(b)) => CpuStorage::from_vec(select_fn(c.as_slice().unwrap(), a.as_slice().unwrap(), b.as_slice().unwrap())),
@@ -812,6 +894,42 @@ mod tests {
         }
         let exact: f64 = x.iter().map(|&v| f64::from(v)).sum();
         assert!((f64::from(f32::from_bits(one[0][0])) - exact).abs() < 1e-5 * exact.abs().max(1.0));
+    }
+
+    #[test]
+    fn broadcasting_binary_ops_read_in_place_what_spelling_out_gives() {
+        // Rows of slices and of repeated values on either side, over and under the
+        // parallel threshold and the shortest row worth a loop, with NaN and ties.
+        let pairs: [(&[usize], &[usize]); 10] = [
+            (&[4, 37], &[37]),
+            (&[4, 37], &[4, 1]),
+            (&[4, 1], &[4, 37]),
+            (&[37], &[3, 4, 37]),
+            (&[3, 1, 37], &[1, 5, 37]),
+            (&[3, 1, 1], &[1, 5, 20]),
+            (&[2, 3, 40], &[3, 1]),
+            (&[300, 1000], &[1000]),
+            (&[300, 1], &[300, 1000]),
+            (&[5, 3], &[3]),
+        ];
+        let values = |n: usize, salt: usize| -> Vec<f64> {
+            (0..n).map(|i| if (i + salt) % 29 == 0 { f64::NAN } else { ((i * 7 + salt * 3) % 11) as f64 * 0.5 - 2.0 }).collect()
+        };
+        for (xs, ys) in pairs {
+            let (xs, ys) = (Shape::new(xs.to_vec()), Shape::new(ys.to_vec()));
+            let to = Shape::broadcast(&xs, &ys).unwrap();
+            let (x, y) = (values(xs.numel(), 1), values(ys.numel(), 2));
+            for &op in Binary::ALL {
+                let want = binary_fn(&broadcast_fn(&x, &xs, &to), &broadcast_fn(&y, &ys, &to), op);
+                let got = binary_broadcast_fn(&x, &xs, &y, &ys, &to, op);
+                let same = |a: &[f64], b: &[f64]| a.len() == b.len() && a.iter().zip(b).all(|(p, q)| p.to_bits() == q.to_bits());
+                assert!(same(&got, &want), "{op:?} of {xs} and {ys}");
+                let (x32, y32): (Vec<f32>, Vec<f32>) = (x.iter().map(|&v| v as f32).collect(), y.iter().map(|&v| v as f32).collect());
+                let want32 = binary_fn(&broadcast_fn(&x32, &xs, &to), &broadcast_fn(&y32, &ys, &to), op);
+                let got32 = binary_broadcast_fn(&x32, &xs, &y32, &ys, &to, op);
+                assert!(got32.iter().zip(&want32).all(|(p, q)| p.to_bits() == q.to_bits()), "{op:?} f32 of {xs} and {ys}");
+            }
+        }
     }
 
     #[test]

@@ -179,6 +179,15 @@ pub trait BackendStorage: Sized + Clone {
     fn unary(&self, op: Unary) -> Self;
     /// `op` applied elementwise to two buffers of the same length.
     fn binary(&self, rhs: &Self, op: Binary) -> Self;
+    /// `op` of this buffer, of shape `shape`, and `rhs`, of shape `rhs_shape`,
+    /// both broadcast to `out` (NumPy rules). The default spells the smaller
+    /// operands out to `out` and runs [`BackendStorage::binary`]; a backend may
+    /// read them in place instead.
+    fn binary_broadcast(&self, shape: &Shape, rhs: &Self, rhs_shape: &Shape, out: &Shape, op: Binary) -> Self {
+        let spelled = |s: &Self, from: &Shape| (from != out).then(|| s.broadcast_to(from, out));
+        let (a, b) = (spelled(self, shape), spelled(rhs, rhs_shape));
+        a.as_ref().unwrap_or(self).binary(b.as_ref().unwrap_or(rhs), op)
+    }
     /// `where`: `on_true` where this buffer (the condition) is nonzero, else
     /// `on_false`; three buffers of one length.
     fn select(&self, on_true: &Self, on_false: &Self) -> Self;
@@ -464,6 +473,10 @@ impl Storage {
     /// See [`BackendStorage::binary`]; both on one device.
     pub fn binary(&self, rhs: &Storage, op: Binary) -> Storage {
         dispatch2!(self, rhs, "binary op", (a, b) => a.binary(b, op))
+    }
+    /// See [`BackendStorage::binary_broadcast`]; both on one device.
+    pub fn binary_broadcast(&self, shape: &Shape, rhs: &Storage, rhs_shape: &Shape, out: &Shape, op: Binary) -> Storage {
+        dispatch2!(self, rhs, "binary op", (a, b) => a.binary_broadcast(shape, b, rhs_shape, out, op))
     }
     /// See [`BackendStorage::select`]; all three on one device.
     pub fn select(&self, on_true: &Storage, on_false: &Storage) -> Storage {

@@ -1,8 +1,9 @@
 //! Elementwise arithmetic of two tensors, with NumPy broadcasting.
 //!
-//! The op itself requires equal shapes; broadcasting is a separate recorded
-//! op (`broadcast_to`) applied first, so its adjoint (`sum_to`) is reached by
-//! the ordinary backward pass and each rule here stays one line.
+//! The op broadcasts as it goes (the backend reads a smaller operand in
+//! place, no copy of it spelled out to the output's shape); each rule here is
+//! the equal-shape one, its result summed back to the operand's shape
+//! ([`cotangent::unbroadcast`], the adjoint of broadcasting) where the two differ.
 
 use std::rc::Rc;
 
@@ -10,6 +11,7 @@ use std::ops;
 
 use crate::backend::{Binary, Storage};
 use crate::op::Op;
+use crate::ops::cotangent;
 use crate::shape::Shape;
 use crate::tensor::Tensor;
 
@@ -21,11 +23,25 @@ impl Op for BinaryOp {
     }
 
     fn forward(&self, x: &[&Tensor]) -> (Rc<Storage>, Shape) {
-        (x[0].storage().binary(x[1].storage(), self.0).into(), x[0].shape().clone())
+        let (a, b) = (x[0], x[1]);
+        if a.shape() == b.shape() {
+            return (a.storage().binary(b.storage(), self.0).into(), a.shape().clone());
+        }
+        let shape = Shape::broadcast(a.shape(), b.shape()).expect("binary: the shapes were checked to broadcast");
+        (a.storage().binary_broadcast(a.shape(), b.storage(), b.shape(), &shape, self.0).into(), shape)
     }
 
     fn vjp(&self, x: &[Tensor], y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
-        let (a, b) = (&x[0], &x[1]);
+        let grads = self.equal_shape_vjp(&x[0], &x[1], y, gy, needs);
+        // An operand that was broadcast gets its cotangent summed back to its shape.
+        let fit = |g: Tensor, x: &Tensor| if x.shape() == y.shape() { g } else { cotangent::unbroadcast(&g, x.shape(), y.shape()) };
+        grads.into_iter().zip(x).map(|(g, x)| g.map(|g| fit(g, x))).collect()
+    }
+}
+
+impl BinaryOp {
+    /// The rules as if both operands had the output's shape.
+    fn equal_shape_vjp(&self, a: &Tensor, b: &Tensor, y: &Tensor, gy: &Tensor, needs: &[bool]) -> Vec<Option<Tensor>> {
         match self.0 {
             Binary::Add => vec![Some(gy.clone()), Some(gy.clone())],
             Binary::Sub => vec![Some(gy.clone()), Some(-gy)],
@@ -66,9 +82,10 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
     if a.shape() == b.shape() {
         return Tensor::apply(BinaryOp(op), &[a, b]);
     }
-    let shape = Shape::broadcast(a.shape(), b.shape())
-        .unwrap_or_else(|| panic!("{}: shapes {} and {} do not broadcast", name(), a.shape(), b.shape()));
-    Tensor::apply(BinaryOp(op), &[&a.broadcast_to(&shape), &b.broadcast_to(&shape)])
+    if Shape::broadcast(a.shape(), b.shape()).is_none() {
+        panic!("{}: shapes {} and {} do not broadcast", name(), a.shape(), b.shape());
+    }
+    Tensor::apply(BinaryOp(op), &[a, b])
 }
 
 /// `a + b` for the backward pass's fan-in sums, both spent: written over the
