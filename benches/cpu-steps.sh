@@ -5,11 +5,13 @@
 #     as [grad] and [trainer step]: `cargo bench --bench conditional_step` against
 #     benches/pytorch_trainer_step.py, interleaved, ROUNDS times (default 2);
 #   - the softplus MLPs 784→512→784 and 784→512→512→784, batch 64: `cargo bench --bench
-#     trace_table -- --quick --only 784,512,64 [--layers 2]` against benches/pytorch_steps.py
-#     (exact by the same structure-aware trace, ssm_vr, dsm; vmap(jacrev) as the generic exact,
-#     one timed step after one warm-up, since it is slow).
-# Every timing is a median over repetitions after a warm-up; for the trainer's step each side
-# runs ROUNDS times and the table keeps each side's lowest median. `cargo bench` builds with the release
+#     trace_table -- --quick --only 784,512,64 [--layers 2] --strategies …` against
+#     benches/pytorch_steps.py (exact by the same structure-aware trace, ssm_vr, dsm),
+#     interleaved, ROUNDS times; vmap(jacrev) as the generic exact, once (one timed step after
+#     one warm-up, since it is slow).
+# Every timing is a median over repetitions after a warm-up; each side runs ROUNDS times and the
+# table keeps each side's lowest median, with the spread of its medians (highest / lowest): on a
+# VM whose host takes cycles at will, one round can run 1.5× another. `cargo bench` builds with the release
 # profile. Rust runs with THREADS rayon threads, PyTorch with torch.set_num_threads(THREADS)
 # (default 2). The machine (lscpu's model line, cores, load) is printed first: on a loaded
 # machine PyTorch's OpenMP fork-join waits for descheduled threads at every op, so compare
@@ -51,8 +53,10 @@ for round in $(seq "${ROUNDS:-2}"); do
 done
 for layers in 1 2; do
     same=$([[ $layers == 1 ]] && echo closed-form || echo rotated)
-    run "mlp-gradgrad-$layers" cargo bench -q --bench trace_table -- --quick --only 784,512,64 --layers "$layers"
-    run "mlp-torch-$layers" "$python" benches/pytorch_steps.py --threads "$threads" --layers "$layers" --objectives "$same,ssm_vr,dsm"
+    for round in $(seq "${ROUNDS:-2}"); do
+        run "mlp-gradgrad-$layers-$round" cargo bench -q --bench trace_table -- --quick --only 784,512,64 --layers "$layers" --strategies structure-aware,ssm_vr,dsm
+        run "mlp-torch-$layers-$round" "$python" benches/pytorch_steps.py --threads "$threads" --layers "$layers" --objectives "$same,ssm_vr,dsm"
+    done
     run "mlp-vmap-$layers" "$python" benches/pytorch_steps.py --threads "$threads" --layers "$layers" --objectives vmap-jacrev --budget 0.01
 done
 echo

@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """The summary table of benches/cpu-steps.sh: reads the outputs it kept in one folder and prints
-step, gradgrad ms, PyTorch same-algorithm ms, their ratio (PyTorch / gradgrad: above 1, gradgrad
-is faster) and vmap(jacrev), the generic exact method, where pytorch_steps.py has it.
+step, gradgrad ms, PyTorch same-algorithm ms (each side's lowest median over the rounds), their
+ratio (PyTorch / gradgrad: above 1, gradgrad is faster), each side's spread over the rounds
+(highest median / lowest) and vmap(jacrev), the generic exact method, where pytorch_steps.py has it.
     python3 benches/cpu_steps_table.py FOLDER [THREADS]
 Files: conditional-{gradgrad,torch}-{1,2,…} (conditional_step.rs, pytorch_trainer_step.py: lines
-`objective timing ms images/s`), mlp-gradgrad-{1,2} (trace_table.rs: `strategy D hidden batch
-ms MB`), mlp-torch-{1,2} and mlp-vmap-{1,2} (pytorch_steps.py: `objective ms images/s`); the
-suffix after mlp-… is the number of hidden layers."""
+`objective timing ms images/s`), mlp-gradgrad-L-{1,2,…} (trace_table.rs: `strategy D hidden
+batch ms MB`), mlp-torch-L-{1,2,…} and mlp-vmap-L (pytorch_steps.py: `objective ms images/s`);
+L is the number of hidden layers, the last number the round."""
 import re
 import sys
 from pathlib import Path
@@ -35,26 +36,27 @@ def named_ms(path, column):
     return rows
 
 
-def lowest(*tables):
-    """Each key's lowest value over the tables that have it."""
+def rounds(*tables):
+    """Each key's (lowest, highest / lowest) over the tables that have it."""
     keys = {k for t in tables for k in t}
-    return {k: min(t[k] for t in tables if k in t) for k in keys}
+    values = {k: [t[k] for t in tables if k in t] for k in keys}
+    return {k: (min(v), max(v) / min(v)) for k, v in values.items()}
 
 
 def main():
     folder = Path(sys.argv[1])
     threads = sys.argv[2] if len(sys.argv) > 2 else "2"
-    rows = []  # (step, gradgrad ms, torch ms, vmap ms or None)
-    ours = lowest(*(conditional(path) for path in sorted(folder.glob("conditional-gradgrad-*"))))
-    theirs = lowest(*(conditional(path) for path in sorted(folder.glob("conditional-torch-*"))))
+    rows = []  # (step, (gradgrad ms, spread), (torch ms, spread), vmap ms or None)
+    ours = rounds(*(conditional(path) for path in sorted(folder.glob("conditional-gradgrad-*"))))
+    theirs = rounds(*(conditional(path) for path in sorted(folder.glob("conditional-torch-*"))))
     for objective in ("dsm", "exact", "ssm-vr"):
         for timing in ("grad", "trainer step"):
             key = (objective, timing)
             rows.append((f"trainer 784→1024→1024→784 b128 {objective} [{timing}]", ours.get(key), theirs.get(key), None))
     for layers, same in ((1, "closed-form"), (2, "rotated")):
         arch = "→".join(["784"] + ["512"] * layers + ["784"])
-        ours = named_ms(folder / f"mlp-gradgrad-{layers}", 4)
-        theirs = named_ms(folder / f"mlp-torch-{layers}", 1)
+        ours = rounds(*(named_ms(path, 4) for path in sorted(folder.glob(f"mlp-gradgrad-{layers}-*"))))
+        theirs = rounds(*(named_ms(path, 1) for path in sorted(folder.glob(f"mlp-torch-{layers}-*"))))
         vmap = named_ms(folder / f"mlp-vmap-{layers}", 1).get("vmap-jacrev")
         for label, gradgrad, torch, generic in (
             (f"exact ({same} trace)", "structure-aware", same, vmap),
@@ -66,11 +68,15 @@ def main():
     def ms(v):
         return f"{v:.2f}" if v is not None else "-"
 
-    print(f"{'step':<56} {'gradgrad ms':>12} {'PyTorch ms':>11} {'PyTorch/gg':>11} {'vmap(jacrev) ms':>16}")
+    def spread(v):
+        return f"{v[1]:.2f}" if v is not None else "-"
+
+    print(f"{'step':<56} {'gradgrad ms':>12} {'PyTorch ms':>11} {'PyTorch/gg':>11} {'spread gg':>10} {'spread pt':>10} {'vmap(jacrev) ms':>16}")
     for step, gradgrad, torch, generic in rows:
-        ratio = f"{torch / gradgrad:.2f}×" if gradgrad and torch else "-"
-        print(f"{step:<56} {ms(gradgrad):>12} {ms(torch):>11} {ratio:>11} {ms(generic):>16}")
-    print(f"PyTorch ms: the same algorithm in torch ops (torch_same_algorithm.py); f32, {threads} thread(s) each; ratio above 1: gradgrad is faster.")
+        ratio = f"{torch[0] / gradgrad[0]:.2f}×" if gradgrad and torch else "-"
+        print(f"{step:<56} {ms(gradgrad and gradgrad[0]):>12} {ms(torch and torch[0]):>11} {ratio:>11} {spread(gradgrad):>10} {spread(torch):>10} {ms(generic):>16}")
+    print(f"PyTorch ms: the same algorithm in torch ops (torch_same_algorithm.py); f32, {threads} thread(s) each; each side's lowest")
+    print("median over the rounds; spread: its highest median / lowest; ratio above 1: gradgrad is faster.")
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@
 //! `cargo bench --bench trace_table` (all of it; the loop strategy at D = 784
 //! takes a while), or `cargo bench --bench trace_table -- --quick` for D ≤ 64
 //! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784,
-//! `--only D,H,B` for one configuration.
+//! `--only D,H,B` for one configuration, `--strategies dsm,ssm_vr` for some rows.
 
 use std::time::Instant;
 
@@ -76,6 +76,8 @@ fn main() {
     let layers: usize = args.iter().position(|a| a == "--layers").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);
     // `--only D,H,B` times one configuration (the trainer's: `--only 784,1024,128`).
     let only: Option<Vec<usize>> = args.iter().position(|a| a == "--only").map(|i| args[i + 1].split(',').map(|v| v.parse().unwrap()).collect());
+    let strategies: Option<String> = args.iter().position(|a| a == "--strategies").map(|i| args[i + 1].clone());
+    let wanted = |name: &str| strategies.as_ref().is_none_or(|list| list.split(',').any(|s| s == name));
     let mut configs = Vec::new();
     if let Some(o) = &only {
         configs.push((o[0], o[1], o[2]));
@@ -98,7 +100,7 @@ fn main() {
         let config = MlpConfig { dim: d, hidden: h, hidden_layers: layers, activation: Activation::Softplus, output_activation: None, dtype: DType::F32 };
         let model = Mlp::new(&config, 1);
         let x = noise::randn([b, d], DType::F32, &mut StdRng::seed_from_u64(2));
-        for (name, loss) in losses() {
+        for (name, loss) in losses().into_iter().filter(|(name, _)| wanted(name)) {
             let (ms, mb) = measure(&loss, &model, &x);
             println!("{name:<16} {d:>5} {h:>6} {b:>6} {ms:>12.3} {mb:>12.1}");
         }
