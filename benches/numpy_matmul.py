@@ -9,6 +9,10 @@ Some machines set OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE, which slow a current
 numpy down; unset both for this command only (as above) and check the kernel
 that threadpoolctl reports. `benches/matmul_vs_numpy.sh` runs this beside the
 engine's bench and prints one table.
+
+`--torch` times `torch.matmul` (MKL on x86) on the same shapes instead, with
+`torch.set_num_threads(OMP_NUM_THREADS or 2)`: the GEMM under PyTorch's steps.
+    OMP_NUM_THREADS=2 ~/torchenv/bin/python benches/numpy_matmul.py --torch 128x 1024x128
 """
 import os
 import sys
@@ -59,7 +63,12 @@ def best_seconds(budget, call):
 
 
 def main():
-    filters = sys.argv[1:]
+    filters = [a for a in sys.argv[1:] if a != "--torch"]
+    if "--torch" in sys.argv:
+        import torch
+
+        torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
+        print(f"# torch {torch.__version__} threads={torch.get_num_threads()}")
     try:
         from threadpoolctl import threadpool_info
         for pool in threadpool_info():
@@ -76,6 +85,8 @@ def main():
         a = rng.standard_normal((k, m) if ta else (m, k)).astype(dt)
         b = rng.standard_normal((n, k) if tb else (k, n)).astype(dt)
         a, b = (a.T if ta else a), (b.T if tb else b)
+        if "--torch" in sys.argv:
+            a, b = torch.from_numpy(a), torch.from_numpy(b)
         sec = best_seconds(1.0, lambda: a @ b)
         print(f"{name} {2 * m * k * n / sec / 1e9:.1f}", flush=True)
 

@@ -186,8 +186,8 @@ pub const DEFAULT_OBJECTIVE: ObjectiveKind = ObjectiveKind::Dsm;
 /// The RMS of an MNIST pixel, √E\[x²\] over the training set (`trainer` prints the measured value).
 pub const MNIST_RMS: f64 = 0.3347;
 
-/// Default steps. The conditional model's `dsm` run trains for about two minutes on this
-/// project's 2-core machine (21 ms a step; the count was set at 59 ms a step so that the whole
+/// Default steps. The conditional model's `dsm` run trains for about a minute and a half on this
+/// project's 2-core machine (16 ms a step; the count was set at 59 ms a step so that the whole
 /// default run, the classifier's first training and the samples included, stays under ten minutes);
 /// `exact` and `ssm-vr` steps cost 2.4× and 1.5× as much, and get as many fewer. The
 /// unconditional model keeps the single-σ set-up's counts.
