@@ -338,32 +338,38 @@ fn binary_broadcast_fn<T: Pooled>(x: &[T], xs: &Shape, y: &[T], ys: &Shape, to: 
     let level = simd::active();
     let mut out = buffer_pool::take(n);
     with_binary!(op, T, f => {
-        let row = |r: usize, out: &mut [T]| {
+        // Columns `c0..c0 + out.len()` of output row `r`.
+        let piece = |r: usize, c0: usize, out: &mut [T]| {
             let (ox, oy) = (row_offset(r, to, &sx), row_offset(r, to, &sy));
+            let span = |o: usize| o + c0..o + c0 + out.len();
             match (x_repeats, y_repeats) {
-                (false, false) => level.zip_map(&x[ox..ox + last], &y[oy..oy + last], out, f),
+                (false, false) => level.zip_map(&x[span(ox)], &y[span(oy)], out, f),
                 (false, true) => {
                     let b = y[oy];
-                    level.map(&x[ox..ox + last], out, move |a| f(a, b))
+                    level.map(&x[span(ox)], out, move |a| f(a, b))
                 }
                 (true, false) => {
                     let a = x[ox];
-                    level.map(&y[oy..oy + last], out, move |b| f(a, b))
+                    level.map(&y[span(oy)], out, move |b| f(a, b))
                 }
                 (true, true) => out.fill(f(x[ox], y[oy])),
             }
         };
-        // Blocks of whole rows, about CHUNK values each, across the threads.
-        let rows_per_block = (CHUNK / last).max(1);
-        let block = |(k, block): (usize, &mut [T])| {
-            for (i, out) in block.chunks_mut(last).enumerate() {
-                row(k * rows_per_block + i, out);
-            }
-        };
-        if n >= PAR_THRESHOLD {
-            out.par_chunks_mut(rows_per_block * last).enumerate().for_each(block);
+        if n < PAR_THRESHOLD {
+            out.chunks_mut(last).enumerate().for_each(|(r, row)| piece(r, 0, row));
+        } else if last >= CHUNK {
+            // Long rows (a whole vector against a scalar): CHUNK-wide pieces of each.
+            out.par_chunks_mut(last).enumerate().for_each(|(r, row)| {
+                row.par_chunks_mut(CHUNK).enumerate().for_each(|(k, p)| piece(r, k * CHUNK, p));
+            });
         } else {
-            out.chunks_mut(rows_per_block * last).enumerate().for_each(block);
+            // Blocks of whole rows, about CHUNK values each, across the threads.
+            let rows_per_block = CHUNK / last;
+            out.par_chunks_mut(rows_per_block * last).enumerate().for_each(|(k, block)| {
+                for (i, row) in block.chunks_mut(last).enumerate() {
+                    piece(k * rows_per_block + i, 0, row);
+                }
+            });
         }
     });
     out
@@ -900,7 +906,10 @@ mod tests {
     fn broadcasting_binary_ops_read_in_place_what_spelling_out_gives() {
         // Rows of slices and of repeated values on either side, over and under the
         // parallel threshold and the shortest row worth a loop, with NaN and ties.
-        let pairs: [(&[usize], &[usize]); 10] = [
+        let pairs: [(&[usize], &[usize]); 13] = [
+            (&[200_003], &[]),
+            (&[1], &[200_003]),
+            (&[2, 100_001], &[2, 1]),
             (&[4, 37], &[37]),
             (&[4, 37], &[4, 1]),
             (&[4, 1], &[4, 37]),
