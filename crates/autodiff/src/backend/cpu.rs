@@ -922,7 +922,7 @@ mod tests {
             (&[5, 3], &[3]),
         ];
         let values = |n: usize, salt: usize| -> Vec<f64> {
-            (0..n).map(|i| if (i + salt) % 29 == 0 { f64::NAN } else { ((i * 7 + salt * 3) % 11) as f64 * 0.5 - 2.0 }).collect()
+            (0..n).map(|i| if (i + salt).is_multiple_of(29) { f64::NAN } else { ((i * 7 + salt * 3) % 11) as f64 * 0.5 - 2.0 }).collect()
         };
         for (xs, ys) in pairs {
             let (xs, ys) = (Shape::new(xs.to_vec()), Shape::new(ys.to_vec()));
