@@ -100,7 +100,6 @@ impl Optimizer for Sgd {
 }
 
 /// Adam (Kingma & Ba), with bias correction.
-#[derive(Clone)]
 pub struct Adam {
     /// The learning rate.
     pub lr: f64,

@@ -677,28 +677,23 @@ fn scatter_add_fn<T: Pooled>(x: &[T], inner: usize, indices: &[usize], rows: usi
     out
 }
 
-/// `acc += x` over `acc`'s own buffer, the same sums as the `add` kernel.
-fn add_assign_fn<T: Element>(acc: &mut [T], x: &[T]) {
-    assert_eq!(acc.len(), x.len(), "add: buffer lengths differ");
+/// `acc[i] = f(acc[i], x[i])` over `acc`'s own buffer: [`zip_map`] in place,
+/// in parallel for large buffers.
+fn zip_assign<T: Element>(acc: &mut [T], x: &[T], f: impl Fn(T, T) -> T + Sync + Copy) {
+    assert_eq!(acc.len(), x.len(), "in-place kernel: buffer lengths differ");
     let level = simd::active();
     if acc.len() >= PAR_THRESHOLD {
-        acc.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(a, x)| level.add_assign(a, x));
+        acc.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(a, x)| level.zip_assign(a, x, f));
     } else {
-        level.add_assign(acc, x);
+        level.zip_assign(acc, x, f);
     }
 }
 
 /// `a ← decay·a + (1 − decay)·v` in one pass over `a`'s own buffer: the same
 /// products and sum as the default composition (two affine maps, then an add).
 fn ema_fn<T: Element>(a: &mut [T], v: &[T], decay: f64) {
-    assert_eq!(a.len(), v.len(), "ema_update: buffer lengths differ");
     let (keep, take) = (T::from_f64(decay), T::from_f64(1.0 - decay));
-    let (level, f) = (simd::active(), move |a: T, v: T| a * keep + v * take);
-    if a.len() >= PAR_THRESHOLD {
-        a.par_chunks_mut(CHUNK).zip(v.par_chunks(CHUNK)).for_each(|(a, v)| level.zip_assign(a, v, f));
-    } else {
-        level.zip_assign(a, v, f);
-    }
+    zip_assign(a, v, move |a, v| a * keep + v * take);
 }
 
 /// Adam in one pass over the buffers it updates: each element of p, g, m and v
@@ -850,8 +845,9 @@ impl BackendStorage for CpuStorage {
     }
     fn add_assign(&mut self, rhs: &Self) {
         match (self, rhs) {
-            (CpuStorage::F32(a), CpuStorage::F32(b)) => add_assign_fn(slice_mut(a), slice(b)),
-            (CpuStorage::F64(a), CpuStorage::F64(b)) => add_assign_fn(slice_mut(a), slice(b)),
+            // The same sums as the `add` kernel.
+            (CpuStorage::F32(a), CpuStorage::F32(b)) => zip_assign(slice_mut(a), slice(b), |a, b| a + b),
+            (CpuStorage::F64(a), CpuStorage::F64(b)) => zip_assign(slice_mut(a), slice(b), |a, b| a + b),
             _ => panic!("add: dtypes differ"),
         }
     }

@@ -27,7 +27,8 @@ impl Op for BinaryOp {
         if a.shape() == b.shape() {
             return (a.storage().binary(b.storage(), self.0).into(), a.shape().clone());
         }
-        let shape = Shape::broadcast(a.shape(), b.shape()).expect("binary: the shapes were checked to broadcast");
+        let shape = Shape::broadcast(a.shape(), b.shape())
+            .unwrap_or_else(|| panic!("{}: shapes {} and {} do not broadcast", self.name(), a.shape(), b.shape()));
         (a.storage().binary_broadcast(a.shape(), b.storage(), b.shape(), &shape, self.0).into(), shape)
     }
 
@@ -82,9 +83,7 @@ pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
     if a.shape() == b.shape() {
         return Tensor::apply(BinaryOp(op), &[a, b]);
     }
-    if Shape::broadcast(a.shape(), b.shape()).is_none() {
-        panic!("{}: shapes {} and {} do not broadcast", name(), a.shape(), b.shape());
-    }
+    // The shapes' broadcast is checked (and the output's shape found) in `forward`.
     Tensor::apply(BinaryOp(op), &[a, b])
 }
 
