@@ -14,10 +14,15 @@
 //! Each row is the median of up to 15 repetitions after one warm-up step.
 //! `cargo bench --bench conditional_step` (2 rayon threads); `-- --threads N`, and
 //! `--dim --hidden --layers --batch` for other shapes, `--objectives dsm,ssm-vr` for some rows.
+//!
+//! `--profile N` also profiles N `grad` steps per objective (`autodiff::profile`) and prints,
+//! per step, the ops' table, one `matmul <m>x<k>·<k>x<n> <ms> <calls>` line per product shape
+//! (as multiplied, whatever the transposes) and a `wall <ms>` line, which
+//! `benches/op-profile.sh` sets beside `torch.profiler`'s for the same step.
 
 use std::time::Instant;
 
-use autodiff::{grad, DType, Tensor};
+use autodiff::{grad, profile, DType, Profile, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 use score::optim::{clip_grad_norm, Adam, Ema, Optimizer};
 use score::{
@@ -121,6 +126,26 @@ fn median_ms(mut step: impl FnMut() -> f64) -> f64 {
     times[times.len() / 2]
 }
 
+/// One line per matmul shape as multiplied (`m×k·k×n`, whatever the transposes): ms and
+/// calls per step; then the step's wall time.
+fn print_matmuls(profile: &Profile) {
+    let mut shapes: Vec<(String, f64, usize)> = Vec::new();
+    for row in profile.rows.iter().filter(|r| r.op.starts_with("matmul(")) {
+        let [a, b] = [&row.input_shapes[0], &row.input_shapes[1]].map(|s| (s.dims()[0], s.dims()[1]));
+        let (m, k) = if row.op.starts_with("matmul(aᵀ") { (a.1, a.0) } else { a };
+        let n = if row.op.ends_with("bᵀ)") { b.0 } else { b.1 };
+        let key = format!("{m}x{k}·{k}x{n}");
+        match shapes.iter_mut().find(|s| s.0 == key) {
+            Some(s) => (s.1, s.2) = (s.1 + row.time.as_secs_f64() * 1e3, s.2 + row.calls),
+            None => shapes.push((key, row.time.as_secs_f64() * 1e3, row.calls)),
+        }
+    }
+    for (key, ms, calls) in shapes {
+        println!("matmul {key} {ms:.3} {calls}");
+    }
+    println!("wall {:.3}", profile.wall.as_secs_f64() * 1e3);
+}
+
 struct Shape {
     dim: usize,
     hidden: usize,
@@ -154,6 +179,7 @@ fn main() {
         shape.batch
     );
     println!("{:<8} {:<14} {:>10} {:>10}", "step", "timing", "ms", "images/s");
+    let profiled = flag(&args, "--profile", 0);
     let only = args.iter().position(|a| a == "--objectives").map(|i| args.get(i + 1).expect("--objectives needs a list").clone());
     for objective in objectives() {
         if only.as_ref().is_some_and(|list| !list.split(',').any(|name| name == objective.name())) {
@@ -167,6 +193,12 @@ fn main() {
         ];
         for (timing, ms) in rows {
             println!("{:<8} {:<14} {:>10.2} {:>10.0}", objective.name(), timing, ms, shape.batch as f64 / ms * 1e3);
+        }
+        if profiled > 0 {
+            let ((), steps) = profile(|| (0..profiled).for_each(|_| _ = bench.grad(&objective)));
+            let step = steps.per_run(profiled as u32);
+            println!("profile of {} grad, per step (mean of {profiled}):\n{}", objective.name(), step.table(25));
+            print_matmuls(&step);
         }
     }
 }

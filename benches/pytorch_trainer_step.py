@@ -11,6 +11,10 @@ timings per objective, as gpu_torch.py's `conditional_steps`:
   trainer step  that, clipping to norm 100, loss and norm read together, Adam (lr 1e-3),
                 EMA 0.999: one iteration of crates/trainer/src/train.rs on a fixed batch.
 Each row is the median of up to 15 repetitions (about 2 s of them) after one warm-up step.
+`--profile N` also profiles N `grad` steps per objective with torch.profiler and prints, per
+step, its table (self CPU time by op and input shapes), one `matmul <m>x<k>·<k>x<n> <ms> <calls>`
+line per product shape (aten::mm, aten::addmm) and a `wall <ms>` line: the other side of
+`cargo bench --bench conditional_step -- --profile N` (benches/op-profile.sh).
     ~/torchenv/bin/python benches/pytorch_trainer_step.py --threads 2
 """
 import argparse
@@ -43,6 +47,30 @@ def median_ms(fn):
     return times[len(times) // 2]
 
 
+def profile_grad(grad_only, steps):
+    """Profiles `steps` calls of `grad_only`; prints the per-step table and matmul lines."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as prof:
+        start = time.perf_counter()
+        for _ in range(steps):
+            grad_only()
+        wall = (time.perf_counter() - start) / steps * 1e3
+    averages = prof.key_averages(group_by_input_shape=True)
+    print(averages.table(sort_by="self_cpu_time_total", row_limit=25, max_name_column_width=28, max_shapes_column_width=56))
+    shapes = {}
+    for event in averages:
+        dims = [d for d in event.input_shapes if len(d) == 2]
+        if event.key not in ("aten::mm", "aten::addmm") or len(dims) != 2:
+            continue
+        (m, k), (_, n) = dims
+        ms, calls = shapes.get(f"{m}x{k}·{k}x{n}", (0.0, 0))
+        shapes[f"{m}x{k}·{k}x{n}"] = (ms + event.self_cpu_time_total / 1e3 / steps, calls + event.count // steps)
+    for key, (ms, calls) in shapes.items():
+        print(f"matmul {key} {ms:.3f} {calls}")
+    print(f"wall {wall:.3f}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dim", type=int, default=784)
@@ -51,6 +79,7 @@ def main():
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--objectives", default=",".join(OBJECTIVES), help="comma-separated, from " + ", ".join(OBJECTIVES))
+    ap.add_argument("--profile", type=int, default=0, metavar="N", help="also profile N grad steps per objective")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -63,9 +92,13 @@ def main():
     for name in args.objectives.split(","):
         # A fresh model per objective, so each row starts from the same weights.
         model = same.ConditionalMlp(args.dim, args.hidden, args.layers, cpu)
-        for timing, fn in same.trainer_steps(OBJECTIVES[name], model, x, table):
+        steps = dict(same.trainer_steps(OBJECTIVES[name], model, x, table))
+        for timing, fn in steps.items():
             ms = median_ms(fn)
             print(f"{name:<8} {timing:<14} {ms:>10.2f} {args.batch / ms * 1e3:>10.0f}")
+        if args.profile > 0:
+            print(f"profile of {name} grad, per step (mean of {args.profile}):")
+            profile_grad(steps["grad"], args.profile)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ use crate::anomaly;
 use crate::backend::{CpuStorage, Device, Storage};
 use crate::dtype::{DType, Element};
 use crate::op::Op;
+use crate::profile;
 use crate::shape::Shape;
 use crate::tape;
 
@@ -80,10 +81,11 @@ impl Tensor {
     /// Applies `op` to `inputs`: computes the value and, if recording is on and
     /// an input requires grad, records the node. Every op goes through here.
     pub(crate) fn apply(op: impl Op + 'static, inputs: &[&Tensor]) -> Tensor {
-        let (value, shape) = op.forward(inputs);
-        assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
         // A value computed from a k-th derivative is itself of order k.
         let order = inputs.iter().map(|t| t.order()).fold(tape::current_order(), u32::max);
+        let describe = || (op.name(), inputs.iter().map(|t| t.shape().clone()).collect());
+        let (value, shape) = profile::timed(describe, order, || op.forward(inputs));
+        assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
         if anomaly::is_enabled() {
             anomaly::check(&op.name(), inputs, &value, &shape, order);
         }
@@ -157,8 +159,10 @@ impl Tensor {
     /// device, from counter-based stream `seed`: the same numbers on every
     /// device, made where they are used (no host copy). A constant.
     pub fn randn_like(&self, shape: impl Into<Shape>, seed: u64) -> Tensor {
-        let shape = shape.into();
-        Tensor::from_storage(self.0.value.normal_like(shape.numel(), seed, self.dtype()), shape)
+        let shape: Shape = shape.into();
+        let describe = || ("randn".into(), vec![shape.clone()]);
+        let value = profile::timed(describe, tape::current_order(), || self.0.value.normal_like(shape.numel(), seed, self.dtype()));
+        Tensor::from_storage(value, shape)
     }
 
     /// A constant of zeros with this tensor's shape, dtype and device.

@@ -105,7 +105,8 @@ pub(crate) fn add_spent(a: Tensor, b: Tensor) -> Tensor {
     };
     let shape = into.shape().clone();
     let mut sum = into.into_storage();
-    sum.add_assign(from.storage());
+    let describe = || ("add (in place)".into(), vec![shape.clone(); 2]);
+    crate::profile::timed(describe, crate::tape::current_order(), || sum.add_assign(from.storage()));
     Tensor::from_storage(sum, shape)
 }
 

@@ -197,7 +197,9 @@ impl Tensor {
         let inner = self.numel() / rows;
         let mut dims = self.dims().to_vec();
         dims[0] = count;
-        Tensor::from_storage(self.storage().sample_rows(inner, rows, count, seed), Shape::new(dims))
+        let describe = || (format!("sample_rows({count})"), vec![self.shape().clone()]);
+        let sample = crate::profile::timed(describe, crate::tape::current_order(), || self.storage().sample_rows(inner, rows, count, seed));
+        Tensor::from_storage(sample, Shape::new(dims))
     }
 
     /// Elementwise mask: `self * mask`, where `mask` is a constant (0/1,
