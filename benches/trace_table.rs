@@ -5,11 +5,12 @@
 //! `cargo bench --bench trace_table` (all of it; the loop strategy at D = 784
 //! takes a while), or `cargo bench --bench trace_table -- --quick` for D ≤ 64
 //! plus the headline 784→512→784 row. Add `--layers 2` for 784→512→512→784,
-//! `--only D,H,B` for one configuration, `--strategies dsm,ssm_vr` for some rows.
+//! `--only D,H,B` for one configuration, `--strategies dsm,ssm_vr` for some rows, and
+//! `--profile N` to print each row's op profile (`autodiff::profile`), per step over N steps.
 
 use std::time::Instant;
 
-use autodiff::{grad, DType, Tensor};
+use autodiff::{grad, profile, DType, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 use score::{noise, structured_diagonal, Activation, Mlp, MlpConfig, Objective, Projection, ScoreModel, TraceStrategy};
 
@@ -77,6 +78,7 @@ fn main() {
     // `--only D,H,B` times one configuration (the trainer's: `--only 784,1024,128`).
     let only: Option<Vec<usize>> = args.iter().position(|a| a == "--only").map(|i| args[i + 1].split(',').map(|v| v.parse().unwrap()).collect());
     let strategies: Option<String> = args.iter().position(|a| a == "--strategies").map(|i| args[i + 1].clone());
+    let profiled: u32 = args.iter().position(|a| a == "--profile").map(|i| args[i + 1].parse().expect("--profile needs a number")).unwrap_or(0);
     let wanted = |name: &str| strategies.as_ref().is_none_or(|list| list.split(',').any(|s| s == name));
     let mut configs = Vec::new();
     if let Some(o) = &only {
@@ -103,6 +105,11 @@ fn main() {
         for (name, loss) in losses().into_iter().filter(|(name, _)| wanted(name)) {
             let (ms, mb) = measure(&loss, &model, &x);
             println!("{name:<16} {d:>5} {h:>6} {b:>6} {ms:>12.3} {mb:>12.1}");
+            if profiled > 0 {
+                let mut rng = StdRng::seed_from_u64(0);
+                let ((), steps) = profile(|| (0..profiled).for_each(|_| _ = step(&loss, &model, &x, &mut rng)));
+                println!("{}", steps.per_run(profiled).table(20));
+            }
         }
     }
 }
