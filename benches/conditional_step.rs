@@ -16,7 +16,7 @@
 //! `--dim --hidden --layers --batch` for other shapes, `--objectives dsm,ssm-vr` for some rows.
 //!
 //! `--profile N` also profiles N `grad` steps per objective (`autodiff::profile`) and prints,
-//! per step, the ops' table, one `matmul <m>x<k>·<k>x<n> <ms> <calls>` line per product shape
+//! per step, the heap allocations (all, and those the system allocator maps fresh), the ops' table, one `matmul <m>x<k>·<k>x<n> <ms> <calls>` line per product shape
 //! (as multiplied, whatever the transposes) and a `wall <ms>` line, which
 //! `benches/op-profile.sh` sets beside `torch.profiler`'s for the same step.
 
@@ -24,6 +24,9 @@ use std::time::Instant;
 
 use autodiff::{grad, profile, DType, Profile, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
+#[path = "common/peak_alloc.rs"]
+mod peak_alloc;
+
 use score::optim::{clip_grad_norm, Adam, Ema, Optimizer};
 use score::{
     noise, Activation, ConditionalConfig, ConditionalMlp, ConditionalObjective, MlpConfig, Parametrisation, Projection, SigmaDistribution,
@@ -195,9 +198,14 @@ fn main() {
             println!("{:<8} {:<14} {:>10.2} {:>10.0}", objective.name(), timing, ms, shape.batch as f64 / ms * 1e3);
         }
         if profiled > 0 {
+            // Counted apart from the profile, whose own bookkeeping allocates.
+            let ((), (count, large)) = peak_alloc::allocations_during(|| (0..profiled).for_each(|_| _ = bench.grad(&objective)));
             let ((), steps) = profile(|| (0..profiled).for_each(|_| _ = bench.grad(&objective)));
             let step = steps.per_run(profiled as u32);
-            println!("profile of {} grad, per step (mean of {profiled}):\n{}", objective.name(), step.table(25));
+            println!("profile of {} grad, per step (mean of {profiled}):", objective.name());
+            let large_kib = peak_alloc::LARGE_BYTES >> 10;
+            println!("heap allocations per step: {}, of which {} of {large_kib} KiB or more", count / profiled, large / profiled);
+            println!("{}", step.table(25));
             print_matmuls(&step);
         }
     }
