@@ -160,7 +160,7 @@ impl Tensor {
     /// device, made where they are used (no host copy). A constant.
     pub fn randn_like(&self, shape: impl Into<Shape>, seed: u64) -> Tensor {
         let shape: Shape = shape.into();
-        let describe = || ("randn".into(), vec![shape.clone()]);
+        let describe = || (format!("randn({shape})"), Vec::new());
         let value = profile::timed(describe, tape::current_order(), || self.0.value.normal_like(shape.numel(), seed, self.dtype()));
         Tensor::from_storage(value, shape)
     }
