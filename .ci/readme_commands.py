@@ -24,6 +24,7 @@ RUN = OUT / "run"  # the short training run the later trainer commands continue 
 TINY_TRAINING = ["--steps", "4", "--batch", "8", "--hidden", "16", "--layers", "1", "--samples", "16",
                  "--sampler-steps", "4", "--eval-every", "2", "--checkpoint-every", "2", "--device", "cpu"]
 TINY_TRACE_TABLE = ["--quick", "--only", "16,8,4"]
+TINY_CONDITIONAL = ["--dim", "16", "--hidden", "8", "--layers", "1", "--batch", "4"]
 
 
 def readme_commands(text):
@@ -72,6 +73,9 @@ def short_form(command, mnist_ok):
                 i = args.index("--only")
                 del args[i:i + 2]
             return ["cargo", "test", "--bench", name, "--"] + args + TINY_TRACE_TABLE, "dev profile, one tiny shape"
+        if name == "conditional_step":
+            args = ["2" if i > 0 and args[i - 1] == "--profile" else a for i, a in enumerate(args)]
+            return ["cargo", "test", "--bench", name, "--"] + args + TINY_CONDITIONAL, "dev profile, a tiny model"
         return ["cargo", "test", "--bench", name], "criterion's test mode: each bench once, dev profile"
     if words[:2] == ["cargo", "run"] and "--example" in words:
         example = words[words.index("--example") + 1]
@@ -89,7 +93,7 @@ def short_form(command, mnist_ok):
         return None, "covered: .ci/run runs cargo test --workspace"
     if words[0] == "bash" and words[1].startswith("benches/gpu-check"):
         return ["bash", "-n", words[1]], "needs a GPU: syntax only"
-    if words == ["bash", "benches/cpu-steps.sh"]:
+    if words in (["bash", "benches/cpu-steps.sh"], ["bash", "benches/op-profile.sh"]):
         return ["bash", "-n", words[1]], "needs PyTorch and a quiet machine: syntax only"
     if words[0].endswith("python") or words[0].startswith("python"):
         script = next(w for w in words if w.endswith(".py"))
