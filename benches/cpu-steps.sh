@@ -20,19 +20,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python=${TORCH_PYTHON:-}
-if [[ -z $python ]]; then
-    for candidate in "$HOME/torchenv/bin/python" /work/torchenv/bin/python python3; do
-        if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
-            python=$candidate
-            break
-        fi
-    done
-fi
-[[ -n $python ]] || { echo "cpu-steps: no Python with torch found; set TORCH_PYTHON" >&2; exit 1; }
-
-echo "machine: $(lscpu | grep -m1 'Model name' | sed 's/Model name: *//'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "torch: $("$python" -c 'import torch; print(torch.__version__)') ($python)"
+source benches/common/torch_python.sh
 
 echo "building (release profile)…"
 cargo bench --bench conditional_step --bench trace_table --no-run 2>&1 | tail -1

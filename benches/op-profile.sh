@@ -10,18 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python=${TORCH_PYTHON:-}
-if [[ -z $python ]]; then
-    for candidate in "$HOME/torchenv/bin/python" /work/torchenv/bin/python python3; do
-        if command -v "$candidate" >/dev/null && "$candidate" -c 'import torch' 2>/dev/null; then
-            python=$candidate
-            break
-        fi
-    done
-fi
-[[ -n $python ]] || { echo "op-profile: no Python with torch found; set TORCH_PYTHON" >&2; exit 1; }
-
-echo "machine: $(lscpu | grep -m1 'Model name' | sed 's/Model name: *//'), $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
+source benches/common/torch_python.sh
 cargo bench --bench conditional_step --no-run 2>&1 | tail -1
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
