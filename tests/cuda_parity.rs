@@ -597,6 +597,25 @@ gpu_test!(a_batch_of_cotangents_matches_the_cpu, |dev| {
     }
 });
 
+/// The op profile on the GPU (which waits for the device around each op) counts the same
+/// ops, input shapes and derivative orders as on the CPU, and its ops fit in its wall time.
+gpu_test!(a_profile_counts_the_same_ops_on_both_devices, |dev| {
+    let rows = |device: Device| {
+        let x = uniform(&mut rng(11), &[64, 64], -1.0, 1.0).to_device(device).requires_grad();
+        let ((), p) = gradgrad::autodiff::profile(|| {
+            let y = x.matmul_t(&x, false, true).tanh().sum();
+            let g = grad1(&y, &x, true);
+            let _ = grad1(&g.square().sum(), &x, false);
+        });
+        assert!(p.ops_time() <= p.wall, "{device}: the ops take longer than the wall time");
+        let dims = |shapes: &[Shape]| shapes.iter().map(|s| s.dims().to_vec()).collect::<Vec<_>>();
+        let mut rows: Vec<_> = p.rows.iter().map(|r| (r.op.clone(), dims(&r.input_shapes), r.order, r.calls)).collect();
+        rows.sort();
+        rows
+    };
+    assert_eq!(rows(dev), rows(Device::Cpu));
+});
+
 /// Runs everywhere: detection answers without panicking, consistently.
 #[test]
 fn detection_never_panics_and_falls_back_to_the_cpu() {

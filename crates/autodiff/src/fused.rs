@@ -14,7 +14,7 @@ use crate::tensor::Tensor;
 /// `Σ x²` over all of `x`, as a scalar constant: a gradient norm's square,
 /// in one pass on the CPU (the same bits as `x.square().sum()`).
 pub fn sum_of_squares(x: &Tensor) -> Tensor {
-    let sum = timed(|| ("sum_of_squares".into(), vec![x.shape().clone()]), current_order(), || x.storage().sum_of_squares(x.shape()));
+    let sum = timed(|| ("sum_of_squares".into(), vec![x.shape().clone()]), current_order(), x.device(), || x.storage().sum_of_squares(x.shape()));
     Tensor::from_storage(sum, Shape::scalar())
 }
 
@@ -24,9 +24,9 @@ pub fn sum_of_squares(x: &Tensor) -> Tensor {
 pub fn ema_update(average: Tensor, value: &Tensor, decay: f64) -> Tensor {
     assert_eq!(value.shape(), average.shape(), "ema_update: the value has shape {}, the average {}", value.shape(), average.shape());
     assert_eq!(value.dtype(), average.dtype(), "ema_update: the value is {}, the average {}", value.dtype(), average.dtype());
-    let shape = average.shape().clone();
+    let (shape, device) = (average.shape().clone(), average.device());
     let mut average = average.into_storage();
-    timed(|| ("ema_update".into(), vec![shape.clone(); 2]), current_order(), || average.ema_update(value.storage(), decay));
+    timed(|| ("ema_update".into(), vec![shape.clone(); 2]), current_order(), device, || average.ema_update(value.storage(), decay));
     Tensor::from_storage(average, shape)
 }
 
@@ -41,7 +41,7 @@ pub fn adam_update(param: &Tensor, grad: Tensor, m: Tensor, v: Tensor, step: Ada
     }
     let (mut p, mut m, mut v) = (grad.into_storage(), m.into_storage(), v.into_storage());
     let describe = || ("adam_update".into(), vec![param.shape().clone(); 4]);
-    timed(describe, current_order(), || param.storage().adam_update(&mut p, &mut m, &mut v, step));
+    timed(describe, current_order(), param.device(), || param.storage().adam_update(&mut p, &mut m, &mut v, step));
     let constant = |s: Storage| Tensor::from_storage(s, param.shape().clone());
     (constant(p), constant(m), constant(v))
 }

@@ -5,8 +5,11 @@
 //! `torch.profiler` groups by op and input shape. An op's time is the wall time of its
 //! kernel on the calling thread, its work on rayon's threads included; what lies outside
 //! every op (walking the tape, recording nodes, the caller's own code) is the profile's
-//! wall time less its ops' sum. On CUDA, kernels run asynchronously: an op's time is then
-//! its launch, not its run. Off (the default), profiling costs one thread-local read per op.
+//! wall time less its ops' sum. On CUDA, where kernels run asynchronously, the profile
+//! waits for the device before and after each op, so that an op's time is its kernels'
+//! run and not their launch: a profiled GPU step runs without host and device overlapping,
+//! slower than it otherwise would. Off (the default), profiling costs one thread-local read
+//! per op.
 //!
 //! It exists to compare like with like: the same step's matmuls beside PyTorch's, measured
 //! in place (with the caches as the step leaves them), where a stand-alone benchmark of one
@@ -17,6 +20,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::time::{Duration, Instant};
 
+use crate::backend::{cuda, Device};
 use crate::shape::Shape;
 use crate::tape::Restore;
 
@@ -75,14 +79,17 @@ pub fn profile<R>(f: impl FnOnce() -> R) -> (R, Profile) {
     (result, Profile { rows, wall })
 }
 
-/// Runs `compute`, timing it at derivative `order` when profiling is on, as the op and input
-/// shapes `describe` gives: called only then, so that naming costs nothing otherwise.
-pub(crate) fn timed<R>(describe: impl FnOnce() -> (String, Vec<Shape>), order: u32, compute: impl FnOnce() -> R) -> R {
+/// Runs `compute`, an op on `device`, timing it at derivative `order` when profiling is on,
+/// as the op and input shapes `describe` gives: called only then, so that naming costs
+/// nothing otherwise.
+pub(crate) fn timed<R>(describe: impl FnOnce() -> (String, Vec<Shape>), order: u32, device: Device, compute: impl FnOnce() -> R) -> R {
     if !is_enabled() {
         return compute();
     }
+    wait_for(device); // earlier ops' kernels are not this one's
     let start = Instant::now();
     let result = compute();
+    wait_for(device);
     let time = start.elapsed();
     let (op, shapes) = describe();
     let key = (op, shapes, order);
@@ -93,6 +100,13 @@ pub(crate) fn timed<R>(describe: impl FnOnce() -> (String, Vec<Shape>), order: u
         entry.1 += time;
     });
     result
+}
+
+/// Waits until a CUDA device has run every kernel launched on it so far.
+fn wait_for(device: Device) {
+    if let Device::Cuda(ordinal) = device {
+        cuda::synchronize(ordinal).unwrap_or_else(|e| panic!("profile: {}", e.reason));
+    }
 }
 
 /// The table of one `profile` scope: entering sets aside the enclosing scope's, leaving

@@ -84,7 +84,8 @@ impl Tensor {
         // A value computed from a k-th derivative is itself of order k.
         let order = inputs.iter().map(|t| t.order()).fold(tape::current_order(), u32::max);
         let describe = || (op.name(), inputs.iter().map(|t| t.shape().clone()).collect());
-        let (value, shape) = profile::timed(describe, order, || op.forward(inputs));
+        let device = inputs.first().map_or(Device::Cpu, |t| t.device());
+        let (value, shape) = profile::timed(describe, order, device, || op.forward(inputs));
         assert_eq!(value.len(), shape.numel(), "{}: forward returned a wrong size", op.name());
         if anomaly::is_enabled() {
             anomaly::check(&op.name(), inputs, &value, &shape, order);
@@ -161,7 +162,7 @@ impl Tensor {
     pub fn randn_like(&self, shape: impl Into<Shape>, seed: u64) -> Tensor {
         let shape: Shape = shape.into();
         let describe = || (format!("randn({shape})"), Vec::new());
-        let value = profile::timed(describe, tape::current_order(), || self.0.value.normal_like(shape.numel(), seed, self.dtype()));
+        let value = profile::timed(describe, tape::current_order(), self.device(), || self.0.value.normal_like(shape.numel(), seed, self.dtype()));
         Tensor::from_storage(value, shape)
     }
 

@@ -103,10 +103,10 @@ pub(crate) fn add_spent(a: Tensor, b: Tensor) -> Tensor {
         (false, true) => (b, a),
         (false, false) => return &a + &b,
     };
-    let shape = into.shape().clone();
+    let (shape, device) = (into.shape().clone(), into.device());
     let mut sum = into.into_storage();
     let describe = || ("add (in place)".into(), vec![shape.clone(); 2]);
-    crate::profile::timed(describe, crate::tape::current_order(), || sum.add_assign(from.storage()));
+    crate::profile::timed(describe, crate::tape::current_order(), device, || sum.add_assign(from.storage()));
     Tensor::from_storage(sum, shape)
 }
 

@@ -198,7 +198,7 @@ impl Tensor {
         let mut dims = self.dims().to_vec();
         dims[0] = count;
         let describe = || (format!("sample_rows({count})"), vec![self.shape().clone()]);
-        let sample = crate::profile::timed(describe, crate::tape::current_order(), || self.storage().sample_rows(inner, rows, count, seed));
+        let sample = crate::profile::timed(describe, crate::tape::current_order(), self.device(), || self.storage().sample_rows(inner, rows, count, seed));
         Tensor::from_storage(sample, Shape::new(dims))
     }
 
