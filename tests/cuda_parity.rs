@@ -597,8 +597,8 @@ gpu_test!(a_batch_of_cotangents_matches_the_cpu, |dev| {
     }
 });
 
-/// The op profile on the GPU (which waits for the device around each op) counts the same
-/// ops, input shapes and derivative orders as on the CPU, and its ops fit in its wall time.
+// The op profile on the GPU (which waits for the device around each op) counts the same
+// ops, input shapes and derivative orders as on the CPU, and its ops fit in its wall time.
 gpu_test!(a_profile_counts_the_same_ops_on_both_devices, |dev| {
     let rows = |device: Device| {
         let x = uniform(&mut rng(11), &[64, 64], -1.0, 1.0).to_device(device).requires_grad();
