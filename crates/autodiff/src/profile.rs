@@ -157,8 +157,8 @@ impl Profile {
         sums
     }
 
-    /// The same profile with every time and call count divided by `runs`: per run of a
-    /// profiled loop.
+    /// The same profile with every time and call count divided by `runs` (counts rounded
+    /// down): per run of a profiled loop, where each run calls the same ops.
     pub fn per_run(&self, runs: u32) -> Profile {
         assert!(runs > 0, "Profile::per_run: runs must be positive");
         let rows = self.rows.iter().map(|r| ProfileRow { calls: r.calls / runs as usize, time: r.time / runs, ..r.clone() }).collect();
