@@ -74,16 +74,13 @@ fn split_by_sign(p: &Tensor, q: &Tensor, gy: &Tensor) -> Vec<Option<Tensor>> {
     vec![Some(gy * &share_p), Some(gy * &share_q)]
 }
 
-/// Applies `op` after broadcasting both operands to their common shape.
+/// Applies `op`, broadcasting the operands to their common shape as it goes
+/// (`forward` finds that shape, and panics where there is none).
 pub(crate) fn binary(a: &Tensor, b: &Tensor, op: Binary) -> Tensor {
     // The name is formatted only on the way to a panic: this runs for every op.
     let name = || BinaryOp(op).name();
     assert_eq!(a.dtype(), b.dtype(), "{}: dtypes differ ({} and {})", name(), a.dtype(), b.dtype());
     assert_eq!(a.device(), b.device(), "{}: tensors on different devices ({:?} and {:?})", name(), a.device(), b.device());
-    if a.shape() == b.shape() {
-        return Tensor::apply(BinaryOp(op), &[a, b]);
-    }
-    // The shapes' broadcast is checked (and the output's shape found) in `forward`.
     Tensor::apply(BinaryOp(op), &[a, b])
 }
 
