@@ -1,6 +1,6 @@
 //! The CPU matmul: BLIS-style packed GEMM with register-blocked microkernels
-//! chosen at run time for the CPU it runs on (AVX-512, AVX2+FMA, or portable
-//! Rust), split across rayon's threads.
+//! chosen at run time for the CPU it runs on (AVX-512, AVX2+FMA, NEON on
+//! aarch64, or portable Rust), split across rayon's threads.
 //!
 //! Loop nest, for one thread's block of `C` (`C = A·B`, `C` row-major):
 //!
@@ -26,6 +26,8 @@
 //! of threads (not necessarily across instruction sets: the portable kernel
 //! rounds each product before adding it, the others fuse the two).
 
+#[cfg(target_arch = "aarch64")]
+mod neon;
 mod pack;
 mod portable;
 #[cfg(target_arch = "x86_64")]
@@ -49,23 +51,26 @@ pub enum Isa {
     Avx512,
     /// AVX2 with FMA on x86-64: 8 f32 lanes.
     Avx2,
-    /// Plain Rust that the compiler vectorises for the baseline target (SSE2, NEON).
+    /// NEON (Advanced SIMD) on aarch64: 4 f32 lanes.
+    Neon,
+    /// Plain Rust that the compiler vectorises for the baseline target.
     Portable,
 }
 
 /// Environment variable that forces an instruction set (`avx512`, `avx2`,
-/// `portable`), read once per process: for benchmarks and comparisons.
+/// `neon`, `portable`), read once per process: for benchmarks and comparisons.
 pub const ISA_VAR: &str = "GRADGRAD_MATMUL_ISA";
 
 impl Isa {
     /// Every instruction set, widest first.
-    pub const ALL: [Isa; 3] = [Isa::Avx512, Isa::Avx2, Isa::Portable];
+    pub const ALL: [Isa; 4] = [Isa::Avx512, Isa::Avx2, Isa::Neon, Isa::Portable];
 
     /// The name `GRADGRAD_MATMUL_ISA` takes.
     pub fn name(self) -> &'static str {
         match self {
             Isa::Avx512 => "avx512",
             Isa::Avx2 => "avx2",
+            Isa::Neon => "neon",
             Isa::Portable => "portable",
         }
     }
@@ -77,6 +82,8 @@ impl Isa {
             Isa::Avx512 => is_x86_feature_detected!("avx512f"),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"),
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => std::arch::is_aarch64_feature_detected!("neon"),
             Isa::Portable => true,
             #[allow(unreachable_patterns)]
             _ => false,
@@ -90,7 +97,7 @@ impl Isa {
         *SELECTED.get_or_init(|| match std::env::var(ISA_VAR) {
             Ok(name) => {
                 let isa = Isa::ALL.into_iter().find(|isa| isa.name() == name).unwrap_or_else(|| {
-                    panic!("{ISA_VAR}={name}: expected one of avx512, avx2, portable")
+                    panic!("{ISA_VAR}={name}: expected one of avx512, avx2, neon, portable")
                 });
                 assert!(isa.is_supported(), "{ISA_VAR}={name}: this CPU cannot run the {name} kernels");
                 isa
@@ -138,7 +145,8 @@ pub trait GemmElement: Pooled + 'static {
 }
 
 macro_rules! gemm_element {
-    ($t:ty, $buffers:ident, avx512 = [$($avx512:ident),+], avx2 = [$($avx2:ident),+], f32_blocks = $f32:expr) => {
+    ($t:ty, $buffers:ident, avx512 = [$($avx512:ident),+], avx2 = [$($avx2:ident),+], neon = [$($neon:ident),+],
+     f32_blocks = $f32:expr) => {
         thread_local! {
             static $buffers: RefCell<(Vec<$t>, Vec<$t>)> = const { RefCell::new((Vec::new(), Vec::new())) };
         }
@@ -158,6 +166,8 @@ macro_rules! gemm_element {
                     Isa::Avx512 => tile(8, 64 / size, &[$(x86::$avx512),+], (kc, mc, nc)),
                     #[cfg(target_arch = "x86_64")]
                     Isa::Avx2 => tile(6, 32 / size, &[$(x86::$avx2),+], (kc, mc, nc)),
+                    #[cfg(target_arch = "aarch64")]
+                    Isa::Neon => tile(neon::MR, 16 / size, &[$(neon::$neon),+], (kc, mc, nc)),
                     _ => tile(portable::MR, portable::NR, &[portable::tile::<$t>], (256, 64, 512)),
                 }
             }
@@ -170,8 +180,10 @@ macro_rules! gemm_element {
         }
     };
 }
-gemm_element!(f32, PACK_F32, avx512 = [avx512_f32_1, avx512_f32_2, avx512_f32], avx2 = [avx2_f32_1, avx2_f32], f32_blocks = true);
-gemm_element!(f64, PACK_F64, avx512 = [avx512_f64_1, avx512_f64_2, avx512_f64], avx2 = [avx2_f64_1, avx2_f64], f32_blocks = false);
+gemm_element!(f32, PACK_F32, avx512 = [avx512_f32_1, avx512_f32_2, avx512_f32], avx2 = [avx2_f32_1, avx2_f32],
+    neon = [neon_f32_1, neon_f32_2, neon_f32], f32_blocks = true);
+gemm_element!(f64, PACK_F64, avx512 = [avx512_f64_1, avx512_f64_2, avx512_f64], avx2 = [avx2_f64_1, avx2_f64],
+    neon = [neon_f64_1, neon_f64_2, neon_f64], f32_blocks = false);
 
 /// `op(buf)` as an `rows×cols` matrix view: a transposed operand is a strided
 /// view of its `cols×rows` storage, not a copy (packing reads any strides).

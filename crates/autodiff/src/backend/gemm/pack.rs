@@ -37,6 +37,7 @@ pub unsafe fn pack_block<T: Copy + num_traits::Zero>(
         4 => pack_fixed::<T, 4>(src, lane_stride, depth_stride, lanes, depth, out),
         6 => pack_fixed::<T, 6>(src, lane_stride, depth_stride, lanes, depth, out),
         8 => pack_fixed::<T, 8>(src, lane_stride, depth_stride, lanes, depth, out),
+        12 => pack_fixed::<T, 12>(src, lane_stride, depth_stride, lanes, depth, out),
         16 => pack_fixed::<T, 16>(src, lane_stride, depth_stride, lanes, depth, out),
         24 => pack_fixed::<T, 24>(src, lane_stride, depth_stride, lanes, depth, out),
         48 => pack_fixed::<T, 48>(src, lane_stride, depth_stride, lanes, depth, out),

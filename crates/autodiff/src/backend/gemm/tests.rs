@@ -122,7 +122,7 @@ fn packing_puts_every_value_where_the_kernels_read_it() {
     // Every width, both element sizes, steps contiguous (the register
     // transposes' case, whole blocks and a rest) or not, lanes ending mid-panel.
     fn check<T: Element>() {
-        for width in [4, 6, 8, 16, 24, 48] {
+        for width in [4, 6, 8, 12, 16, 24, 48] {
             for (lanes, depth) in [(width, 16), (2 * width, 37), (width + 3, 9), (1, 1)] {
                 for contiguous_steps in [true, false] {
                     let src = values::<T>(lanes * depth, 7);

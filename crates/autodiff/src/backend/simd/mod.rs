@@ -17,7 +17,7 @@
 //!   baseline `f` per element: pass a small closure or an `#[inline(always)]`
 //!   function by value, and keep what it calls `#[inline]`.
 //!
-//! Not here: matmul (matrixmultiply picks its own kernels at run time), the
+//! Not here: matmul (`backend/gemm` picks its own microkernels at run time), the
 //! f64 transcendentals (libm calls at every level), and the loops that only
 //! move memory (transpose, broadcast, gather), which gain nothing from width.
 
