@@ -3,17 +3,20 @@
 # count, in one table. The two benches take turns `rounds` times and each
 # shape keeps its best, so a busy spell on a shared machine hits both sides.
 #
-#   benches/matmul_vs_numpy.sh [rounds=3] [threads=2]
+#   benches/matmul_vs_numpy.sh [rounds=3] [threads=2] [shape filter...]
 #
 # Needs `python3 -m pip install numpy threadpoolctl`. Extra cargo arguments
 # (e.g. `--profile dev`) go in MATMUL_CARGO_ARGS; GRADGRAD_MATMUL_ISA picks
-# the engine's kernels (avx512, avx2, portable). On a busy machine,
+# the engine's kernels (avx512, avx2, neon, portable). On a busy machine,
 # `MATMUL_CLOCK=cpu benches/matmul_vs_numpy.sh 3 1` compares CPU time on one
-# thread each, which other processes barely move.
+# thread each, which other processes barely move. `MATMUL_COLD=1` evicts the
+# caches before each call on both sides (the operands then come from L3 or
+# memory, as in a training step) and keeps each side's fastest call.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
 threads=${2:-2}
+shift $(($# < 2 ? $# : 2))
 cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul --no-run
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
@@ -21,7 +24,7 @@ for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
     RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$@" 2>/dev/null > "$runs/gradgrad.$round"
     env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-        python3 benches/numpy_matmul.py > "$runs/numpy.$round"
+        python3 benches/numpy_matmul.py "$@" > "$runs/numpy.$round"
 done
 python3 - "$runs" <<'PY'
 import glob, sys
