@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The engine's matmul beside numpy/OpenBLAS on the same shapes and thread
-# count, in one table. The two benches take turns `rounds` times and each
-# shape keeps its best, so a busy spell on a shared machine hits both sides.
+# count, in one table. The two benches take turns `rounds` times; each shape
+# gets each side's best rate and the ratio of each round's pair (one ran right
+# after the other, so a busy spell on a shared machine mostly hits both).
 #
 #   benches/matmul_vs_numpy.sh [rounds=3] [threads=2] [shape filter...]
 #
@@ -27,29 +28,34 @@ for round in $(seq "$rounds"); do
         python3 benches/numpy_matmul.py "$@" > "$runs/numpy.$round"
 done
 python3 - "$runs" <<'PY'
-import glob, sys
+import glob, statistics, sys
 
-def best(side):
+def rounds(side):
+    """{name: [rate per round]} and the kernel note."""
     rates, notes = {}, []
-    for path in sorted(glob.glob(f"{sys.argv[1]}/{side}.*")):
+    for path in sorted(glob.glob(f"{sys.argv[1]}/{side}.*"), key=lambda p: int(p.rsplit(".", 1)[1])):
         for line in open(path):
             if line.startswith("#"):
                 notes.append(line[1:].strip())
                 continue
             *name, rate = line.split()
-            name = " ".join(name)
-            rates[name] = max(rates.get(name, 0.0), float(rate))
+            rates.setdefault(" ".join(name), []).append(float(rate))
     return rates, notes[0] if notes else "?"
 
-ours, our_kernels = best("gradgrad")
-numpy, numpy_kernels = best("numpy")
+ours, our_kernels = rounds("gradgrad")
+numpy, numpy_kernels = rounds("numpy")
 print(f"gradgrad: {our_kernels}; numpy: {numpy_kernels}")
-print("best GFLOP/s of each side over the rounds\n")
-print("| shape | op | gradgrad GFLOP/s | numpy GFLOP/s | gradgrad / numpy |")
-print("| --- | --- | ---: | ---: | ---: |")
-for name, rate in ours.items():
+print("best GFLOP/s of each side over the rounds; the ratio of each round's pair (the two ran")
+print("one after the other, so a busy spell mostly hits both): median, and lowest–highest\n")
+print("| shape | op | gradgrad GFLOP/s | numpy GFLOP/s | gradgrad / numpy, best | per round, median | per round, range |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for name, rates in ours.items():
     dtype, shape, op = name.split()
-    theirs = numpy.get(name)
-    ratio = f"{rate / theirs:.2f}" if theirs else "–"
-    print(f"| {dtype} {shape} | {op} | {rate:.0f} | {theirs or 0:.0f} | {ratio} |")
+    theirs = numpy.get(name, [])
+    if not theirs:
+        print(f"| {dtype} {shape} | {op} | {max(rates):.0f} | – | – | – | – |")
+        continue
+    pairs = [g / n for g, n in zip(rates, theirs)]
+    print(f"| {dtype} {shape} | {op} | {max(rates):.0f} | {max(theirs):.0f} | {max(rates) / max(theirs):.2f} "
+          f"| {statistics.median(pairs):.2f} | {min(pairs):.2f}–{max(pairs):.2f} |")
 PY
