@@ -6,7 +6,7 @@
 //! `<dtype> <m>x<k>·<k>x<n> <nn|tn|nt|tt> <GFLOP/s>`, the best of several
 //! timed batches. `benches/numpy_matmul.py` prints the same lines for numpy,
 //! and `benches/matmul_vs_numpy.sh` runs both, interleaved, into one table.
-//! `GRADGRAD_MATMUL_ISA=avx2|portable` times another instruction set.
+//! `GRADGRAD_MATMUL_ISA=avx2|neon|portable` times another instruction set.
 
 use std::time::{Duration, Instant};
 
