@@ -1,6 +1,8 @@
-//! Register-blocked microkernels for aarch64's NEON (Advanced SIMD), which
-//! every aarch64 CPU has: no run-time check, only the choice of these over the
-//! portable kernel. Same contract as `x86.rs`.
+//! Register-blocked microkernels for aarch64's NEON (Advanced SIMD). Every
+//! aarch64 CPU that Rust's `aarch64-unknown-linux-gnu` targets has NEON, so
+//! these need no `target_feature` of their own and `Isa::Neon`'s run-time
+//! check always passes: what is chosen is these over the portable kernel.
+//! Same contract as `x86.rs`.
 //!
 //! NEON has 32 vector registers of 128 bits (4 f32 or 2 f64 lanes) and an FMA
 //! that takes one factor from a lane of another register (`fmla v, v, v.s[i]`),
