@@ -23,8 +23,11 @@
 //! the first stored, the others added to `C`) however the work is split
 //! between threads, because the step blocks depend only on `k` and the
 //! instruction set. So results are the same bits run to run and on any number
-//! of threads (not necessarily across instruction sets: the portable kernel
-//! rounds each product before adding it, the others fuse the two).
+//! of threads. The fused kernels (AVX-512, AVX2, NEON) also give the same bits
+//! as each other: their tiles differ, but every one sums an element's products
+//! in step blocks of the same depth, each from zero by fused multiply-adds
+//! (`tests.rs` compares those the CPU has). The portable kernel rounds each
+//! product before adding it, so its last bits differ.
 
 #[cfg(target_arch = "aarch64")]
 mod neon;

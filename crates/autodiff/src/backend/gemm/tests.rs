@@ -142,3 +142,32 @@ fn packing_puts_every_value_where_the_kernels_read_it() {
     check::<f32>();
     check::<f64>();
 }
+
+#[test]
+fn every_fused_kernel_gives_the_same_bits() {
+    // The AVX-512, AVX2 and NEON kernels sum each element's products in the
+    // same order (step blocks of the same depth in turn, each from zero by
+    // fused multiply-adds), whatever their tiles: a product, and so a training
+    // run, is the same on any of them. The portable kernel rounds each product
+    // first and is left out.
+    fn check<T: GemmElement>(fused: &[Isa]) {
+        for &(ta, tb) in &TRANSPOSES {
+            for (m, k, n) in [(33, 801, 100), (130, 385, 61), (9, 20, 50)] {
+                let (a, b) = (values::<T>(m * k, 8), values::<T>(k * n, 9));
+                let (a, b) = (stored(&a, m, k, ta), stored(&b, k, n, tb));
+                let bits = |isa| matmul_on::<T>(isa, &a, &b, m, k, n, ta, tb).iter().map(|&v| Element::to_f64(v).to_bits()).collect::<Vec<_>>();
+                let first = bits(fused[0]);
+                for &isa in &fused[1..] {
+                    assert!(bits(isa) == first, "{} and {} differ: {} {m}×{k}·{k}×{n} (ta={ta}, tb={tb})", fused[0].name(), isa.name(), T::DTYPE);
+                }
+            }
+        }
+    }
+    let fused: Vec<Isa> = supported().into_iter().filter(|&isa| isa != Isa::Portable).collect();
+    if fused.len() < 2 {
+        eprintln!("one fused kernel on this CPU ({:?}): nothing to compare", fused.iter().map(|isa| isa.name()).collect::<Vec<_>>());
+        return;
+    }
+    check::<f32>(&fused);
+    check::<f64>(&fused);
+}
