@@ -49,11 +49,6 @@ SHAPES = [
 CLOCK = time.process_time if os.environ.get("MATMUL_CLOCK") == "cpu" else time.perf_counter
 
 
-# MATMUL_COLD=1: caches evicted before each call, outside the time, and the
-# fastest single call counts (as the Rust bench).
-COLD = os.environ.get("MATMUL_COLD") == "1"
-
-
 def cache_evictor():
     """Writes over 32 MiB, a slice per core from threads of its own (numpy
     releases the GIL in the loop), so that no core's L2 keeps the operands."""
@@ -66,13 +61,19 @@ def cache_evictor():
     return lambda: list(pool.map(lambda part: part.__iadd__(1.0), parts))
 
 
+# MATMUL_COLD=1: caches evicted before each call, outside the time, and the
+# fastest single call counts (as the Rust bench). One buffer and one pool for
+# every shape.
+EVICT = cache_evictor() if os.environ.get("MATMUL_COLD") == "1" else None
+
+
 def best_seconds(budget, call):
-    """Seconds per call: the best batch mean over about `budget` of wall time (as the Rust bench)."""
-    if COLD:
-        evict = cache_evictor()
+    """Seconds per call: the best batch mean over about `budget` of wall time, or cold
+    (MATMUL_COLD=1) the fastest single call after evicting the caches (as the Rust bench)."""
+    if EVICT is not None:
         start, best = time.perf_counter(), float("inf")
         while time.perf_counter() - start < budget:
-            evict()
+            EVICT()
             t0 = time.perf_counter()
             call()
             best = min(best, time.perf_counter() - t0)
