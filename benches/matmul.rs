@@ -5,7 +5,8 @@
 //! `cargo bench --bench matmul` prints one line per shape:
 //! `<dtype> <m>x<k>·<k>x<n> <nn|tn|nt|tt> <GFLOP/s>`, the best of several
 //! timed batches. `benches/numpy_matmul.py` prints the same lines for numpy,
-//! and `benches/matmul_vs_numpy.sh` runs both, interleaved, into one table.
+//! and `benches/matmul_vs_numpy.sh` runs both, shape by shape, into one table
+//! (`-- --list` prints the shape names the filters match).
 //! `GRADGRAD_MATMUL_ISA=avx2|neon|portable` times another instruction set.
 
 use std::time::{Duration, Instant};
@@ -34,6 +35,11 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("f32", 128, 1024, 1024, false, true),
     ("f32", 128, 1024, 1024, false, false),
     ("f32", 128, 1024, 784, false, false),
+    // The exact trace's structure products (784→1024→1024→784): weight by
+    // weight, both transposed, not a batch dimension in sight.
+    ("f32", 1024, 1024, 784, true, true),
+    ("f32", 784, 1024, 1024, true, true),
+    ("f32", 1024, 784, 1024, true, true),
     ("f64", 1024, 1024, 1024, false, false),
     ("f64", 1024, 1024, 1024, true, false),
     ("f64", 1024, 1024, 1024, false, true),
@@ -105,12 +111,20 @@ fn best_seconds(budget: Duration, mut call: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    // `cargo bench` passes `--bench`; a shape filter may follow.
+    // `cargo bench` passes `--bench`; shape filters may follow, and `--list`
+    // prints the names the filters match instead of timing them.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    println!("# gradgrad {} kernels, {} rayon threads", Isa::selected().name(), rayon::current_num_threads());
+    let list = std::env::args().any(|a| a == "--list");
+    if !list {
+        println!("# gradgrad {} kernels, {} rayon threads", Isa::selected().name(), rayon::current_num_threads());
+    }
     for &(dtype, m, k, n, ta, tb) in SHAPES {
         let name = format!("{dtype} {m}x{k}·{k}x{n} {}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
+            continue;
+        }
+        if list {
+            println!("{name}");
             continue;
         }
         let f64 = dtype == "f64";

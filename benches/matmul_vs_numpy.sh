@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The engine's matmul beside numpy/OpenBLAS on the same shapes and thread
-# count, in one table. The two benches take turns `rounds` times; each shape
-# gets each side's best rate and the ratio of each round's pair (one ran right
-# after the other, so a busy spell on a shared machine mostly hits both).
+# count, in one table. Each round times every shape on both sides, one right
+# after the other (about a second each; who goes first alternates by round),
+# so that a busy spell on a shared machine mostly hits both. Each shape gets
+# each side's best rate and the median and range of its per-round ratios.
 #
 #   benches/matmul_vs_numpy.sh [rounds=3] [threads=2] [shape filter...]
 #
@@ -21,11 +22,20 @@ shift $(($# < 2 ? $# : 2))
 cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul --no-run
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
+# Each name matches one shape only (none is part of another), so it is its own filter.
+mapfile -t shapes < <(cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- --list "$@" 2>/dev/null)
+ours() {
+    RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$1" 2>/dev/null >> "$runs/gradgrad.$round"
+}
+numpy() {
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
+        python3 benches/numpy_matmul.py "$1" >> "$runs/numpy.$round"
+}
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
-    RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$@" 2>/dev/null > "$runs/gradgrad.$round"
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-        python3 benches/numpy_matmul.py "$@" > "$runs/numpy.$round"
+    for shape in "${shapes[@]}"; do
+        if [ $((round % 2)) = 1 ]; then ours "$shape"; numpy "$shape"; else numpy "$shape"; ours "$shape"; fi
+    done
 done
 python3 - "$runs" <<'PY'
 import glob, statistics, sys
