@@ -14,6 +14,8 @@
 # thread each, which other processes barely move. `MATMUL_COLD=1` evicts the
 # caches before each call on both sides (the operands then come from L3 or
 # memory, as in a training step) and keeps each side's fastest call.
+# `MATMUL_VS=torch` times PyTorch (its MKL) instead of numpy, with the Python
+# in TORCH_PYTHON (default python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
@@ -27,9 +29,14 @@ mapfile -t shapes < <(cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- --lis
 ours() {
     RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$1" 2>/dev/null >> "$runs/gradgrad.$round"
 }
+other=${MATMUL_VS:-numpy}
 numpy() {
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-        python3 benches/numpy_matmul.py "$1" >> "$runs/numpy.$round"
+    if [ "$other" = torch ]; then
+        OMP_NUM_THREADS=$threads "${TORCH_PYTHON:-python3}" benches/numpy_matmul.py --torch "$1" >> "$runs/numpy.$round"
+    else
+        env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
+            python3 benches/numpy_matmul.py "$1" >> "$runs/numpy.$round"
+    fi
 }
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
@@ -37,7 +44,7 @@ for round in $(seq "$rounds"); do
         if [ $((round % 2)) = 1 ]; then ours "$shape"; numpy "$shape"; else numpy "$shape"; ours "$shape"; fi
     done
 done
-python3 - "$runs" <<'PY'
+python3 - "$runs" "$other" <<'PY'
 import glob, statistics, sys
 
 def rounds(side):
@@ -54,10 +61,11 @@ def rounds(side):
 
 ours, our_kernels = rounds("gradgrad")
 numpy, numpy_kernels = rounds("numpy")
-print(f"gradgrad: {our_kernels}; numpy: {numpy_kernels}")
+other = sys.argv[2]
+print(f"gradgrad: {our_kernels}; {other}: {numpy_kernels}")
 print("best GFLOP/s of each side over the rounds; the ratio of each round's pair (the two ran")
 print("one after the other, so a busy spell mostly hits both): median, and lowest–highest\n")
-print("| shape | op | gradgrad GFLOP/s | numpy GFLOP/s | gradgrad / numpy, best | per round, median | per round, range |")
+print(f"| shape | op | gradgrad GFLOP/s | {other} GFLOP/s | gradgrad / {other}, best | per round, median | per round, range |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 for name, rates in ours.items():
     dtype, shape, op = name.split()
