@@ -35,8 +35,8 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("f32", 128, 1024, 1024, false, true),
     ("f32", 128, 1024, 1024, false, false),
     ("f32", 128, 1024, 784, false, false),
-    // The exact trace's structure products (784→1024→1024→784): weight by
-    // weight, both transposed, not a batch dimension in sight.
+    // The exact trace's products of one weight with another (784→1024→1024→784),
+    // both operands transposed.
     ("f32", 1024, 1024, 784, true, true),
     ("f32", 784, 1024, 1024, true, true),
     ("f32", 1024, 784, 1024, true, true),

@@ -24,24 +24,29 @@ shift $(($# < 2 ? $# : 2))
 cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul --no-run
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
-# Each name matches one shape only (none is part of another), so it is its own filter.
+# Each shape's name is its own filter, so no name may be part of another.
 mapfile -t shapes < <(cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- --list "$@" 2>/dev/null)
+for a in "${shapes[@]}"; do
+    for b in "${shapes[@]}"; do
+        if [ "$a" != "$b" ] && [[ $b == *"$a"* ]]; then echo "shape name '$a' is part of '$b'" >&2; exit 1; fi
+    done
+done
 ours() {
     RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$1" 2>/dev/null >> "$runs/gradgrad.$round"
 }
 other=${MATMUL_VS:-numpy}
-numpy() {
+theirs() {
     if [ "$other" = torch ]; then
-        OMP_NUM_THREADS=$threads "${TORCH_PYTHON:-python3}" benches/numpy_matmul.py --torch "$1" >> "$runs/numpy.$round"
+        OMP_NUM_THREADS=$threads "${TORCH_PYTHON:-python3}" benches/numpy_matmul.py --torch "$1" >> "$runs/theirs.$round"
     else
         env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS=$threads OMP_NUM_THREADS=$threads \
-            python3 benches/numpy_matmul.py "$1" >> "$runs/numpy.$round"
+            python3 benches/numpy_matmul.py "$1" >> "$runs/theirs.$round"
     fi
 }
 for round in $(seq "$rounds"); do
     echo "round $round of $rounds" >&2
     for shape in "${shapes[@]}"; do
-        if [ $((round % 2)) = 1 ]; then ours "$shape"; numpy "$shape"; else numpy "$shape"; ours "$shape"; fi
+        if [ $((round % 2)) = 1 ]; then ours "$shape"; theirs "$shape"; else theirs "$shape"; ours "$shape"; fi
     done
 done
 python3 - "$runs" "$other" <<'PY'
@@ -60,16 +65,16 @@ def rounds(side):
     return rates, notes[0] if notes else "?"
 
 ours, our_kernels = rounds("gradgrad")
-numpy, numpy_kernels = rounds("numpy")
+theirs_rates, their_kernels = rounds("theirs")
 other = sys.argv[2]
-print(f"gradgrad: {our_kernels}; {other}: {numpy_kernels}")
+print(f"gradgrad: {our_kernels}; {other}: {their_kernels}")
 print("best GFLOP/s of each side over the rounds; the ratio of each round's pair (the two ran")
 print("one after the other, so a busy spell mostly hits both): median, and lowest–highest\n")
 print(f"| shape | op | gradgrad GFLOP/s | {other} GFLOP/s | gradgrad / {other}, best | per round, median | per round, range |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 for name, rates in ours.items():
     dtype, shape, op = name.split()
-    theirs = numpy.get(name, [])
+    theirs = theirs_rates.get(name, [])
     if not theirs:
         print(f"| {dtype} {shape} | {op} | {max(rates):.0f} | – | – | – | – |")
         continue
