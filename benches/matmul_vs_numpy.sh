@@ -21,18 +21,25 @@ cd "$(dirname "$0")/.."
 rounds=${1:-3}
 threads=${2:-2}
 shift $(($# < 2 ? $# : 2))
-cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul --no-run
+# Built once; then the bench's binary itself runs, with no cargo in between
+# the two sides of a pair.
+bench=$(cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul --no-run --message-format=json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "matmul" and m.get("executable"):
+        print(m["executable"])')
 runs=$(mktemp -d)
 trap 'rm -rf "$runs"' EXIT
 # Each shape's name is its own filter, so no name may be part of another.
-mapfile -t shapes < <(cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- --list "$@" 2>/dev/null)
+mapfile -t shapes < <("$bench" --bench --list "$@")
 for a in "${shapes[@]}"; do
     for b in "${shapes[@]}"; do
         if [ "$a" != "$b" ] && [[ $b == *"$a"* ]]; then echo "shape name '$a' is part of '$b'" >&2; exit 1; fi
     done
 done
 ours() {
-    RAYON_NUM_THREADS=$threads cargo bench ${MATMUL_CARGO_ARGS:-} --bench matmul -- "$1" 2>/dev/null >> "$runs/gradgrad.$round"
+    RAYON_NUM_THREADS=$threads "$bench" --bench "$1" >> "$runs/gradgrad.$round"
 }
 other=${MATMUL_VS:-numpy}
 theirs() {
