@@ -173,7 +173,7 @@ fn main() {
         batch: flag(&args, "--batch", 128),
     };
     let threads = flag(&args, "--threads", 2);
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("the rayon pool is built once");
+    autodiff::threads::pool_with_caller(Some(threads)).expect("the rayon pool is built once");
     let arch: Vec<String> = std::iter::once(shape.dim).chain(std::iter::repeat_n(shape.hidden, shape.layers)).chain([shape.dim]).map(|w| w.to_string()).collect();
     println!(
         "gradgrad, f32 CPU, {} rayon threads: edm-diag conditional MLP {}, SiLU, batch {}; median ms",

@@ -111,6 +111,7 @@ fn best_seconds(budget: Duration, mut call: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    gradgrad::autodiff::threads::pool_with_caller(None).expect("the rayon pool is built once");
     // `cargo bench` passes `--bench`; shape filters may follow, and `--list`
     // prints the names the filters match instead of timing them.
     let filter: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();

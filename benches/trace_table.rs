@@ -72,6 +72,7 @@ fn measure(loss: &Loss, model: &Mlp, x: &Tensor) -> (f64, f64) {
 }
 
 fn main() {
+    autodiff::threads::pool_with_caller(None).expect("the rayon pool is built once");
     let args: Vec<String> = std::env::args().collect();
     let quick = args.iter().any(|a| a == "--quick");
     let layers: usize = args.iter().position(|a| a == "--layers").map(|i| args[i + 1].parse().unwrap()).unwrap_or(1);

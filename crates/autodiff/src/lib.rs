@@ -106,6 +106,7 @@ mod ops;
 pub mod profile;
 mod shape;
 pub mod tape;
+pub mod threads;
 mod tensor;
 
 pub use anomaly::{detect_anomaly, Anomaly};

@@ -11,6 +11,7 @@ use std::time::Instant;
 use quality::{Classifier, Quality, Reference, TrainConfig, PIXELS};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    autodiff::threads::pool_with_caller(None)?;
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().ok_or("usage: classifier <mnist dir> [cache file | -] [epochs] [seed]")?);
     let cache = args.next().filter(|s| !s.is_empty() && s != "-").map(PathBuf::from);

@@ -7,6 +7,11 @@ use clap::Parser;
 static STOP: AtomicBool = AtomicBool::new(false);
 
 fn main() {
+    // This thread records every step: in rayon's pool it runs its own share of
+    // each parallel op instead of handing the op over and sleeping.
+    if let Err(e) = autodiff::threads::pool_with_caller(None) {
+        eprintln!("warning: rayon's pool was already built ({e}); ops hand their work to it");
+    }
     let cli = trainer::cli::Cli::parse();
     // The first Ctrl-C asks the loop to finish its step and checkpoint; a second one quits now,
     // and so does the first before training has started.
