@@ -27,6 +27,17 @@ const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
     ("f32", 64, 512, 784, false, true),
     ("f32", 784, 64, 512, true, false),
     ("f32", 50176, 784, 512, false, false),
+    // The rest of 784→512→512→784 at batch 64 (weights stored [out, in]):
+    // the forward x·Wᵀ, the input gradients gy·W, the weight gradients gyᵀ·x,
+    // and the rotated trace's products of one weight with another (tt).
+    ("f32", 64, 784, 512, false, true),
+    ("f32", 64, 512, 512, false, true),
+    ("f32", 64, 512, 512, false, false),
+    ("f32", 512, 64, 512, true, false),
+    ("f32", 512, 64, 784, true, false),
+    ("f32", 512, 784, 512, true, true),
+    ("f32", 512, 512, 784, true, true),
+    ("f32", 784, 512, 512, true, true),
     // Batch 128 through 784→1024→1024→784 (weights stored [out, in]): the
     // forward x·Wᵀ (nt), the input gradient gy·W (nn) and the weight
     // gradients gyᵀ·x (k = 128, tn).
