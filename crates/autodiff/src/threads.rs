@@ -8,7 +8,7 @@
 //! and is woken again. A training step makes dozens of such calls. With the
 //! caller in the pool, it runs its own share of each op and a worker steals
 //! the rest: one hand-off per op instead of three, and the same number of
-//! busy threads. On the 2-core development VM this took 3–8% off the
+//! busy threads. On the 2-core development VM this took 6–7% off the
 //! trainer's steps (`benches/README.md`, "The calling thread in the pool").
 
 /// Builds rayon's global pool with `threads` threads (`None`: rayon's default,
