@@ -9,7 +9,7 @@
 //! caller in the pool, it runs its own share of each op and a worker steals
 //! the rest: one hand-off per op instead of three, and the same number of
 //! busy threads. On the 2-core development VM this took 6–7% off the
-//! trainer's steps (`benches/README.md`, "The calling thread in the pool").
+//! trainer's steps (`benches/README.md`, "The calling thread in rayon's pool").
 
 /// Builds rayon's global pool with `threads` threads (`None`: rayon's default,
 /// `RAYON_NUM_THREADS` or one per core), the calling thread being thread 0.
