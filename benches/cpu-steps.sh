@@ -37,23 +37,27 @@ run() { # name, command…: runs the command, keeps its output in $out/name, sho
     "$@" | tee "$out/$name"
 }
 rounds=${ROUNDS:-10}
-pair() { # name, gradgrad command, PyTorch command (each a string): both, the first side alternating by round
-    local name=$1 ours=$2 theirs=$3 round
+pair() { # name, then the names of two arrays: gradgrad's command and PyTorch's; the first side alternates by round
+    local name=$1 round
+    local -n ours=$2 theirs=$3
     for round in $(seq "$rounds"); do
         if ((round % 2)); then
-            run "$name-gradgrad-$round" $ours
-            run "$name-torch-$round" $theirs
+            run "$name-gradgrad-$round" "${ours[@]}"
+            run "$name-torch-$round" "${theirs[@]}"
         else
-            run "$name-torch-$round" $theirs
-            run "$name-gradgrad-$round" $ours
+            run "$name-torch-$round" "${theirs[@]}"
+            run "$name-gradgrad-$round" "${ours[@]}"
         fi
     done
 }
-pair conditional "cargo bench -q --bench conditional_step -- --threads $threads" "$python benches/pytorch_trainer_step.py --threads $threads"
+gradgrad=(cargo bench -q --bench conditional_step -- --threads "$threads")
+torch=("$python" benches/pytorch_trainer_step.py --threads "$threads")
+pair conditional gradgrad torch
 for layers in 1 2; do
     same=$([[ $layers == 1 ]] && echo closed-form || echo rotated)
-    pair "mlp-$layers" "cargo bench -q --bench trace_table -- --quick --only 784,512,64 --layers $layers --strategies structure-aware,ssm_vr,dsm" \
-        "$python benches/pytorch_steps.py --threads $threads --layers $layers --objectives $same,ssm_vr,dsm"
+    gradgrad=(cargo bench -q --bench trace_table -- --quick --only 784,512,64 --layers "$layers" --strategies structure-aware,ssm_vr,dsm)
+    torch=("$python" benches/pytorch_steps.py --threads "$threads" --layers "$layers" --objectives "$same,ssm_vr,dsm")
+    pair "mlp-$layers" gradgrad torch
     run "mlp-vmap-$layers" "$python" benches/pytorch_steps.py --threads "$threads" --layers "$layers" --objectives vmap-jacrev --budget 0.01
 done
 echo
