@@ -13,50 +13,33 @@ use std::time::{Duration, Instant};
 
 use gradgrad::autodiff::{backend::gemm::Isa, no_grad, Tensor};
 
-/// (dtype, m, k, n, transpose a, transpose b): keep in step with numpy_matmul.py.
-const SHAPES: &[(&str, usize, usize, usize, bool, bool)] = &[
-    ("f32", 256, 256, 256, false, false),
-    ("f32", 512, 512, 512, false, false),
-    ("f32", 1024, 1024, 1024, false, false),
-    ("f32", 1024, 1024, 1024, true, false),
-    ("f32", 1024, 1024, 1024, false, true),
-    ("f32", 1024, 1024, 1024, true, true),
-    // The MLP layer 784→512 at batch 64: x·W, gy·Wᵀ, xᵀ·gy, and the batched
-    // trace's D·B = 784·64 stacked rows.
-    ("f32", 64, 784, 512, false, false),
-    ("f32", 64, 512, 784, false, true),
-    ("f32", 784, 64, 512, true, false),
-    ("f32", 50176, 784, 512, false, false),
-    // The rest of 784→512→512→784 at batch 64 (weights stored [out, in]):
-    // the forward x·Wᵀ, the input gradients gy·W, the weight gradients gyᵀ·x,
-    // and the rotated trace's products of one weight with another (tt).
-    ("f32", 64, 784, 512, false, true),
-    ("f32", 64, 512, 512, false, true),
-    ("f32", 64, 512, 512, false, false),
-    ("f32", 512, 64, 512, true, false),
-    ("f32", 512, 64, 784, true, false),
-    ("f32", 512, 784, 512, true, true),
-    ("f32", 512, 512, 784, true, true),
-    ("f32", 784, 512, 512, true, true),
-    // Batch 128 through 784→1024→1024→784 (weights stored [out, in]): the
-    // forward x·Wᵀ (nt), the input gradient gy·W (nn) and the weight
-    // gradients gyᵀ·x (k = 128, tn).
-    ("f32", 1024, 128, 1024, true, false),
-    ("f32", 784, 128, 1024, true, false),
-    ("f32", 128, 1024, 1024, false, true),
-    ("f32", 128, 1024, 1024, false, false),
-    ("f32", 128, 1024, 784, false, false),
-    // The exact trace's products of one weight with another (784→1024→1024→784),
-    // both operands transposed.
-    ("f32", 1024, 1024, 784, true, true),
-    ("f32", 784, 1024, 1024, true, true),
-    ("f32", 1024, 784, 1024, true, true),
-    ("f64", 1024, 1024, 1024, false, false),
-    ("f64", 1024, 1024, 1024, true, false),
-    ("f64", 1024, 1024, 1024, false, true),
-    ("f64", 1024, 1024, 1024, true, true),
-    ("f64", 64, 784, 512, false, false),
-];
+/// One product the bench times, parsed from its line in `matmul_shapes.txt`,
+/// the list `numpy_matmul.py` reads too: `<dtype> <m>x<k>·<k>x<n> <op>`.
+struct Shape<'a> {
+    name: &'a str,
+    f64: bool,
+    m: usize,
+    k: usize,
+    n: usize,
+    trans_a: bool,
+    trans_b: bool,
+}
+
+fn shapes() -> Vec<Shape<'static>> {
+    let lines = include_str!("matmul_shapes.txt").lines().filter(|l| !l.is_empty() && !l.starts_with('#'));
+    lines
+        .map(|name| {
+            let bad = || panic!("matmul_shapes.txt: expected `<dtype> <m>x<k>·<k>x<n> <op>`, got {name:?}");
+            let [dtype, product, op] = name.split(' ').collect::<Vec<_>>()[..] else { bad() };
+            let dims: Vec<usize> = product.split(['x', '·']).map(|d| d.parse().unwrap_or_else(|_| bad())).collect();
+            let (&[m, k, k2, n], &[ta, tb]) = (&dims[..], op.as_bytes()) else { bad() };
+            if k != k2 || !matches!(dtype, "f32" | "f64") || ![ta, tb].iter().all(|t| matches!(t, b'n' | b't')) {
+                bad();
+            }
+            Shape { name, f64: dtype == "f64", m, k, n, trans_a: ta == b't', trans_b: tb == b't' }
+        })
+        .collect()
+}
 
 fn matrix(rows: usize, cols: usize, f64: bool) -> Tensor {
     let data = (0..rows * cols).map(|i| ((i * 7919 % 1000) as f64) / 1000.0 - 0.5);
@@ -130,8 +113,7 @@ fn main() {
     if !list {
         println!("# gradgrad {} kernels, {} rayon threads", Isa::selected().name(), rayon::current_num_threads());
     }
-    for &(dtype, m, k, n, ta, tb) in SHAPES {
-        let name = format!("{dtype} {m}x{k}·{k}x{n} {}{}", if ta { 't' } else { 'n' }, if tb { 't' } else { 'n' });
+    for Shape { name, f64, m, k, n, trans_a: ta, trans_b: tb } in shapes() {
         if !filter.is_empty() && !filter.iter().any(|f| name.contains(f.as_str())) {
             continue;
         }
@@ -139,7 +121,6 @@ fn main() {
             println!("{name}");
             continue;
         }
-        let f64 = dtype == "f64";
         let a = if ta { matrix(k, m, f64) } else { matrix(m, k, f64) };
         let b = if tb { matrix(n, k, f64) } else { matrix(k, n, f64) };
         let sec = best_seconds(Duration::from_secs(1), || {

@@ -17,43 +17,24 @@ engine's bench and prints one table.
 import os
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-# (dtype, m, k, n, transpose a, transpose b): keep in step with benches/matmul.rs.
-SHAPES = [
-    ("f32", 256, 256, 256, False, False),
-    ("f32", 512, 512, 512, False, False),
-    ("f32", 1024, 1024, 1024, False, False),
-    ("f32", 1024, 1024, 1024, True, False),
-    ("f32", 1024, 1024, 1024, False, True),
-    ("f32", 1024, 1024, 1024, True, True),
-    ("f32", 64, 784, 512, False, False),
-    ("f32", 64, 512, 784, False, True),
-    ("f32", 784, 64, 512, True, False),
-    ("f32", 50176, 784, 512, False, False),
-    ("f32", 64, 784, 512, False, True),
-    ("f32", 64, 512, 512, False, True),
-    ("f32", 64, 512, 512, False, False),
-    ("f32", 512, 64, 512, True, False),
-    ("f32", 512, 64, 784, True, False),
-    ("f32", 512, 784, 512, True, True),
-    ("f32", 512, 512, 784, True, True),
-    ("f32", 784, 512, 512, True, True),
-    ("f32", 1024, 128, 1024, True, False),
-    ("f32", 784, 128, 1024, True, False),
-    ("f32", 128, 1024, 1024, False, True),
-    ("f32", 128, 1024, 1024, False, False),
-    ("f32", 128, 1024, 784, False, False),
-    ("f32", 1024, 1024, 784, True, True),
-    ("f32", 784, 1024, 1024, True, True),
-    ("f32", 1024, 784, 1024, True, True),
-    ("f64", 1024, 1024, 1024, False, False),
-    ("f64", 1024, 1024, 1024, True, False),
-    ("f64", 1024, 1024, 1024, False, True),
-    ("f64", 1024, 1024, 1024, True, True),
-    ("f64", 64, 784, 512, False, False),
-]
+
+def shapes():
+    """(name, dtype, m, k, n, transpose a, transpose b) for each line of matmul_shapes.txt,
+    the list `cargo bench --bench matmul` reads too: `<dtype> <m>x<k>·<k>x<n> <op>`."""
+    path = Path(__file__).with_name("matmul_shapes.txt")
+    for name in path.read_text(encoding="utf-8").splitlines():
+        if not name or name.startswith("#"):
+            continue
+        dtype, product, op = name.split(" ")
+        left, right = product.split("·")
+        (m, k), (k2, n) = (map(int, left.split("x")), map(int, right.split("x")))
+        if k != k2 or dtype not in ("f32", "f64") or len(op) != 2 or set(op) - {"n", "t"}:
+            raise SystemExit(f"{path}: expected `<dtype> <m>x<k>·<k>x<n> <op>`, got {name!r}")
+        yield name, dtype, m, k, n, op[0] == "t", op[1] == "t"
 
 
 # MATMUL_CLOCK=cpu: CPU time of the process (all threads), as the Rust bench.
@@ -114,8 +95,7 @@ def main():
     except ImportError:
         pass
     rng = np.random.default_rng(0)
-    for dtype, m, k, n, ta, tb in SHAPES:
-        name = f"{dtype} {m}x{k}·{k}x{n} {'t' if ta else 'n'}{'t' if tb else 'n'}"
+    for name, dtype, m, k, n, ta, tb in shapes():
         if filters and not any(f in name for f in filters):
             continue
         dt = np.float32 if dtype == "f32" else np.float64
